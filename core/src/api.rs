@@ -1,0 +1,230 @@
+//! Types of the HTTP API (SPEC §2), shared by the server, the app and the worker.
+//!
+//! Times are wall-clock milliseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Being worked on.
+    Open,
+    /// Waiting for someone's review.
+    InReview,
+    /// Finished.
+    Closed,
+}
+
+/// How urgent a case is, lowest first (so `Ord` sorts by urgency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Whenever there is time.
+    Low,
+    /// The usual.
+    Medium,
+    /// Soon.
+    High,
+    /// Now.
+    Critical,
+}
+
+/// A value that is not one of an enum's wire names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {what}; expected one of: {}", expected.join(", "))]
+pub struct UnknownVariant {
+    /// What was being parsed ("status", "priority").
+    pub what: &'static str,
+    /// The rejected input.
+    pub value: String,
+    /// The accepted names.
+    pub expected: &'static [&'static str],
+}
+
+macro_rules! wire_enum {
+    ($ty:ident, $what:literal, [$($variant:ident => $name:literal, $label:literal),+ $(,)?]) => {
+        impl $ty {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The name used on the wire and in URLs.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+
+            /// The name shown to people.
+            pub fn label(self) -> &'static str {
+                match self { $($ty::$variant => $label),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(UnknownVariant {
+                        what: $what,
+                        value: s.to_string(),
+                        expected: &[$($name),+],
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(CaseStatus, "status", [
+    Open => "open", "Open",
+    InReview => "in_review", "In review",
+    Closed => "closed", "Closed",
+]);
+
+wire_enum!(Priority, "priority", [
+    Low => "low", "Low",
+    Medium => "medium", "Medium",
+    High => "high", "High",
+    Critical => "critical", "Critical",
+]);
+
+/// A case as the server projects it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Client-generated UUID.
+    pub id: String,
+    /// 1–200 characters, trimmed.
+    pub title: String,
+    /// Up to 10,000 characters.
+    pub description: String,
+    /// Life-cycle state.
+    pub status: CaseStatus,
+    /// Urgency.
+    pub priority: Priority,
+    /// Who works on it, if anyone (≤ 100 characters).
+    pub assignee: Option<String>,
+    /// Up to 20 tags of ≤ 40 characters.
+    pub tags: Vec<String>,
+    /// When it was created (ms).
+    pub created_at: i64,
+    /// When it last changed (ms).
+    pub updated_at: i64,
+    /// Server version, bumped by every applied event.
+    pub version: i64,
+    /// Tombstone: deleted cases are kept so late events can be answered.
+    pub deleted: bool,
+}
+
+/// A note on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Client-generated UUID.
+    pub id: String,
+    /// The case it belongs to.
+    pub case_id: String,
+    /// 1–5,000 characters.
+    pub body: String,
+    /// Who wrote it.
+    pub author: String,
+    /// When it was written (ms).
+    pub created_at: i64,
+}
+
+/// One page of `GET /api/v1/cases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePage {
+    /// The cases on this page, most recently updated first.
+    pub items: Vec<Case>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// How many cases match the filters in all.
+    pub total: i64,
+}
+
+/// A count of cases with one value of a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count<K> {
+    /// The field's value.
+    pub key: K,
+    /// How many live cases have it.
+    pub count: i64,
+}
+
+/// `GET /api/v1/dashboard`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// Live (not deleted) cases in all.
+    pub total: i64,
+    /// One entry per status, in [`CaseStatus::ALL`] order, zeros included.
+    pub by_status: Vec<Count<CaseStatus>>,
+    /// One entry per priority, in [`Priority::ALL`] order, zeros included.
+    pub by_priority: Vec<Count<Priority>>,
+    /// The most recently updated live cases.
+    pub recent: Vec<Case>,
+}
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `"ok"` when the database answers.
+    pub status: String,
+    /// The server's build version.
+    pub version: String,
+    /// `"sqlite"` or `"postgres"`.
+    pub database: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `not_found`, `invalid_query`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The request's `X-Request-ID`, to find it in the server's logs.
+    pub request_id: String,
+}
+
+/// Largest page a client may ask for.
+pub const MAX_PAGE_LIMIT: u32 = 500;
+/// Page size when none is given.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_wire_names() {
+        for s in CaseStatus::ALL {
+            assert_eq!(s.as_str().parse::<CaseStatus>(), Ok(*s));
+            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{}\"", s.as_str()));
+        }
+        for p in Priority::ALL {
+            assert_eq!(p.as_str().parse::<Priority>(), Ok(*p));
+        }
+    }
+
+    #[test]
+    fn unknown_names_say_what_is_accepted() {
+        let err = "urgent".parse::<Priority>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`urgent` is not a valid priority; expected one of: low, medium, high, critical"
+        );
+    }
+
+    #[test]
+    fn priorities_sort_by_urgency() {
+        assert!(Priority::Critical > Priority::High);
+        assert!(Priority::Low < Priority::Medium);
+    }
+}

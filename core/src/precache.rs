@@ -1,0 +1,241 @@
+//! The service worker's precache and routing rules (SPEC §6).
+//!
+//! The build writes a manifest (every file of the app shell) and a content
+//! version into the worker's bootstrap. From those, this module decides the
+//! cache's name, which old caches an activation deletes, and which strategy
+//! answers each request. The worker in `sw/` only carries the decisions out.
+
+use std::collections::BTreeSet;
+
+/// Every cache this app owns starts with this, so activation never touches
+/// another app's caches on the same origin.
+pub const CACHE_PREFIX: &str = "casefile-";
+/// Prefix of the versioned precache names.
+pub const PRECACHE_PREFIX: &str = "casefile-precache-";
+/// The path the app shell is stored under in the precache.
+pub const SHELL_PATH: &str = "/index.html";
+
+/// How the worker answers one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A navigation inside the app: answer with the precached shell, which
+    /// routes on the client. Works offline.
+    AppShell,
+    /// A file of this build: answer from the precache, falling back to the
+    /// network only if the cache lost it.
+    Precached {
+        /// The precache key to look up.
+        path: String,
+    },
+    /// Everything else goes to the network untouched.
+    Network,
+}
+
+/// The facts about a request that routing depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestFacts<'a> {
+    /// HTTP method, upper case.
+    pub method: &'a str,
+    /// The URL's path (no query).
+    pub path: &'a str,
+    /// Whether the URL has the worker's own origin.
+    pub same_origin: bool,
+    /// Whether the request is a top-level navigation (`mode == "navigate"`).
+    pub navigate: bool,
+}
+
+/// Paths the server answers itself that a navigation must still reach (so a
+/// person can open `/metrics` or an API URL in a tab).
+fn is_server_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/api" || path == "/metrics"
+}
+
+/// The app shell of one build: its version and the paths it consists of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Precache {
+    version: String,
+    paths: BTreeSet<String>,
+}
+
+impl Precache {
+    /// A precache for `version` holding `paths` (absolute, e.g. `/app-1f2e.wasm`).
+    /// `/` is stored as [`SHELL_PATH`], and the shell is always included.
+    pub fn new<I, S>(version: impl Into<String>, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set: BTreeSet<String> = paths
+            .into_iter()
+            .map(|p| normalise(p.as_ref()))
+            .collect();
+        set.insert(SHELL_PATH.to_string());
+        Precache {
+            version: version.into(),
+            paths: set,
+        }
+    }
+
+    /// The build's content version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The name of this build's cache: the version is part of it, so two
+    /// builds never share (or overwrite) each other's files.
+    pub fn cache_name(&self) -> String {
+        format!("{PRECACHE_PREFIX}{}", self.version)
+    }
+
+    /// Every path to fetch and store at install, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.paths.iter().map(String::as_str)
+    }
+
+    /// Whether `path` belongs to this build's shell.
+    pub fn contains(&self, path: &str) -> bool {
+        self.paths.contains(&normalise(path))
+    }
+
+    /// The caches an activation of this build deletes: precaches of other
+    /// versions. Caches of other apps and this app's runtime caches stay.
+    pub fn stale_caches<'a, I>(&self, existing: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let current = self.cache_name();
+        existing
+            .into_iter()
+            .filter(|name| name.starts_with(PRECACHE_PREFIX) && *name != current)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Chooses how to answer a request.
+    pub fn route(&self, req: &RequestFacts<'_>) -> Route {
+        if req.method != "GET" || !req.same_origin {
+            return Route::Network;
+        }
+        if req.navigate && !is_server_path(req.path) {
+            return Route::AppShell;
+        }
+        let path = normalise(req.path);
+        if self.paths.contains(&path) {
+            Route::Precached { path }
+        } else {
+            Route::Network
+        }
+    }
+}
+
+fn normalise(path: &str) -> String {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    match path {
+        "" | "/" => SHELL_PATH.to_string(),
+        p if p.starts_with('/') => p.to_string(),
+        p => format!("/{p}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell() -> Precache {
+        Precache::new(
+            "v2",
+            ["/", "/casefile-1a2b.js", "/casefile-1a2b_bg.wasm", "style-9f.css"],
+        )
+    }
+
+    fn get(path: &str, navigate: bool) -> RequestFacts<'_> {
+        RequestFacts {
+            method: "GET",
+            path,
+            same_origin: true,
+            navigate,
+        }
+    }
+
+    #[test]
+    fn cache_name_carries_the_version() {
+        assert_eq!(shell().cache_name(), "casefile-precache-v2");
+        assert_ne!(
+            Precache::new("v1", ["/"]).cache_name(),
+            Precache::new("v2", ["/"]).cache_name()
+        );
+    }
+
+    #[test]
+    fn paths_are_normalised_and_include_the_shell() {
+        let p = shell();
+        let paths: Vec<&str> = p.paths().collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/casefile-1a2b.js",
+                "/casefile-1a2b_bg.wasm",
+                "/index.html",
+                "/style-9f.css"
+            ]
+        );
+        assert!(Precache::new("v", Vec::<String>::new()).contains("/"));
+    }
+
+    #[test]
+    fn activation_deletes_only_other_precache_versions() {
+        let existing = [
+            "casefile-precache-v1",
+            "casefile-precache-v2",
+            "casefile-precache-v0",
+            "casefile-api",
+            "someone-elses-cache",
+        ];
+        assert_eq!(
+            shell().stale_caches(existing),
+            vec!["casefile-precache-v1", "casefile-precache-v0"]
+        );
+    }
+
+    #[test]
+    fn navigations_get_the_shell_except_server_paths() {
+        let p = shell();
+        assert_eq!(p.route(&get("/cases/42", true)), Route::AppShell);
+        assert_eq!(p.route(&get("/", true)), Route::AppShell);
+        assert_eq!(p.route(&get("/api/v1/cases", true)), Route::Network);
+        assert_eq!(p.route(&get("/metrics", true)), Route::Network);
+    }
+
+    #[test]
+    fn build_files_come_from_the_precache() {
+        let p = shell();
+        assert_eq!(
+            p.route(&get("/casefile-1a2b_bg.wasm", false)),
+            Route::Precached {
+                path: "/casefile-1a2b_bg.wasm".into()
+            }
+        );
+        assert_eq!(
+            p.route(&get("/style-9f.css?x=1", false)),
+            Route::Precached {
+                path: "/style-9f.css".into()
+            }
+        );
+        assert_eq!(p.route(&get("/other.js", false)), Route::Network);
+    }
+
+    #[test]
+    fn writes_and_foreign_requests_pass_through() {
+        let p = shell();
+        let post = RequestFacts {
+            method: "POST",
+            ..get("/casefile-1a2b.js", false)
+        };
+        assert_eq!(p.route(&post), Route::Network);
+        let foreign = RequestFacts {
+            same_origin: false,
+            ..get("/casefile-1a2b.js", true)
+        };
+        assert_eq!(p.route(&foreign), Route::Network);
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Trunk post_build hook: makes the build fit the CSP and writes the worker.
+
+1. Trunk starts the app with an inline module script; the CSP forbids inline
+   scripts, so the script moves to a content-hashed file.
+2. The worker's glue and wasm get the build's content hash in their names, so
+   an old worker's cached copy can never be paired with a new bootstrap.
+3. `sw.js` is written from `sw/bootstrap.js` with the build's content version,
+   the precache list (every file of the build) and the worker's file names.
+"""
+import base64
+import hashlib
+import json
+import os
+import pathlib
+import re
+import sys
+
+staging = pathlib.Path(os.environ["TRUNK_STAGING_DIR"])
+source = pathlib.Path(os.environ.get("TRUNK_SOURCE_DIR", "."))
+
+
+def short_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def sri(data: bytes) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+
+def fail(message: str) -> None:
+    print(f"post_build: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+index = staging / "index.html"
+html = index.read_text()
+
+# 1. The inline start-up script becomes a file.
+inline = re.search(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.S)
+if inline:
+    body = inline.group(2).strip().encode() + b"\n"
+    name = f"boot-{short_hash(body)}.js"
+    (staging / name).write_bytes(body)
+    attrs = inline.group(1)
+    if 'type="module"' not in attrs:
+        fail("expected Trunk's inline script to be a module")
+    tag = f'<script type="module" src="/{name}" integrity="{sri(body)}"></script>'
+    html = html[: inline.start()] + tag + html[inline.end() :]
+    index.write_text(html)
+if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html):
+    fail("index.html still has an inline script, which the CSP blocks")
+if re.search(r"\sstyle=", html):
+    fail("index.html has an inline style attribute, which the CSP blocks")
+
+# 2. Content-hash the worker's files.
+glue = next(iter(sorted(staging.glob("casefile-sw*.js"))), None)
+wasm = next(iter(sorted(staging.glob("casefile-sw*_bg.wasm"))), None)
+if glue is None or wasm is None:
+    fail(f"worker output not found in {staging}: {sorted(p.name for p in staging.iterdir())}")
+worker_hash = short_hash(glue.read_bytes() + wasm.read_bytes())
+glue = glue.rename(staging / f"casefile-sw-{worker_hash}.js")
+wasm = wasm.rename(staging / f"casefile-sw-{worker_hash}_bg.wasm")
+
+# 3. The bootstrap.
+files = sorted(
+    p for p in staging.rglob("*") if p.is_file() and p.name != "sw.js"
+)
+paths = ["/" + p.relative_to(staging).as_posix() for p in files]
+h = hashlib.sha256()
+for path, file in zip(paths, files):
+    h.update(path.encode() + b"\0" + file.read_bytes() + b"\0")
+version = h.hexdigest()[:16]
+template = (source / "sw" / "bootstrap.js").read_text()
+sw = (
+    template.replace("__VERSION__", version)
+    .replace("__PRECACHE__", json.dumps(paths))
+    .replace("__GLUE__", "/" + glue.name)
+    .replace("__WASM__", "/" + wasm.name)
+)
+if "__" in re.sub(r"__wbg|wasm_bindgen", "", sw):
+    fail("a placeholder in sw/bootstrap.js was not filled in")
+(staging / "sw.js").write_text(sw)
+(staging / "build-version.txt").write_text(version + "\n")
+print(f"post_build: version {version}, {len(paths)} files precached")

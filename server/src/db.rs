@@ -1,0 +1,418 @@
+//! The database: SQLite by default, PostgreSQL when `DATABASE_URL` says so.
+//!
+//! Both run through sqlx's `Any` driver with one set of SQL statements (numbered
+//! `$n` placeholders, types both understand), so every query is written once.
+
+use casefile_core::api::{Case, CasePage, CaseStatus, Count, Dashboard, Priority};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+
+/// Which database the server talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// The name reported by `/api/v1/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL names no supported database.
+    #[error("DATABASE_URL must start with sqlite: or postgres://, got `{0}`")]
+    UnsupportedUrl(String),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting or migrating failed.
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// Schema changes, applied in order, each once. Append only: never edit a
+/// migration that has shipped.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    assignee TEXT,
+    tags TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    deleted BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX cases_updated ON cases (updated_at, id);
+CREATE TABLE notes (
+    id TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notes_case ON notes (case_id, created_at);
+"#];
+
+const CASE_COLUMNS: &str =
+    "id, title, description, status, priority, assignee, tags, created_at, updated_at, version, deleted";
+
+/// Filters and paging for the case list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    /// Only this status.
+    pub status: Option<CaseStatus>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Title contains this, case-insensitively.
+    pub q: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Continue after this `(updated_at, id)`.
+    pub after: Option<(i64, String)>,
+}
+
+/// The cursor for the page after `case`.
+pub fn cursor_after(case: &Case) -> String {
+    format!("{}:{}", case.updated_at, case.id)
+}
+
+/// Reads a cursor made by [`cursor_after`].
+pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (at, id) = cursor.split_once(':')?;
+    let at = at.parse().ok()?;
+    (!id.is_empty() && id.len() <= 64).then(|| (at, id.to_string()))
+}
+
+/// A value to bind to a `$n` placeholder.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL text plus its arguments, numbered as they are pushed.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            args: Vec::new(),
+        }
+    }
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+    fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+    fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for arg in &self.args {
+            q = match arg {
+                Arg::Text(s) => q.bind(s.as_str()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn case_from_row(row: &AnyRow) -> Result<Case, sqlx::Error> {
+    let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: e.into(),
+    };
+    let status: String = row.try_get("status")?;
+    let priority: String = row.try_get("priority")?;
+    let tags: String = row.try_get("tags")?;
+    Ok(Case {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        status: status.parse().map_err(|e| decode("status", format!("{e}")))?,
+        priority: priority
+            .parse()
+            .map_err(|e| decode("priority", format!("{e}")))?,
+        assignee: row.try_get("assignee")?,
+        tags: serde_json::from_str(&tags).map_err(|e| decode("tags", e.to_string()))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+        deleted: row.try_get::<i64, _>("deleted")? != 0,
+    })
+}
+
+/// The connection pool and which database it is.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects, creating the SQLite file (and its folder) when needed.
+    pub async fn connect(url: &str) -> Result<Db, OpenError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let file = path.split('?').next().unwrap_or("");
+            if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            let url = if url.contains("mode=") {
+                url.to_string()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(OpenError::UnsupportedUrl(url.to_string()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .connect(&url)
+            .await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+        }
+        Ok(Db { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not yet applied, each in its own transaction.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await?;
+        let done: i64 = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            let mut tx = self.pool.begin().await?;
+            for statement in migration.split(';').filter(|s| !s.trim().is_empty()) {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
+                .bind(i as i64 + 1)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    fn filtered(base: &str, filter: &CaseFilter) -> Sql {
+        let mut sql = Sql::new(base);
+        sql.push(" WHERE deleted = 0");
+        if let Some(status) = filter.status {
+            sql.push(" AND status = ")
+                .bind(Arg::Text(status.as_str().into()));
+        }
+        if let Some(priority) = filter.priority {
+            sql.push(" AND priority = ")
+                .bind(Arg::Text(priority.as_str().into()));
+        }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+            sql.push(" AND LOWER(title) LIKE ")
+                .bind(Arg::Text(like_pattern(q)))
+                .push(" ESCAPE '\\'");
+        }
+        sql
+    }
+
+    /// One page of live cases, most recently updated first.
+    pub async fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage, sqlx::Error> {
+        let total: i64 = Self::filtered("SELECT COUNT(*) AS n FROM cases", filter)
+            .query()
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let mut sql = Self::filtered(&format!("SELECT {CASE_COLUMNS} FROM cases"), filter);
+        if let Some((at, id)) = &filter.after {
+            sql.push(" AND (updated_at < ")
+                .bind(Arg::Int(*at))
+                .push(" OR (updated_at = ")
+                .bind(Arg::Int(*at))
+                .push(" AND id < ")
+                .bind(Arg::Text(id.clone()))
+                .push("))");
+        }
+        sql.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+            .bind(Arg::Int(i64::from(filter.limit) + 1));
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let mut items = rows
+            .iter()
+            .map(case_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > filter.limit as usize {
+            items.truncate(filter.limit as usize);
+            items.last().map(cursor_after)
+        } else {
+            None
+        };
+        Ok(CasePage {
+            items,
+            next_cursor,
+            total,
+        })
+    }
+
+    /// One case, tombstones included (the client shows "deleted").
+    pub async fn get_case(&self, id: &str) -> Result<Option<Case>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(case_from_row).transpose()
+    }
+
+    /// Counts by status and priority, and the most recently updated cases.
+    pub async fn dashboard(&self, recent: u32) -> Result<Dashboard, sqlx::Error> {
+        let mut by_status: Vec<Count<CaseStatus>> = CaseStatus::ALL
+            .iter()
+            .map(|&key| Count { key, count: 0 })
+            .collect();
+        let mut by_priority: Vec<Count<Priority>> = Priority::ALL
+            .iter()
+            .map(|&key| Count { key, count: 0 })
+            .collect();
+        let rows = sqlx::query(
+            "SELECT status, priority, COUNT(*) AS n FROM cases WHERE deleted = 0 GROUP BY status, priority",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut total = 0;
+        for row in rows {
+            let n: i64 = row.try_get("n")?;
+            let status: String = row.try_get("status")?;
+            let priority: String = row.try_get("priority")?;
+            total += n;
+            if let Some(c) = by_status.iter_mut().find(|c| c.key.as_str() == status) {
+                c.count += n;
+            }
+            if let Some(c) = by_priority.iter_mut().find(|c| c.key.as_str() == priority) {
+                c.count += n;
+            }
+        }
+        let recent = self
+            .list_cases(&CaseFilter {
+                limit: recent,
+                ..CaseFilter::default()
+            })
+            .await?
+            .items;
+        Ok(Dashboard {
+            total,
+            by_status,
+            by_priority,
+            recent,
+        })
+    }
+
+    /// Number of cases, tombstones included.
+    pub async fn count_cases(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) AS n FROM cases")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+
+    /// Inserts cases in one transaction.
+    pub async fn insert_cases(&self, cases: &[Case]) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for c in cases {
+            sqlx::query(&format!(
+                "INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(c.id.as_str())
+            .bind(c.title.as_str())
+            .bind(c.description.as_str())
+            .bind(c.status.as_str())
+            .bind(c.priority.as_str())
+            .bind(c.assignee.as_deref())
+            .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .bind(c.version)
+            .bind(i64::from(c.deleted))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_Off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(parse_cursor("17:abc"), Some((17, "abc".into())));
+        assert_eq!(parse_cursor("x:abc"), None);
+        assert_eq!(parse_cursor("17:"), None);
+        assert_eq!(parse_cursor("nocolon"), None);
+    }
+}

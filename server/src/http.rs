@@ -1,0 +1,251 @@
+//! Cross-cutting HTTP behaviour: request ids, the error envelope, ETags, cache
+//! and security headers.
+
+use crate::error::{code_for_status, ErrorInfo};
+use axum::body::{to_bytes, Body};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use casefile_core::api::ErrorBody;
+
+/// The request id header, echoed or generated.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The Content-Security-Policy the app runs under: no inline scripts or
+/// styles; `'wasm-unsafe-eval'` lets the page and the worker compile wasm.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+frame-ancestors 'none'";
+
+/// The request id of a request, as the request-context middleware stored it.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Largest error body from axum or tower that is quoted into an envelope.
+const QUOTED_ERROR_LIMIT: usize = 2048;
+
+fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then(|| s.to_string())
+}
+
+/// Gives every request an id (the client's `X-Request-ID` when it is sane,
+/// else a new UUID), echoes it on the response, and turns every error
+/// response into the JSON envelope.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let header_value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
+    req.headers_mut()
+        .insert(X_REQUEST_ID.clone(), header_value.clone());
+    req.extensions_mut().insert(RequestId(id.clone()));
+
+    let mut res = next.run(req).await;
+    if let Some(info) = res.extensions_mut().remove::<ErrorInfo>() {
+        res = envelope(res.status(), info.code, info.message, &id, res.headers());
+    } else if res.status().is_client_error() || res.status().is_server_error() {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if !is_json {
+            res = wrap_plain_error(res, &id).await;
+        }
+    }
+    res.headers_mut().insert(X_REQUEST_ID.clone(), header_value);
+    res
+}
+
+async fn wrap_plain_error(res: Response, id: &str) -> Response {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = to_bytes(res.into_body(), QUOTED_ERROR_LIMIT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("The request failed")
+            .to_string()
+    } else {
+        text
+    };
+    envelope(status, code_for_status(status), message, id, &headers)
+}
+
+fn envelope(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    request_id: &str,
+    keep: &HeaderMap,
+) -> Response {
+    let body = ErrorBody {
+        error: code.to_string(),
+        message,
+        request_id: request_id.to_string(),
+    };
+    let mut res = (status, axum::Json(body)).into_response();
+    // Headers the handler set on purpose (Retry-After, Allow) stay.
+    for name in [header::RETRY_AFTER, header::ALLOW] {
+        if let Some(v) = keep.get(&name) {
+            res.headers_mut().insert(name, v.clone());
+        }
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Largest API body the ETag middleware hashes; bigger ones go out without.
+const ETAG_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `ETag` and `Cache-Control: no-cache` on successful API GETs, and `304 Not
+/// Modified` when the client's `If-None-Match` already names the current body.
+pub async fn etag(req: Request, next: Next) -> Response {
+    let conditional = matches!(*req.method(), Method::GET | Method::HEAD);
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let res = next.run(req).await;
+    if !conditional || res.status() != StatusCode::OK {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = to_bytes(body, ETAG_BODY_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "response too large to tag").into_response();
+    };
+    let tag = format!(
+        "\"{}\"",
+        &blake3::hash(&bytes).to_hex().as_str()[..32]
+    );
+    let tag_value = HeaderValue::from_str(&tag).expect("hex is a valid header");
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if if_none_match.is_some_and(|v| etag_matches(&v, &tag)) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        not_modified.headers_mut().insert(header::ETAG, tag_value);
+        not_modified.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
+        return not_modified;
+    }
+    parts.headers.insert(header::ETAG, tag_value);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag equal to ours
+/// with or without `W/`.
+fn etag_matches(header_value: &HeaderValue, tag: &str) -> bool {
+    let Ok(s) = header_value.to_str() else {
+        return false;
+    };
+    s.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+    })
+}
+
+/// Whether a file name carries Trunk's content hash (`name-<16 hex>.ext` or
+/// `name-<16 hex>_bg.wasm`): such files never change, so they are immutable.
+pub fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split('-').skip(1).any(|part| {
+        part.len() >= 17
+            && part.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
+            && matches!(part.as_bytes()[16], b'.' | b'_')
+    })
+}
+
+/// Cache headers for the app's files (SPEC §2): hashed assets immutable for a
+/// year; `sw.js`, `index.html`, app routes and unhashed files revalidated.
+pub async fn static_cache_headers(req: Request, next: Next) -> Response {
+    let hashed = is_hashed_asset(req.uri().path());
+    let mut res = next.run(req).await;
+    if res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED {
+        let value = if hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// The security headers every response carries.
+pub fn security_headers() -> [(HeaderName, HeaderValue); 5] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_trunk_hashes() {
+        assert!(is_hashed_asset("/casefile-3f5c2a1b9d8e7f60.js"));
+        assert!(is_hashed_asset("/casefile-3f5c2a1b9d8e7f60_bg.wasm"));
+        assert!(is_hashed_asset("/main-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("/sw.js"));
+        assert!(!is_hashed_asset("/casefile-sw_bg.wasm"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/icons/icon-192.png"));
+        assert!(!is_hashed_asset("/cases/3f5c2a1b-9d8e-4f60-8a1b-123456789abc"));
+    }
+
+    #[test]
+    fn etags_match_weakly_and_in_lists() {
+        let tag = "\"abc\"";
+        assert!(etag_matches(&HeaderValue::from_static("\"abc\""), tag));
+        assert!(etag_matches(&HeaderValue::from_static("W/\"abc\""), tag));
+        assert!(etag_matches(&HeaderValue::from_static("\"x\", \"abc\""), tag));
+        assert!(etag_matches(&HeaderValue::from_static("*"), tag));
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), tag));
+    }
+
+    #[test]
+    fn request_ids_are_echoed_only_when_sane() {
+        assert_eq!(
+            acceptable_request_id(&HeaderValue::from_static("abc-123")),
+            Some("abc-123".into())
+        );
+        assert_eq!(
+            acceptable_request_id(&HeaderValue::from_static("has space")),
+            None
+        );
+        let long = "a".repeat(129);
+        assert_eq!(
+            acceptable_request_id(&HeaderValue::from_str(&long).unwrap()),
+            None
+        );
+    }
+}

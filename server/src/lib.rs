@@ -1,0 +1,155 @@
+//! Casefile's reference API server: the API and the built app on one origin.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod routes;
+pub mod seed;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use config::Config;
+use db::Db;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower::ServiceExt;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (SPEC §2): bigger ones get 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Request metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+fn api_router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/health", get(routes::health))
+        .route("/api/v1/cases", get(routes::list_cases))
+        .route("/api/v1/cases/{id}", get(routes::get_case))
+        .route("/api/v1/dashboard", get(routes::dashboard))
+        .route_layer(from_fn(http::etag))
+        .route("/api", get(routes::api_not_found))
+        .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
+        .route("/metrics", get(metrics::expose))
+}
+
+/// The app's files from `dist`, with an SPA fallback: a path without a file
+/// extension is an app route and gets `index.html`; a missing file is a 404.
+fn static_files(dist: &Path) -> Router<AppState> {
+    let index = dist.join("index.html");
+    let fallback = move |req: Request| {
+        let index = index.clone();
+        async move {
+            let last = req.uri().path().rsplit('/').next().unwrap_or("");
+            if last.contains('.') {
+                axum::http::StatusCode::NOT_FOUND.into_response()
+            } else {
+                ServeFile::new(index)
+                    .oneshot(req)
+                    .await
+                    .map(IntoResponse::into_response)
+                    .unwrap_or_else(|e| match e {})
+            }
+        }
+    };
+    let serve = ServeDir::new(dist)
+        .append_index_html_on_directories(true)
+        .fallback(axum::routing::any(fallback));
+    Router::new()
+        .fallback_service(serve)
+        .layer(from_fn(http::static_cache_headers))
+}
+
+/// The whole application: API, metrics and the app's files.
+pub fn app(state: AppState, dist: PathBuf) -> Router {
+    // Inside the router, the metrics middleware sees the matched route.
+    let router = api_router()
+        .merge(static_files(&dist))
+        .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(&http::X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(from_fn(http::request_context));
+    // Outside the request context, so envelopes it renders get them too.
+    let mut router = router;
+    for (name, value) in http::security_headers() {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    router.layer(CompressionLayer::new()).with_state(state)
+}
+
+/// Opens the database, migrates, seeds when asked, and serves until SIGINT or
+/// SIGTERM, finishing the requests in flight.
+pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    if let Some(n) = config.seed {
+        let now = casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64;
+        let inserted = seed::seed_if_empty(&db, n, now).await?;
+        tracing::info!(inserted, "demo seed");
+    }
+    if !config.dist.join("index.html").is_file() {
+        tracing::warn!(dist = %config.dist.display(), "no index.html in the dist folder: build the app first (scripts/run.sh does)");
+    }
+    let state = AppState {
+        db: db.clone(),
+        metrics: Arc::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = db.backend().name(), "listening");
+    println!("casefile-server listening on http://{addr}");
+    axum::serve(listener, app(state, config.dist))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,139 @@
+//! The read side of the API (SPEC §2).
+
+use crate::db::{parse_cursor, CaseFilter};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use casefile_core::api::{
+    Case, CasePage, Dashboard, Health, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+};
+use serde::Deserialize;
+
+/// The server's build version, reported by `/api/v1/health`.
+pub const BUILD_VERSION: &str = match option_env!("CASEFILE_BUILD") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
+/// How many cases the dashboard lists as recently updated.
+const DASHBOARD_RECENT: u32 = 8;
+/// Longest search string accepted.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// `GET /api/v1/health`.
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.db.ping().await?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        version: BUILD_VERSION.into(),
+        database: state.db.backend().name().into(),
+    }))
+}
+
+/// The list endpoint's query string, as text: each field is checked by hand
+/// so a bad value gets a sentence that names it.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    priority: Option<String>,
+    q: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl ListParams {
+    /// Checks every field and builds the database filter.
+    pub fn into_filter(self) -> Result<CaseFilter, ApiError> {
+        let status = non_empty(&self.status)
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid_query(format!("status: {e}")))?;
+        let priority = non_empty(&self.priority)
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| ApiError::invalid_query(format!("priority: {e}")))?;
+        let limit = match non_empty(&self.limit) {
+            None => DEFAULT_PAGE_LIMIT,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid_query(format!(
+                        "limit must be a whole number from 1 to {MAX_PAGE_LIMIT}, got `{s}`"
+                    ))
+                })?,
+        };
+        let q = non_empty(&self.q).map(str::to_string);
+        if q.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+            return Err(ApiError::invalid_query(format!(
+                "q may be at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let after = non_empty(&self.cursor)
+            .map(|c| {
+                parse_cursor(c).ok_or_else(|| {
+                    ApiError::invalid_query("cursor is not one this server issued")
+                })
+            })
+            .transpose()?;
+        Ok(CaseFilter {
+            status,
+            priority,
+            q,
+            limit,
+            after,
+        })
+    }
+}
+
+/// `GET /api/v1/cases`.
+pub async fn list_cases(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CasePage>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
+    let filter = params.into_filter()?;
+    Ok(Json(state.db.list_cases(&filter).await?))
+}
+
+fn case_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("`{raw}` is not a case id (a UUID)"),
+            )
+        })
+}
+
+/// `GET /api/v1/cases/{id}`.
+pub async fn get_case(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Case>, ApiError> {
+    let id = case_id(&id)?;
+    state
+        .db
+        .get_case(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no case has id {id}")))
+}
+
+/// `GET /api/v1/dashboard`.
+pub async fn dashboard(State(state): State<AppState>) -> Result<Json<Dashboard>, ApiError> {
+    Ok(Json(state.db.dashboard(DASHBOARD_RECENT).await?))
+}
+
+/// Any other path under `/api/`.
+pub async fn api_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no API route for {}", uri.path()))
+}

@@ -1,0 +1,31 @@
+//! The root component and the routes.
+
+use crate::components::Header;
+use crate::online::provide_online;
+use crate::pages::{
+    CaseDetail, CasesPage, DashboardPage, NewCase, NotFound, PerformancePage, SyncCenter,
+};
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The whole app.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_online();
+    view! {
+        <Router>
+            <Header/>
+            <main class="content" id="main">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=DashboardPage/>
+                    <Route path=path!("/cases") view=CasesPage/>
+                    <Route path=path!("/cases/new") view=NewCase/>
+                    <Route path=path!("/cases/:id") view=CaseDetail/>
+                    <Route path=path!("/sync") view=SyncCenter/>
+                    <Route path=path!("/performance") view=PerformancePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,149 @@
+//! Small pieces shared by the pages.
+
+use crate::http::FetchError;
+use crate::online::use_online;
+use casefile_core::api::{CaseStatus, Priority};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The top bar: brand, navigation and the online/offline indicator.
+#[component]
+pub fn Header() -> impl IntoView {
+    let online = use_online();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"C"</span>
+                <span>"Casefile"</span>
+            </a>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/" exact=true>"Dashboard"</A>
+                <A href="/cases" exact=true>"Cases"</A>
+                <A href="/cases/new">"New case"</A>
+                <A href="/sync">"Sync"</A>
+                <A href="/performance">"Performance"</A>
+            </nav>
+            <span
+                class="net"
+                class:net-offline=move || !online.get()
+                role="status"
+                aria-live="polite"
+                data-testid="online-indicator"
+            >
+                <span class="net-dot" aria-hidden="true"></span>
+                {move || if online.get() { "Online" } else { "Offline" }}
+            </span>
+        </header>
+    }
+}
+
+/// A coloured status label.
+#[component]
+pub fn StatusBadge(
+    /// The status to show.
+    status: CaseStatus,
+) -> impl IntoView {
+    view! { <span class=format!("badge status-{}", status.as_str())>{status.label()}</span> }
+}
+
+/// A coloured priority label.
+#[component]
+pub fn PriorityBadge(
+    /// The priority to show.
+    priority: Priority,
+) -> impl IntoView {
+    view! { <span class=format!("badge prio-{}", priority.as_str())>{priority.label()}</span> }
+}
+
+/// What went wrong, in words, with a way to try again.
+#[component]
+pub fn ErrorPanel(
+    /// The failure.
+    error: FetchError,
+    /// Runs when the person presses "Try again".
+    #[prop(optional, into)]
+    retry: Option<Callback<()>>,
+) -> impl IntoView {
+    let title = match &error {
+        FetchError::Network { .. } => "You appear to be offline",
+        FetchError::Http { status, .. } if *status >= 500 => "The server had a problem",
+        FetchError::Http { .. } => "The server refused this request",
+        FetchError::Decode { .. } => "Unexpected data from the server",
+    };
+    view! {
+        <div class="panel panel-error" role="alert">
+            <h2>{title}</h2>
+            <p>{error.to_string()}</p>
+            {retry.map(|cb| view! {
+                <button class="btn" on:click=move |_| cb.run(())>"Try again"</button>
+            })}
+        </div>
+    }
+}
+
+/// A placeholder while data loads.
+#[component]
+pub fn Loading(
+    /// What is loading, e.g. "cases".
+    what: &'static str,
+) -> impl IntoView {
+    view! {
+        <div class="loading" role="status" aria-live="polite">
+            <span class="spinner" aria-hidden="true"></span>
+            {format!("Loading {what}…")}
+        </div>
+    }
+}
+
+/// One bar of a [`BarChart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The label left of the bar.
+    pub label: &'static str,
+    /// The value.
+    pub value: i64,
+    /// A CSS class for the bar's colour.
+    pub class: String,
+}
+
+/// A horizontal bar chart drawn as SVG, with the values written out.
+#[component]
+pub fn BarChart(
+    /// Accessible title of the chart.
+    title: &'static str,
+    /// The bars, top to bottom.
+    bars: Vec<Bar>,
+) -> impl IntoView {
+    const ROW: i64 = 34;
+    const LABEL_W: i64 = 96;
+    const BAR_W: i64 = 220;
+    let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
+    let height = ROW * bars.len() as i64;
+    let rows = bars
+        .into_iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            let y = i as i64 * ROW;
+            let w = (bar.value * BAR_W / max).max(if bar.value > 0 { 3 } else { 0 });
+            view! {
+                <g>
+                    <text x="0" y=y + 21 class="chart-label">{bar.label}</text>
+                    <rect x=LABEL_W y=y + 6 width=BAR_W height="20" rx="4" class="chart-track"></rect>
+                    <rect x=LABEL_W y=y + 6 width=w height="20" rx="4" class=format!("chart-bar {}", bar.class)></rect>
+                    <text x=LABEL_W + BAR_W + 10 y=y + 21 class="chart-value">{bar.value}</text>
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg
+            class="chart"
+            role="img"
+            aria-label=title
+            viewBox=format!("0 0 {} {}", LABEL_W + BAR_W + 56, height)
+        >
+            <title>{title}</title>
+            {rows}
+        </svg>
+    }
+}

@@ -1,0 +1,17 @@
+//! One module per page.
+
+mod case_detail;
+mod cases;
+mod dashboard;
+mod new_case;
+mod not_found;
+mod performance;
+mod sync;
+
+pub use case_detail::CaseDetail;
+pub use cases::CasesPage;
+pub use dashboard::DashboardPage;
+pub use new_case::NewCase;
+pub use not_found::NotFound;
+pub use performance::PerformancePage;
+pub use sync::SyncCenter;

@@ -1,0 +1,143 @@
+//! Casefile's service worker: a thin adapter that carries out what
+//! `casefile_core::precache` decides. The JS bootstrap (`bootstrap.js`, filled
+//! in at build time) registers the listeners synchronously and forwards each
+//! event here once the module is instantiated.
+
+use casefile_core::precache::{Precache, RequestFacts, Route, SHELL_PATH};
+use js_sys::{Array, Promise};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Cache, CacheQueryOptions, FetchEvent, Request, RequestCache, RequestInit, RequestMode, Response,
+    ServiceWorkerGlobalScope,
+};
+
+thread_local! {
+    static PRECACHE: RefCell<Option<Precache>> = const { RefCell::new(None) };
+}
+
+fn scope() -> ServiceWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn precache() -> Result<Precache, JsValue> {
+    PRECACHE
+        .with(|p| p.borrow().clone())
+        .ok_or_else(|| JsValue::from_str("casefile-sw: configure() was not called"))
+}
+
+/// Called once by the bootstrap with the build's version and file list.
+#[wasm_bindgen]
+pub fn configure(version: String, paths: Vec<String>) {
+    PRECACHE.with(|p| *p.borrow_mut() = Some(Precache::new(version, paths)));
+}
+
+async fn open_cache(name: &str) -> Result<Cache, JsValue> {
+    let caches = scope().caches()?;
+    Ok(JsFuture::from(caches.open(name)).await?.unchecked_into())
+}
+
+/// Fetches every file of the shell into the versioned cache. All or nothing:
+/// one failed file rejects, the install fails, and the old worker stays.
+pub async fn install_precache(precache: &Precache) -> Result<(), JsValue> {
+    let cache = open_cache(&precache.cache_name()).await?;
+    let requests = Array::new();
+    for path in precache.paths() {
+        // Bypass the HTTP cache so the shell is this build's, not a stale copy.
+        let init = RequestInit::new();
+        init.set_cache(RequestCache::NoCache);
+        requests.push(&JsValue::from(Request::new_with_str_and_init(path, &init)?));
+    }
+    JsFuture::from(cache.add_all_with_request_sequence(&requests)).await?;
+    Ok(())
+}
+
+/// Deletes the precaches of other builds; returns their names.
+pub async fn delete_stale_caches(precache: &Precache) -> Result<Vec<String>, JsValue> {
+    let caches = scope().caches()?;
+    let keys: Array = JsFuture::from(caches.keys()).await?.unchecked_into();
+    let names: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
+    let stale = precache.stale_caches(names.iter().map(String::as_str));
+    for name in &stale {
+        JsFuture::from(caches.delete(name)).await?;
+    }
+    Ok(stale)
+}
+
+/// `install`: precache this build's shell.
+#[wasm_bindgen]
+pub async fn on_install() -> Result<(), JsValue> {
+    install_precache(&precache()?).await
+}
+
+/// `activate`: drop other builds' caches and take control of open pages.
+#[wasm_bindgen]
+pub async fn on_activate() -> Result<(), JsValue> {
+    delete_stale_caches(&precache()?).await?;
+    JsFuture::from(scope().clients().claim()).await?;
+    Ok(())
+}
+
+async fn from_cache(precache: &Precache, path: &str) -> Result<Option<Response>, JsValue> {
+    let options = CacheQueryOptions::new();
+    options.set_cache_name(&precache.cache_name());
+    let caches = scope().caches()?;
+    let hit = JsFuture::from(caches.match_with_str_and_options(path, &options)).await?;
+    Ok(hit.dyn_into::<Response>().ok())
+}
+
+async fn network(request: &Request) -> Result<Response, JsValue> {
+    Ok(JsFuture::from(scope().fetch_with_request(request))
+        .await?
+        .unchecked_into())
+}
+
+/// Answers one request by the route core chose.
+pub async fn respond(
+    precache: &Precache,
+    request: &Request,
+    navigate: bool,
+) -> Result<Response, JsValue> {
+    let url = web_sys::Url::new(&request.url())?;
+    let own_origin = scope().location().origin();
+    let method = request.method();
+    let facts = RequestFacts {
+        method: &method,
+        path: &url.pathname(),
+        same_origin: url.origin() == own_origin,
+        navigate,
+    };
+    let cached = match precache.route(&facts) {
+        Route::AppShell => from_cache(precache, SHELL_PATH).await?,
+        Route::Precached { path } => from_cache(precache, &path).await?,
+        Route::Network => None,
+    };
+    match cached {
+        Some(response) => Ok(response),
+        None => network(request).await,
+    }
+}
+
+/// `fetch`: the bootstrap passes every fetch event here.
+#[wasm_bindgen]
+pub fn on_fetch(event: FetchEvent) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let request = event.request();
+        let navigate = request.mode() == RequestMode::Navigate;
+        let precache = precache()?;
+        respond(&precache, &request, navigate).await.map(JsValue::from)
+    })
+}
+
+/// `message`: `{"type": "skip_waiting"}` activates a waiting update now.
+#[wasm_bindgen]
+pub async fn on_message(data: JsValue) -> Result<(), JsValue> {
+    let kind = js_sys::Reflect::get(&data, &"type".into())
+        .ok()
+        .and_then(|v| v.as_string());
+    if kind.as_deref() == Some("skip_waiting") {
+        JsFuture::from(scope().skip_waiting()?).await?;
+    }
+    Ok(())
+}
