@@ -65,7 +65,7 @@ pub fn ErrorPanel(
     retry: Option<Callback<()>>,
 ) -> impl IntoView {
     let title = match &error {
-        FetchError::Network { .. } => "You appear to be offline",
+        FetchError::Network { .. } => "Can't reach the server",
         FetchError::Http { status, .. } if *status >= 500 => "The server had a problem",
         FetchError::Http { .. } => "The server refused this request",
         FetchError::Decode { .. } => "Unexpected data from the server",

@@ -23,7 +23,8 @@ pub fn demo_cases(n: u32, seed: u64, now_ms: i64) -> Vec<Case> {
     (0..n)
         .map(|i| {
             let created_at = now_ms - rng.i64(DAY_MS..90 * DAY_MS);
-            let updated_at = (created_at + rng.i64(0..30 * DAY_MS)).min(now_ms);
+            // Anywhere between creation and now, so "recently updated" is spread out.
+            let updated_at = created_at + rng.i64(0..=now_ms - created_at);
             let subject = SUBJECTS[rng.usize(..SUBJECTS.len())];
             let action = ACTIONS[rng.usize(..ACTIONS.len())];
             let tags = (0..rng.usize(0..3))

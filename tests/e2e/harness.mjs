@@ -1,0 +1,129 @@
+// Shared set-up for the e2e suite: the real server on a free loopback port with
+// its own SQLite file, and Debian's Chromium driven by playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const OUTPUT = path.join(ROOT, "tests/e2e/output");
+mkdirSync(OUTPUT, { recursive: true });
+
+const SERVER_BIN = process.env.CASEFILE_SERVER_BIN || path.join(ROOT, "target/debug/casefile-server");
+const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
+
+/** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
+export async function startServer({ seed = 0 } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
+  const server = { url: null, dir, child: null, port: 0 };
+  server.start = async () => {
+    const addr = `127.0.0.1:${server.port}`;
+    const args = seed ? ["--seed", String(seed)] : [];
+    const child = spawn(SERVER_BIN, args, {
+      env: {
+        ...process.env,
+        CASEFILE_ADDR: addr,
+        DATABASE_URL: `sqlite:${path.join(dir, "casefile.db")}`,
+        CASEFILE_DIST: path.join(ROOT, "dist"),
+        RUST_LOG: process.env.RUST_LOG || "warn",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    server.child = child;
+    server.url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("server did not start in 15 s")), 15_000);
+      let out = "";
+      child.stdout.on("data", (chunk) => {
+        out += chunk;
+        const m = out.match(/listening on (http:\/\/[\d.:]+)/);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code} before listening: ${out}`));
+      });
+    });
+    server.port = Number(new URL(server.url).port);
+    return server.url;
+  };
+  server.stop = async () => {
+    const child = server.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  server.dispose = async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await server.start();
+  return server;
+}
+
+const CHROMIUM_ARGS = [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+];
+
+/** Chromium with the flags this closed network needs (incognito contexts). */
+export function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A persistent profile in a fresh folder, for what incognito cannot do
+ * (installability). Close the returned context; the folder is removed.
+ */
+export async function launchProfile() {
+  const dir = mkdtempSync(path.join(tmpdir(), "casefile-profile-"));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  const close = context.close.bind(context);
+  context.close = async () => {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return context;
+}
+
+/**
+ * Records everything a page says that a person would call a problem: CSP
+ * violations, uncaught errors, console errors.
+ */
+export function watchProblems(page) {
+  const problems = { csp: [], errors: [] };
+  page.on("console", (msg) => {
+    const text = msg.text();
+    if (/Content Security Policy|Refused to/i.test(text)) problems.csp.push(text);
+    else if (msg.type() === "error") problems.errors.push(text);
+  });
+  page.on("pageerror", (err) => problems.errors.push(String(err)));
+  return problems;
+}
+
+/** Waits until a service worker is active and controls the page. */
+export async function waitForController(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((resolve) =>
+        navigator.serviceWorker.addEventListener("controllerchange", resolve, { once: true }),
+      );
+    }
+  });
+}
