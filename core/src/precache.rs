@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 pub const CACHE_PREFIX: &str = "casefile-";
 /// Prefix of the versioned precache names.
 pub const PRECACHE_PREFIX: &str = "casefile-precache-";
-/// The path the app shell is stored under in the precache.
-pub const SHELL_PATH: &str = "/index.html";
+/// The path the app shell is stored under in the precache: `/`, which every
+/// server of the app answers with the shell (`/index.html` is normalised to it).
+pub const SHELL_PATH: &str = "/";
 
 /// How the worker answers one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub struct Precache {
 
 impl Precache {
     /// A precache for `version` holding `paths` (absolute, e.g. `/app-1f2e.wasm`).
-    /// `/` is stored as [`SHELL_PATH`], and the shell is always included.
+    /// `/index.html` is stored as [`SHELL_PATH`], and the shell is always included.
     pub fn new<I, S>(version: impl Into<String>, paths: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -131,7 +132,7 @@ impl Precache {
 fn normalise(path: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or("");
     match path {
-        "" | "/" => SHELL_PATH.to_string(),
+        "" | "/" | "/index.html" => SHELL_PATH.to_string(),
         p if p.starts_with('/') => p.to_string(),
         p => format!("/{p}"),
     }
@@ -144,7 +145,7 @@ mod tests {
     fn shell() -> Precache {
         Precache::new(
             "v2",
-            ["/", "/casefile-1a2b.js", "/casefile-1a2b_bg.wasm", "style-9f.css"],
+            ["/index.html", "/casefile-1a2b.js", "/casefile-1a2b_bg.wasm", "style-9f.css"],
         )
     }
 
@@ -173,13 +174,14 @@ mod tests {
         assert_eq!(
             paths,
             vec![
+                "/",
                 "/casefile-1a2b.js",
                 "/casefile-1a2b_bg.wasm",
-                "/index.html",
                 "/style-9f.css"
             ]
         );
         assert!(Precache::new("v", Vec::<String>::new()).contains("/"));
+        assert!(Precache::new("v", Vec::<String>::new()).contains("/index.html"));
     }
 
     #[test]

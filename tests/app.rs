@@ -1,0 +1,89 @@
+//! The app in a real browser page (wasm-bindgen-test, headless Chromium).
+#![cfg(target_arch = "wasm32")]
+
+use casefile::http::{get_json, FetchError};
+use casefile_core::api::Health;
+use casefile_core::{Failure, RetryDecision, RetryPolicy};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// Polls until `selector` matches inside `host`, for up to 5 s.
+async fn wait_for(host: &web_sys::Element, selector: &str) -> web_sys::Element {
+    for _ in 0..100 {
+        if let Some(el) = host.query_selector(selector).unwrap() {
+            return el;
+        }
+        sleep(50).await;
+    }
+    panic!("`{selector}` never appeared; the page holds: {}", host.inner_html());
+}
+
+#[wasm_bindgen_test]
+async fn the_app_mounts_its_shell_and_explains_a_failing_api() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&host).unwrap();
+    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), casefile::App);
+
+    let nav: Vec<String> = {
+        let links = host.query_selector_all("nav.mainnav a").unwrap();
+        (0..links.length())
+            .map(|i| links.item(i).unwrap().text_content().unwrap())
+            .collect()
+    };
+    assert_eq!(nav, ["Dashboard", "Cases", "New case", "Sync", "Performance"]);
+    let indicator = wait_for(&host, "[data-testid=online-indicator]").await;
+    assert!(indicator.text_content().unwrap().contains("Online"));
+
+    // The test server has no API: the dashboard must say so in words.
+    let alert = wait_for(&host, "[role=alert]").await;
+    let text = alert.text_content().unwrap();
+    assert!(text.contains("404"), "{text}");
+    assert!(alert.query_selector("button").unwrap().is_some(), "offers a retry");
+    drop(handle);
+}
+
+#[wasm_bindgen_test]
+async fn http_errors_are_classified_for_the_retry_policy() {
+    let err = get_json::<Health>("/api/v1/health").await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(
+        RetryPolicy::QUERY.decide(&err.failure(), 1, true, 0.0),
+        RetryDecision::GiveUp,
+        "a 404 is never retried"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_servers_are_network_failures() {
+    // Port 9 (discard) on loopback refuses connections.
+    let err = get_json::<Health>("http://127.0.0.1:9/api/v1/health")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Network { .. }), "{err:?}");
+    assert_eq!(err.failure(), Failure::Network);
+    assert!(err.to_string().contains("Can't reach the Casefile server"));
+}
+
+#[wasm_bindgen_test]
+async fn undecodable_bodies_are_decode_failures() {
+    // The runner serves its own HTML page at `/`: not the JSON we ask for.
+    let err = get_json::<Health>("/").await.unwrap_err();
+    assert!(matches!(err, FetchError::Decode { .. }), "{err:?}");
+    assert_eq!(
+        RetryPolicy::QUERY.decide(&err.failure(), 1, true, 0.0),
+        RetryDecision::GiveUp
+    );
+}
