@@ -27,7 +27,10 @@ async fn wait_for(host: &web_sys::Element, selector: &str) -> web_sys::Element {
         }
         sleep(50).await;
     }
-    panic!("`{selector}` never appeared; the page holds: {}", host.inner_html());
+    panic!(
+        "`{selector}` never appeared; the page holds: {}",
+        host.inner_html()
+    );
 }
 
 #[wasm_bindgen_test]
@@ -43,7 +46,10 @@ async fn the_app_mounts_its_shell_and_explains_a_failing_api() {
             .map(|i| links.item(i).unwrap().text_content().unwrap())
             .collect()
     };
-    assert_eq!(nav, ["Dashboard", "Cases", "New case", "Sync", "Performance"]);
+    assert_eq!(
+        nav,
+        ["Dashboard", "Cases", "New case", "Sync", "Performance"]
+    );
     let indicator = wait_for(&host, "[data-testid=online-indicator]").await;
     assert!(indicator.text_content().unwrap().contains("Online"));
 
@@ -51,7 +57,10 @@ async fn the_app_mounts_its_shell_and_explains_a_failing_api() {
     let alert = wait_for(&host, "[role=alert]").await;
     let text = alert.text_content().unwrap();
     assert!(text.contains("404"), "{text}");
-    assert!(alert.query_selector("button").unwrap().is_some(), "offers a retry");
+    assert!(
+        alert.query_selector("button").unwrap().is_some(),
+        "offers a retry"
+    );
     drop(handle);
 }
 

@@ -206,7 +206,10 @@ mod tests {
     fn enums_round_trip_through_their_wire_names() {
         for s in CaseStatus::ALL {
             assert_eq!(s.as_str().parse::<CaseStatus>(), Ok(*s));
-            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         for p in Priority::ALL {
             assert_eq!(p.as_str().parse::<Priority>(), Ok(*p));

@@ -66,10 +66,7 @@ impl Precache {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut set: BTreeSet<String> = paths
-            .into_iter()
-            .map(|p| normalise(p.as_ref()))
-            .collect();
+        let mut set: BTreeSet<String> = paths.into_iter().map(|p| normalise(p.as_ref())).collect();
         set.insert(SHELL_PATH.to_string());
         Precache {
             version: version.into(),
@@ -145,7 +142,12 @@ mod tests {
     fn shell() -> Precache {
         Precache::new(
             "v2",
-            ["/index.html", "/casefile-1a2b.js", "/casefile-1a2b_bg.wasm", "style-9f.css"],
+            [
+                "/index.html",
+                "/casefile-1a2b.js",
+                "/casefile-1a2b_bg.wasm",
+                "style-9f.css",
+            ],
         )
     }
 

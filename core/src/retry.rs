@@ -264,13 +264,19 @@ mod tests {
     #[test]
     fn every_5xx_is_transient() {
         for status in 500..600 {
-            assert_eq!(RetryPolicy::classify(&http(status)), FailureClass::Transient);
+            assert_eq!(
+                RetryPolicy::classify(&http(status)),
+                FailureClass::Transient
+            );
         }
     }
 
     #[test]
     fn decode_errors_are_permanent() {
-        assert_eq!(Q.decide(&Failure::Decode, 1, true, 0.0), RetryDecision::GiveUp);
+        assert_eq!(
+            Q.decide(&Failure::Decode, 1, true, 0.0),
+            RetryDecision::GiveUp
+        );
     }
 
     #[test]
@@ -294,7 +300,10 @@ mod tests {
             Q.decide(&Failure::Network, 2, true, 0.0),
             RetryDecision::RetryIn(2_000)
         );
-        assert_eq!(Q.decide(&Failure::Network, 4, true, 0.0), RetryDecision::GiveUp);
+        assert_eq!(
+            Q.decide(&Failure::Network, 4, true, 0.0),
+            RetryDecision::GiveUp
+        );
     }
 
     #[test]
@@ -341,14 +350,20 @@ mod tests {
     fn jitter_adds_at_most_its_ratio_and_the_query_has_none() {
         let f = http(500);
         assert_eq!(S.decide(&f, 1, true, 0.5), RetryDecision::RetryIn(5_500));
-        assert_eq!(S.decide(&f, 1, true, 0.999_999), RetryDecision::RetryIn(5_999));
+        assert_eq!(
+            S.decide(&f, 1, true, 0.999_999),
+            RetryDecision::RetryIn(5_999)
+        );
         assert_eq!(Q.decide(&f, 1, true, 0.999), RetryDecision::RetryIn(1_000));
     }
 
     #[test]
     fn bad_jitter_samples_are_clamped() {
         let f = http(500);
-        assert_eq!(S.decide(&f, 1, true, f64::NAN), RetryDecision::RetryIn(5_000));
+        assert_eq!(
+            S.decide(&f, 1, true, f64::NAN),
+            RetryDecision::RetryIn(5_000)
+        );
         assert_eq!(S.decide(&f, 1, true, -3.0), RetryDecision::RetryIn(5_000));
         assert_eq!(S.decide(&f, 1, true, 7.0), RetryDecision::RetryIn(6_000));
     }

@@ -169,7 +169,9 @@ fn case_from_row(row: &AnyRow) -> Result<Case, sqlx::Error> {
         id: row.try_get("id")?,
         title: row.try_get("title")?,
         description: row.try_get("description")?,
-        status: status.parse().map_err(|e| decode("status", format!("{e}")))?,
+        status: status
+            .parse()
+            .map_err(|e| decode("status", format!("{e}")))?,
         priority: priority
             .parse()
             .map_err(|e| decode("priority", format!("{e}")))?,
@@ -196,7 +198,10 @@ impl Db {
         let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             let file = path.split('?').next().unwrap_or("");
-            if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = Path::new(file)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder {
                     path: dir.display().to_string(),
                     source,
@@ -220,7 +225,9 @@ impl Db {
             .connect(&url)
             .await?;
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Db { pool, backend })
     }
@@ -255,7 +262,10 @@ impl Db {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     fn filtered(base: &str, filter: &CaseFilter) -> Sql {

@@ -121,12 +121,13 @@ pub async fn etag(req: Request, next: Next) -> Response {
     }
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = to_bytes(body, ETAG_BODY_LIMIT).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "response too large to tag").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "response too large to tag",
+        )
+            .into_response();
     };
-    let tag = format!(
-        "\"{}\"",
-        &blake3::hash(&bytes).to_hex().as_str()[..32]
-    );
+    let tag = format!("\"{}\"", &blake3::hash(&bytes).to_hex().as_str()[..32]);
     let tag_value = HeaderValue::from_str(&tag).expect("hex is a valid header");
     parts
         .headers
@@ -134,10 +135,9 @@ pub async fn etag(req: Request, next: Next) -> Response {
     if if_none_match.is_some_and(|v| etag_matches(&v, &tag)) {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         not_modified.headers_mut().insert(header::ETAG, tag_value);
-        not_modified.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        );
+        not_modified
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return not_modified;
     }
     parts.headers.insert(header::ETAG, tag_value);
@@ -219,7 +219,9 @@ mod tests {
         assert!(!is_hashed_asset("/casefile-sw_bg.wasm"));
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/icons/icon-192.png"));
-        assert!(!is_hashed_asset("/cases/3f5c2a1b-9d8e-4f60-8a1b-123456789abc"));
+        assert!(!is_hashed_asset(
+            "/cases/3f5c2a1b-9d8e-4f60-8a1b-123456789abc"
+        ));
     }
 
     #[test]
@@ -227,7 +229,10 @@ mod tests {
         let tag = "\"abc\"";
         assert!(etag_matches(&HeaderValue::from_static("\"abc\""), tag));
         assert!(etag_matches(&HeaderValue::from_static("W/\"abc\""), tag));
-        assert!(etag_matches(&HeaderValue::from_static("\"x\", \"abc\""), tag));
+        assert!(etag_matches(
+            &HeaderValue::from_static("\"x\", \"abc\""),
+            tag
+        ));
         assert!(etag_matches(&HeaderValue::from_static("*"), tag));
         assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), tag));
     }

@@ -5,9 +5,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use casefile_core::api::{
-    Case, CasePage, Dashboard, Health, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
-};
+use casefile_core::api::{Case, CasePage, Dashboard, Health, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use serde::Deserialize;
 
 /// The server's build version, reported by `/api/v1/health`.
@@ -70,16 +68,17 @@ impl ListParams {
                 })?,
         };
         let q = non_empty(&self.q).map(str::to_string);
-        if q.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+        if q.as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+        {
             return Err(ApiError::invalid_query(format!(
                 "q may be at most {MAX_QUERY_CHARS} characters"
             )));
         }
         let after = non_empty(&self.cursor)
             .map(|c| {
-                parse_cursor(c).ok_or_else(|| {
-                    ApiError::invalid_query("cursor is not one this server issued")
-                })
+                parse_cursor(c)
+                    .ok_or_else(|| ApiError::invalid_query("cursor is not one this server issued"))
             })
             .transpose()?;
         Ok(CaseFilter {

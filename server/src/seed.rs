@@ -4,17 +4,48 @@ use crate::db::Db;
 use casefile_core::api::{Case, CaseStatus, Priority};
 
 const SUBJECTS: &[&str] = &[
-    "Housing benefit", "Rent arrears", "School transport", "Care package", "Disability grant",
-    "Council tax", "Home adaptation", "Respite care", "Tenancy dispute", "Energy debt",
-    "Child maintenance", "Blue badge", "Meal delivery", "Hospital discharge", "Carer's allowance",
+    "Housing benefit",
+    "Rent arrears",
+    "School transport",
+    "Care package",
+    "Disability grant",
+    "Council tax",
+    "Home adaptation",
+    "Respite care",
+    "Tenancy dispute",
+    "Energy debt",
+    "Child maintenance",
+    "Blue badge",
+    "Meal delivery",
+    "Hospital discharge",
+    "Carer's allowance",
 ];
 const ACTIONS: &[&str] = &[
-    "review", "appeal", "assessment", "renewal", "complaint", "referral", "follow-up", "application",
+    "review",
+    "appeal",
+    "assessment",
+    "renewal",
+    "complaint",
+    "referral",
+    "follow-up",
+    "application",
 ];
 const PEOPLE: &[&str] = &[
-    "A. Okafor", "B. Lindqvist", "C. Moreau", "D. Haddad", "E. Nakamura", "F. Byrne",
+    "A. Okafor",
+    "B. Lindqvist",
+    "C. Moreau",
+    "D. Haddad",
+    "E. Nakamura",
+    "F. Byrne",
 ];
-const TAGS: &[&str] = &["urgent-review", "vulnerable", "interpreter", "repeat", "legal", "escalated"];
+const TAGS: &[&str] = &[
+    "urgent-review",
+    "vulnerable",
+    "interpreter",
+    "repeat",
+    "legal",
+    "escalated",
+];
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// `n` plausible cases, the same ones for the same `seed` and `now_ms`.

@@ -30,7 +30,11 @@ async fn fixture(n: u32) -> Fixture {
     db.insert_cases(&cases).await.unwrap();
     let dist = dir.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<!doctype html><title>Casefile</title>").unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Casefile</title>",
+    )
+    .unwrap();
     std::fs::write(dist.join("casefile-0123456789abcdef.js"), "export {}").unwrap();
     std::fs::write(dist.join("sw.js"), "// worker").unwrap();
     let state = AppState {
@@ -78,7 +82,10 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let body = to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+    let body = to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
     Reply {
         status,
         headers,
@@ -115,12 +122,9 @@ async fn lists_cases_newest_first_and_pages_with_a_cursor() {
     let mut seen: Vec<String> = first.items.iter().map(|c| c.id.clone()).collect();
     let mut cursor = first.next_cursor.expect("more pages");
     loop {
-        let page: CasePage = get(
-            &f.app,
-            &format!("/api/v1/cases?limit=10&cursor={cursor}"),
-        )
-        .await
-        .json();
+        let page: CasePage = get(&f.app, &format!("/api/v1/cases?limit=10&cursor={cursor}"))
+            .await
+            .json();
         seen.extend(page.items.iter().map(|c| c.id.clone()));
         match page.next_cursor {
             Some(next) => cursor = next,
@@ -161,8 +165,10 @@ async fn filters_by_status_priority_and_title() {
     .await
     .json();
     assert!(page.items.iter().any(|c| c.id == target.id));
-    assert!(page.items.iter().all(|c| c.priority == target.priority
-        && c.title.to_uppercase().contains(&word)));
+    assert!(page
+        .items
+        .iter()
+        .all(|c| c.priority == target.priority && c.title.to_uppercase().contains(&word)));
 }
 
 #[tokio::test]
@@ -195,7 +201,9 @@ async fn bad_query_parameters_get_the_envelope() {
 async fn one_case_by_id_and_clear_errors_for_unknown_or_bad_ids() {
     let f = fixture(5).await;
     let want = &f.cases[2];
-    let got: Case = get(&f.app, &format!("/api/v1/cases/{}", want.id)).await.json();
+    let got: Case = get(&f.app, &format!("/api/v1/cases/{}", want.id))
+        .await
+        .json();
     assert_eq!(&got, want);
 
     let r = get(&f.app, "/api/v1/cases/00000000-0000-4000-8000-000000000000").await;
@@ -300,7 +308,13 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn security_headers_are_on_every_kind_of_response() {
     let f = fixture(0).await;
-    for uri in ["/api/v1/health", "/api/v1/nope", "/", "/cases/x", "/missing.js"] {
+    for uri in [
+        "/api/v1/health",
+        "/api/v1/nope",
+        "/",
+        "/cases/x",
+        "/missing.js",
+    ] {
         let r = get(&f.app, uri).await;
         let csp = r.header("content-security-policy");
         assert!(csp.contains("'wasm-unsafe-eval'"), "{uri}");
@@ -328,10 +342,17 @@ async fn static_files_have_the_right_cache_headers_and_spa_fallback() {
         asset.header("cache-control"),
         "public, max-age=31536000, immutable"
     );
-    assert_eq!(get(&f.app, "/sw.js").await.header("cache-control"), "no-cache");
+    assert_eq!(
+        get(&f.app, "/sw.js").await.header("cache-control"),
+        "no-cache"
+    );
 
     let missing = get(&f.app, "/missing.js").await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND, "no shell for missing files");
+    assert_eq!(
+        missing.status,
+        StatusCode::NOT_FOUND,
+        "no shell for missing files"
+    );
 }
 
 #[tokio::test]

@@ -11,10 +11,7 @@ fn list_url(status: &str, priority: &str, q: &str) -> String {
     let mut url = format!("/api/v1/cases?limit={PAGE}");
     for (name, value) in [("status", status), ("priority", priority), ("q", q.trim())] {
         if !value.is_empty() {
-            url.push_str(&format!(
-                "&{name}={}",
-                js_sys::encode_uri_component(value)
-            ));
+            url.push_str(&format!("&{name}={}", js_sys::encode_uri_component(value)));
         }
     }
     url

@@ -5,10 +5,8 @@ use wasm_bindgen_futures::JsFuture;
 /// Storage used by this origin (bytes used, quota), if the browser says.
 async fn storage_estimate() -> Option<(f64, f64)> {
     let storage = window().navigator().storage();
-    let estimate: web_sys::StorageEstimate = JsFuture::from(storage.estimate().ok()?)
-        .await
-        .ok()?
-        .into();
+    let estimate: web_sys::StorageEstimate =
+        JsFuture::from(storage.estimate().ok()?).await.ok()?.into();
     Some((estimate.get_usage()?, estimate.get_quota()?))
 }
 

@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Cache, CacheQueryOptions, FetchEvent, Request, RequestCache, RequestInit, RequestMode, Response,
-    ServiceWorkerGlobalScope,
+    Cache, CacheQueryOptions, FetchEvent, Request, RequestCache, RequestInit, RequestMode,
+    Response, ServiceWorkerGlobalScope,
 };
 
 thread_local! {
@@ -126,7 +126,9 @@ pub fn on_fetch(event: FetchEvent) -> Promise {
         let request = event.request();
         let navigate = request.mode() == RequestMode::Navigate;
         let precache = precache()?;
-        respond(&precache, &request, navigate).await.map(JsValue::from)
+        respond(&precache, &request, navigate)
+            .await
+            .map(JsValue::from)
     })
 }
 

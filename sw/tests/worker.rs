@@ -85,7 +85,10 @@ async fn activation_deletes_only_older_builds_precaches() {
     let precache = Precache::new("new", ["/"]);
     let mut deleted = delete_stale_caches(&precache).await.unwrap();
     deleted.sort();
-    assert_eq!(deleted, ["casefile-precache-old1", "casefile-precache-old2"]);
+    assert_eq!(
+        deleted,
+        ["casefile-precache-old1", "casefile-precache-old2"]
+    );
     assert_eq!(
         cache_names().await,
         ["another-app", "casefile-api", "casefile-precache-new"]
@@ -113,7 +116,11 @@ async fn a_missing_file_fails_the_whole_install() {
     let result = install_precache(&precache).await;
     assert!(result.is_err(), "a 404 must fail the install");
     let cache = open(&precache.cache_name()).await;
-    assert_eq!(cached_paths(&cache).await, Vec::<String>::new(), "nothing half-installed");
+    assert_eq!(
+        cached_paths(&cache).await,
+        Vec::<String>::new(),
+        "nothing half-installed"
+    );
 }
 
 #[wasm_bindgen_test]

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The one command that runs every test: installs what is missing, then
+# formatting, lints (native and wasm32), native tests (core, server),
+# wasm-bindgen tests in headless Chromium (app page, service worker), the
+# release build, and the Playwright e2e suite against the real server.
+# Ends with one line: `N passed, M failed`. Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LOGS=target/test-logs
+mkdir -p "$LOGS"
+passed=0
+failed=0
+failed_stages=()
+
+# Counts what a stage's log reports: cargo/wasm-bindgen-test `test result:`
+# lines and node's `# pass`/`# fail`. A stage that reports no count (fmt,
+# clippy, a build) counts as one check; a stage that fails without reporting a
+# failure counts one failure, so a compile error is never a silent pass.
+count() {
+  local log=$1 status=$2 p f
+  p=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -hoE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+  p=$((p + $(grep -hoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  f=$((f + $(grep -hoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    if [ "$status" -eq 0 ]; then p=1; else f=1; fi
+  elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1
+  fi
+  echo "$p $f"
+}
+
+stage() {
+  local name=$1; shift
+  local log="$LOGS/$name.log" start=$SECONDS status
+  printf '== %-14s ' "$name"
+  "$@" >"$log" 2>&1
+  status=$?
+  read -r p f < <(count "$log" "$status")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$status" -eq 0 ] && [ "$f" -eq 0 ]; then
+    printf 'ok    %4d passed           (%ds)\n' "$p" $((SECONDS - start))
+  else
+    printf 'FAIL  %4d passed %3d failed (%ds), log: %s\n' "$p" "$f" $((SECONDS - start)) "$log"
+    failed_stages+=("$name")
+    grep -E '^(error|warning)(\[|:)|panicked|^not ok|FAILED|failed:|Error:' "$log" | head -25 | sed 's/^/   | /'
+  fi
+  return "$status"
+}
+
+stage install bash scripts/install.sh --test || { echo "0 passed, 1 failed"; exit 1; }
+. scripts/env.sh
+
+stage fmt cargo fmt --all -- --check
+stage clippy cargo clippy --workspace --all-targets -- -D warnings
+stage clippy-wasm cargo clippy --target wasm32-unknown-unknown -p casefile -p casefile-sw --all-targets -- -D warnings
+stage core-purity bash -c '! cargo tree -p casefile-core -e normal --prefix none | grep -E "^(wasm-bindgen|web-sys|js-sys|leptos)"'
+stage native-tests cargo test -p casefile-core -p casefile-server
+stage wasm-tests cargo test --target wasm32-unknown-unknown -p casefile -p casefile-sw
+if stage release-build trunk build --release && stage server-build cargo build -p casefile-server; then
+  stage e2e node --test --test-concurrency=1 tests/e2e/
+fi
+
+echo
+[ ${#failed_stages[@]} -gt 0 ] && echo "failed stages: ${failed_stages[*]} (logs in $LOGS/)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
