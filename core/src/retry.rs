@@ -169,6 +169,13 @@ impl RetryPolicy {
     }
 }
 
+impl Default for RetryPolicy {
+    /// The query policy.
+    fn default() -> Self {
+        RetryPolicy::QUERY
+    }
+}
+
 /// Parses a `Retry-After` header value into milliseconds from `now_ms`.
 ///
 /// Accepts delay-seconds (`"120"`) and an HTTP date

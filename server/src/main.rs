@@ -7,6 +7,7 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
         .init();
     let config = casefile_server::config::Config::parse();
     match casefile_server::serve(config).await {

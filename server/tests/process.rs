@@ -1,0 +1,90 @@
+//! The server as a process: configuration from the environment, the SQLite
+//! file created on start, seeding, and a clean exit on SIGTERM.
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("nested/data/casefile.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_casefile-server"))
+        .args(["--seed", "12"])
+        .env("CASEFILE_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", format!("sqlite:{}", db_file.display()))
+        .env("CASEFILE_DIST", dir.path().join("no-dist"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("casefile-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    assert!(
+        db_file.is_file(),
+        "the SQLite file and its folders are created"
+    );
+
+    let reply = http_get(&addr, "/api/v1/cases?limit=1");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"total\":12"), "seeded: {reply}");
+
+    send_sigterm(child.id());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error_and_a_failing_exit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_casefile-server"))
+        .args([
+            "--database-url",
+            "mysql://nowhere/db",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL must start with sqlite:"),
+        "{stderr}"
+    );
+}
+
+fn send_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
