@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod precache;
+pub mod query;
 pub mod retry;
 
 pub use retry::{Failure, FailureClass, RetryDecision, RetryPolicy};

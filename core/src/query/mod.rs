@@ -1,0 +1,17 @@
+//! The query cache (SPEC §3): keys, the state machine, metrics, and the
+//! observer's choice of data.
+
+mod cache;
+mod key;
+mod metrics;
+mod observer;
+#[cfg(test)]
+mod tests;
+
+pub use cache::{
+    Action, Effect, FetchId, FetchStatus, KeyFilter, ObserverId, QueryCache, QueryOptions,
+    QueryState, QueryStatus, SavedEntry, DEFAULT_GC_TIME_MS, DEFAULT_STALE_TIME_MS,
+};
+pub use key::{KeyHash, KeyPart, QueryKey};
+pub use metrics::{DurationWindow, QueryMetrics, SlowFetch, DEFAULT_SLOW_FETCH_MS};
+pub use observer::{pick_data, DataSource};
