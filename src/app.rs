@@ -5,6 +5,7 @@ use crate::online::provide_online;
 use crate::pages::{
     CaseDetail, CasesPage, DashboardPage, NewCase, NotFound, PerformancePage, SyncCenter,
 };
+use crate::query::provide_query_client;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -13,6 +14,7 @@ use leptos_router::path;
 #[component]
 pub fn App() -> impl IntoView {
     provide_online();
+    provide_query_client();
     view! {
         <Router>
             <Header/>

@@ -1,8 +1,11 @@
 //! Small pieces shared by the pages.
 
+use crate::format::{now_ms, relative_time};
 use crate::http::FetchError;
 use crate::online::use_online;
+use crate::query::UseQueryReturn;
 use casefile_core::api::{CaseStatus, Priority};
+use casefile_core::query::DataSource;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -145,5 +148,70 @@ pub fn BarChart(
             <title>{title}</title>
             {rows}
         </svg>
+    }
+}
+
+/// Renders a query: its data (with a note when it is old, refreshing, or the
+/// last refresh failed), or its error with a retry, or a loading state.
+pub fn query_view<T, V>(
+    q: UseQueryReturn<T>,
+    what: &'static str,
+    render: impl Fn(T) -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let retry = Callback::new(move |_| q.refetch());
+    move || match (q.data.get(), q.error.get()) {
+        (Some(data), error) => view! {
+            <QueryNotice q error retry/>
+            <div class:updating=move || q.source.get() == DataSource::Previous>{render(data)}</div>
+        }
+        .into_any(),
+        (None, Some(error)) => view! { <ErrorPanel error retry/> }.into_any(),
+        (None, None) => match q.failure_count.get() {
+            0 => view! { <Loading what/> }.into_any(),
+            n => view! {
+                <div class="loading" role="status" aria-live="polite">
+                    <span class="spinner" aria-hidden="true"></span>
+                    {format!("Can't reach the server yet; trying again (attempt {})…", n + 1)}
+                </div>
+            }
+            .into_any(),
+        },
+    }
+}
+
+/// The line above shown data: refreshing, waiting for the network, or why the
+/// last refresh failed (with the age of what is shown).
+#[component]
+fn QueryNotice<T: Clone + PartialEq + Send + Sync + 'static>(
+    q: UseQueryReturn<T>,
+    error: Option<FetchError>,
+    retry: Callback<()>,
+) -> impl IntoView {
+    let age = move || relative_time(q.updated_at.get() as i64, now_ms());
+    move || {
+        if let Some(error) = error.clone() {
+            view! {
+                <p class="notice notice-warn" role="status">
+                    {format!("Showing data from {}. ", age())}
+                    {error.to_string()}
+                    " "
+                    <button class="linklike" on:click=move |_| retry.run(())>"Try again"</button>
+                </p>
+            }
+            .into_any()
+        } else if q.is_paused.get() {
+            view! {
+                <p class="notice" role="status">{format!("Offline: showing data from {}. It refreshes when the connection returns.", age())}</p>
+            }
+            .into_any()
+        } else if q.is_fetching.get() {
+            view! { <p class="notice notice-quiet" role="status">"Refreshing…"</p> }.into_any()
+        } else {
+            ().into_any()
+        }
     }
 }

@@ -8,6 +8,8 @@ pub mod format;
 pub mod http;
 pub mod online;
 pub mod pages;
+pub mod queries;
+pub mod query;
 pub mod worker;
 
 pub use app::App;

@@ -3,7 +3,7 @@
 //! Both run through sqlx's `Any` driver with one set of SQL statements (numbered
 //! `$n` placeholders, types both understand), so every query is written once.
 
-use casefile_core::api::{Case, CasePage, CaseStatus, Count, Dashboard, Priority};
+use casefile_core::api::{Case, CasePage, CaseStatus, Count, Dashboard, Note, Priority};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::path::Path;
@@ -331,6 +331,45 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(case_from_row).transpose()
+    }
+
+    /// A case's notes, oldest first.
+    pub async fn notes_for(&self, case_id: &str) -> Result<Vec<Note>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, case_id, body, author, created_at FROM notes WHERE case_id = $1 ORDER BY created_at, id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Note {
+                    id: row.try_get("id")?,
+                    case_id: row.try_get("case_id")?,
+                    body: row.try_get("body")?,
+                    author: row.try_get("author")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts notes in one transaction.
+    pub async fn insert_notes(&self, notes: &[Note]) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for n in notes {
+            sqlx::query(
+                "INSERT INTO notes (id, case_id, body, author, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(n.id.as_str())
+            .bind(n.case_id.as_str())
+            .bind(n.body.as_str())
+            .bind(n.author.as_str())
+            .bind(n.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
     }
 
     /// Counts by status and priority, and the most recently updated cases.

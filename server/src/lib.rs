@@ -46,6 +46,7 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/health", get(routes::health))
         .route("/api/v1/cases", get(routes::list_cases))
         .route("/api/v1/cases/{id}", get(routes::get_case))
+        .route("/api/v1/cases/{id}/notes", get(routes::case_notes))
         .route("/api/v1/dashboard", get(routes::dashboard))
         .route_layer(from_fn(http::etag))
         .route("/api", get(routes::api_not_found))

@@ -5,7 +5,9 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use casefile_core::api::{Case, CasePage, Dashboard, Health, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use casefile_core::api::{
+    Case, CasePage, Dashboard, Health, Note, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+};
 use serde::Deserialize;
 
 /// The server's build version, reported by `/api/v1/health`.
@@ -125,6 +127,18 @@ pub async fn get_case(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no case has id {id}")))
+}
+
+/// `GET /api/v1/cases/{id}/notes`: 404 when the case does not exist.
+pub async fn case_notes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Note>>, ApiError> {
+    let id = case_id(&id)?;
+    if state.db.get_case(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no case has id {id}")));
+    }
+    Ok(Json(state.db.notes_for(&id).await?))
 }
 
 /// `GET /api/v1/dashboard`.

@@ -1,7 +1,7 @@
 //! Demo data, so a new user sees a living app.
 
 use crate::db::Db;
-use casefile_core::api::{Case, CaseStatus, Priority};
+use casefile_core::api::{Case, CaseStatus, Note, Priority};
 
 const SUBJECTS: &[&str] = &[
     "Housing benefit",
@@ -88,14 +88,48 @@ pub fn demo_cases(n: u32, seed: u64, now_ms: i64) -> Vec<Case> {
         .collect()
 }
 
-/// Inserts `n` demo cases if the database has no cases yet; returns how many
-/// were inserted.
+const NOTE_BODIES: &[&str] = &[
+    "Called the client; documents arrive next week.",
+    "Landlord confirmed the arrears figure by email.",
+    "Home visit booked. Bring the consent form.",
+    "Referred to the benefits team for a second opinion.",
+    "Client asked for an interpreter at the next meeting.",
+];
+
+/// Zero to three notes per case, written after the case was created.
+pub fn demo_notes(cases: &[Case], seed: u64) -> Vec<Note> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut notes = Vec::new();
+    for case in cases {
+        for _ in 0..rng.usize(0..4) {
+            let mut id_bytes = [0u8; 16];
+            rng.fill(&mut id_bytes);
+            notes.push(Note {
+                id: uuid::Builder::from_random_bytes(id_bytes)
+                    .into_uuid()
+                    .to_string(),
+                case_id: case.id.clone(),
+                body: NOTE_BODIES[rng.usize(..NOTE_BODIES.len())].to_string(),
+                author: PEOPLE[rng.usize(..PEOPLE.len())].to_string(),
+                created_at: case.created_at + rng.i64(0..=case.updated_at - case.created_at),
+            });
+        }
+    }
+    notes
+}
+
+/// Inserts `n` demo cases (and notes) if the database has no cases yet;
+/// returns how many cases were inserted.
 pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Error> {
     if n == 0 || db.count_cases().await? > 0 {
         return Ok(0);
     }
-    for chunk in demo_cases(n, 0x5eed, now_ms).chunks(500) {
+    let cases = demo_cases(n, 0x5eed, now_ms);
+    for chunk in cases.chunks(500) {
         db.insert_cases(chunk).await?;
+    }
+    for chunk in demo_notes(&cases, 0x5eed).chunks(500) {
+        db.insert_notes(chunk).await?;
     }
     Ok(n)
 }

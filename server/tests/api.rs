@@ -13,6 +13,7 @@ use tower::ServiceExt;
 
 struct Fixture {
     app: Router,
+    db: Db,
     cases: Vec<Case>,
     _dir: tempfile::TempDir,
 }
@@ -38,10 +39,11 @@ async fn fixture(n: u32) -> Fixture {
     std::fs::write(dist.join("casefile-0123456789abcdef.js"), "export {}").unwrap();
     std::fs::write(dist.join("sw.js"), "// worker").unwrap();
     let state = AppState {
-        db,
+        db: db.clone(),
         metrics: Arc::default(),
     };
     Fixture {
+        db,
         app: app(state, dist),
         cases,
         _dir: dir,
@@ -213,6 +215,33 @@ async fn one_case_by_id_and_clear_errors_for_unknown_or_bad_ids() {
     let r = get(&f.app, "/api/v1/cases/not-a-uuid").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.error().error, "invalid_id");
+}
+
+#[tokio::test]
+async fn notes_of_a_case_oldest_first_and_404_for_unknown_cases() {
+    let f = fixture(4).await;
+    let notes = seed::demo_notes(&f.cases, 3);
+    let with_notes = notes.first().expect("some notes").case_id.clone();
+    f.db.insert_notes(&notes).await.unwrap();
+    let got: Vec<casefile_core::api::Note> =
+        get(&f.app, &format!("/api/v1/cases/{with_notes}/notes"))
+            .await
+            .json();
+    let mut want: Vec<_> = notes
+        .iter()
+        .filter(|n| n.case_id == with_notes)
+        .cloned()
+        .collect();
+    want.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    assert_eq!(got, want);
+
+    let r = get(
+        &f.app,
+        "/api/v1/cases/00000000-0000-4000-8000-000000000000/notes",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error().error, "not_found");
 }
 
 #[tokio::test]

@@ -1,43 +1,62 @@
-use crate::components::{ErrorPanel, Loading, PriorityBadge, StatusBadge};
+use crate::components::{query_view, PriorityBadge, StatusBadge};
 use crate::format::{date, now_ms, relative_time};
-use crate::http::{get_json, FetchError};
-use casefile_core::api::Case;
+use crate::queries::{use_case, use_notes};
+use casefile_core::api::{Case, Note};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-/// One case.
+/// One case and its notes (which wait until the case has loaded).
 #[component]
 pub fn CaseDetail() -> impl IntoView {
     let params = use_params_map();
-    let case = LocalResource::new(move || {
-        let id = params.read().get("id").unwrap_or_default();
-        async move {
-            get_json::<Case>(&format!(
-                "/api/v1/cases/{}",
-                js_sys::encode_uri_component(&id)
-            ))
-            .await
-        }
-    });
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let case = use_case(id);
+    let loaded = Signal::derive(move || case.data.with(Option::is_some));
+    let notes = use_notes(id, loaded);
+    let missing = move || {
+        case.error
+            .with(|e| matches!(e.as_ref().and_then(|e| e.status()), Some(404 | 400)))
+    };
     view! {
         <p class="crumbs"><a href="/cases">"← All cases"</a></p>
-        <Transition fallback=|| view! { <Loading what="the case"/> }>
-            {move || Suspend::new(async move {
-                match case.await {
-                    Ok(c) => view! { <CaseView c/> }.into_any(),
-                    Err(FetchError::Http { status: 404 | 400, .. }) => view! {
-                        <div class="panel empty">
-                            <h1>"Case not found"</h1>
-                            <p>"No case has this address. It may have been deleted; check the link or go back to the list."</p>
-                        </div>
-                    }.into_any(),
-                    Err(error) => view! {
-                        <ErrorPanel error retry=Callback::new(move |_| case.refetch())/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || if missing() {
+            view! {
+                <div class="panel empty">
+                    <h1>"Case not found"</h1>
+                    <p>"No case has this address. It may have been deleted; check the link or go back to the list."</p>
+                </div>
+            }.into_any()
+        } else {
+            view! {
+                {query_view(case, "the case", |c| view! { <CaseView c/> })}
+                <Show when=move || loaded.get()>
+                    <section class="card">
+                        <h2>"Notes"</h2>
+                        {query_view(notes, "notes", |notes| view! { <NoteList notes/> })}
+                    </section>
+                </Show>
+            }.into_any()
+        }}
     }
+}
+
+#[component]
+fn NoteList(notes: Vec<Note>) -> impl IntoView {
+    if notes.is_empty() {
+        return view! { <p class="muted">"No notes yet."</p> }.into_any();
+    }
+    let now = now_ms();
+    view! {
+        <ul class="notes">
+            {notes.into_iter().map(|n| view! {
+                <li class="note">
+                    <p class="note-meta">{format!("{} · {}", n.author, relative_time(n.created_at, now))}</p>
+                    <p>{n.body}</p>
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 #[component]

@@ -1,32 +1,22 @@
-use crate::components::{ErrorPanel, Loading, PriorityBadge, StatusBadge};
+use crate::components::{query_view, PriorityBadge, StatusBadge};
 use crate::format::{now_ms, relative_time};
-use crate::http::get_json;
+use crate::queries::{use_case_list, CaseFilters};
 use casefile_core::api::{CasePage, CaseStatus, Priority};
 use leptos::prelude::*;
 
-/// How many cases the list asks for at once.
-const PAGE: u32 = 100;
-
-fn list_url(status: &str, priority: &str, q: &str) -> String {
-    let mut url = format!("/api/v1/cases?limit={PAGE}");
-    for (name, value) in [("status", status), ("priority", priority), ("q", q.trim())] {
-        if !value.is_empty() {
-            url.push_str(&format!("&{name}={}", js_sys::encode_uri_component(value)));
-        }
-    }
-    url
-}
-
-/// The case list with search and filters.
+/// The case list with search and filters; every filter is part of the query
+/// key, so each combination is cached on its own.
 #[component]
 pub fn CasesPage() -> impl IntoView {
-    let (status, set_status) = signal(String::new());
-    let (priority, set_priority) = signal(String::new());
+    let (status, set_status) = signal(None::<CaseStatus>);
+    let (priority, set_priority) = signal(None::<Priority>);
     let (q, set_q) = signal(String::new());
-    let cases = LocalResource::new(move || {
-        let url = list_url(&status.get(), &priority.get(), &q.get());
-        async move { get_json::<CasePage>(&url).await }
+    let filters = Memo::new(move |_| CaseFilters {
+        status: status.get(),
+        priority: priority.get(),
+        q: q.get(),
     });
+    let cases = use_case_list(filters);
     let status_options = CaseStatus::ALL
         .iter()
         .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
@@ -52,29 +42,20 @@ pub fn CasesPage() -> impl IntoView {
             </label>
             <label>
                 <span>"Status"</span>
-                <select on:change=move |ev| set_status.set(event_target_value(&ev))>
+                <select on:change=move |ev| set_status.set(event_target_value(&ev).parse().ok())>
                     <option value="">"Any status"</option>
                     {status_options}
                 </select>
             </label>
             <label>
                 <span>"Priority"</span>
-                <select on:change=move |ev| set_priority.set(event_target_value(&ev))>
+                <select on:change=move |ev| set_priority.set(event_target_value(&ev).parse().ok())>
                     <option value="">"Any priority"</option>
                     {priority_options}
                 </select>
             </label>
         </form>
-        <Transition fallback=|| view! { <Loading what="cases"/> }>
-            {move || Suspend::new(async move {
-                match cases.await {
-                    Ok(page) => view! { <CaseTable page/> }.into_any(),
-                    Err(error) => view! {
-                        <ErrorPanel error retry=Callback::new(move |_| cases.refetch())/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {query_view(cases, "cases", |page| view! { <CaseTable page/> })}
     }
 }
 

@@ -1,28 +1,19 @@
-use crate::components::{Bar, BarChart, ErrorPanel, Loading, PriorityBadge, StatusBadge};
+use crate::components::{query_view, Bar, BarChart, PriorityBadge, StatusBadge};
 use crate::format::{now_ms, relative_time};
-use crate::http::get_json;
+use crate::queries::use_dashboard;
 use casefile_core::api::Dashboard;
 use leptos::prelude::*;
 
 /// Counts by status and priority, and what changed lately.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let data = LocalResource::new(|| get_json::<Dashboard>("/api/v1/dashboard"));
+    let dashboard = use_dashboard();
     view! {
         <div class="page-head">
             <h1>"Dashboard"</h1>
             <a class="btn btn-primary" href="/cases/new">"New case"</a>
         </div>
-        <Transition fallback=|| view! { <Loading what="the dashboard"/> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <DashboardBody d/> }.into_any(),
-                    Err(error) => view! {
-                        <ErrorPanel error retry=Callback::new(move |_| data.refetch())/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        {query_view(dashboard, "the dashboard", |d| view! { <DashboardBody d/> })}
     }
 }
 

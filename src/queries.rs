@@ -1,0 +1,132 @@
+//! Every read the app makes: its query key and its fetcher. Pages call these
+//! hooks; nothing else fetches.
+
+use crate::http::get_json;
+use crate::query::{use_query, use_query_with_options, UseQueryOptions, UseQueryReturn};
+use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, Note, Priority};
+use casefile_core::query::{KeyPart, QueryKey};
+use leptos::prelude::*;
+
+/// Query keys, most general part first, so `["cases"]` invalidates every
+/// case read at once.
+pub mod keys {
+    use super::*;
+
+    /// Every case read: lists, details, notes.
+    pub fn cases() -> QueryKey {
+        QueryKey::new(["cases"])
+    }
+
+    /// One filtered list.
+    pub fn case_list(filters: &CaseFilters) -> QueryKey {
+        QueryKey::new(["cases", "list"]).with(KeyPart::map([
+            ("status", filters.status.map(|s| s.as_str().to_string())),
+            ("priority", filters.priority.map(|p| p.as_str().to_string())),
+            (
+                "q",
+                Some(filters.q.trim().to_string()).filter(|q| !q.is_empty()),
+            ),
+        ]))
+    }
+
+    /// One case.
+    pub fn case(id: &str) -> QueryKey {
+        QueryKey::new(["cases", id])
+    }
+
+    /// A case's notes.
+    pub fn notes(id: &str) -> QueryKey {
+        QueryKey::new(["cases", id, "notes"])
+    }
+
+    /// The dashboard's figures.
+    pub fn dashboard() -> QueryKey {
+        QueryKey::new(["dashboard"])
+    }
+}
+
+/// The list page's filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilters {
+    /// Only this status.
+    pub status: Option<CaseStatus>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Title search.
+    pub q: String,
+}
+
+/// How many cases the list asks for at once.
+pub const LIST_LIMIT: u32 = 100;
+
+fn list_url(filters: &CaseFilters) -> String {
+    let mut url = format!("/api/v1/cases?limit={LIST_LIMIT}");
+    let q = filters.q.trim();
+    let params = [
+        (
+            "status",
+            filters.status.map(CaseStatus::as_str).unwrap_or(""),
+        ),
+        (
+            "priority",
+            filters.priority.map(Priority::as_str).unwrap_or(""),
+        ),
+        ("q", q),
+    ];
+    for (name, value) in params.into_iter().filter(|(_, v)| !v.is_empty()) {
+        url.push_str(&format!("&{name}={}", js_sys::encode_uri_component(value)));
+    }
+    url
+}
+
+fn case_path(id: &str) -> String {
+    format!("/api/v1/cases/{}", js_sys::encode_uri_component(id))
+}
+
+/// The dashboard.
+pub fn use_dashboard() -> UseQueryReturn<Dashboard> {
+    use_query(keys::dashboard, |_| {
+        get_json::<Dashboard>("/api/v1/dashboard")
+    })
+}
+
+/// A filtered case list; the previous list stays up while a new filter loads.
+pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
+    use_query_with_options(
+        move || keys::case_list(&filters.get()),
+        move |_| {
+            let url = list_url(&filters.get_untracked());
+            async move { get_json::<CasePage>(&url).await }
+        },
+        UseQueryOptions {
+            keep_previous_data: true,
+            ..UseQueryOptions::default()
+        },
+    )
+}
+
+/// One case.
+pub fn use_case(id: Memo<String>) -> UseQueryReturn<Case> {
+    use_query(
+        move || keys::case(&id.get()),
+        move |_| {
+            let path = case_path(&id.get_untracked());
+            async move { get_json::<Case>(&path).await }
+        },
+    )
+}
+
+/// A case's notes: a dependent query that waits until the case has loaded.
+pub fn use_notes(id: Memo<String>, case_loaded: Signal<bool>) -> UseQueryReturn<Vec<Note>> {
+    use_query_with_options(
+        move || keys::notes(&id.get()),
+        move |_| {
+            let path = format!("{}/notes", case_path(&id.get_untracked()));
+            async move { get_json::<Vec<Note>>(&path).await }
+        },
+        UseQueryOptions {
+            enabled: case_loaded,
+            ..UseQueryOptions::default()
+        },
+    )
+}
