@@ -5,16 +5,20 @@ use crate::online::provide_online;
 use crate::pages::{
     CaseDetail, CasesPage, DashboardPage, NewCase, NotFound, PerformancePage, SyncCenter,
 };
-use crate::query::provide_query_client;
+use crate::query::{provide_query_client, QueryClient};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 /// The whole app.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn App(
+    /// The query cache, possibly already restored; a new one when absent.
+    #[prop(optional)]
+    client: Option<QueryClient>,
+) -> impl IntoView {
     provide_online();
-    provide_query_client();
+    provide_query_client(client.unwrap_or_default());
     view! {
         <Router>
             <Header/>

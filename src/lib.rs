@@ -3,6 +3,7 @@
 //! them to the browser.
 
 pub mod app;
+pub mod build;
 pub mod components;
 pub mod format;
 pub mod http;
@@ -14,9 +15,21 @@ pub mod worker;
 
 pub use app::App;
 
-/// Installs the panic hook, registers the service worker and mounts the app.
+/// Installs the panic hook, registers the service worker, restores the saved
+/// query cache and then mounts the app, so the first render already shows
+/// the last data, with or without a network.
 pub fn start() {
     console_error_panic_hook::set_once();
     worker::register();
-    leptos::mount::mount_to_body(App);
+    // Leptos's executor starts with the mount, so the restore before it runs
+    // on wasm-bindgen's directly.
+    wasm_bindgen_futures::spawn_local(async {
+        let client = query::QueryClient::new();
+        client.restore(query::persist::load().await);
+        query::persist::autosave(&client);
+        leptos::mount::mount_to_body(move || {
+            use leptos::prelude::*;
+            view! { <App client=client.clone()/> }
+        });
+    });
 }

@@ -38,7 +38,10 @@ async fn the_app_mounts_its_shell_and_explains_a_failing_api() {
     let document = web_sys::window().unwrap().document().unwrap();
     let host = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&host).unwrap();
-    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), casefile::App);
+    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), || {
+        use leptos::prelude::*;
+        view! { <casefile::App/> }
+    });
 
     let nav: Vec<String> = {
         let links = host.query_selector_all("nav.mainnav a").unwrap();

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod metrics;
 pub mod routes;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub db: Db,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// Fault injection, only when `CASEFILE_FAULTS=1`.
+    pub faults: Option<Arc<faults::Faults>>,
 }
 
 impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
@@ -83,8 +86,21 @@ fn static_files(dist: &Path) -> Router<AppState> {
 
 /// The whole application: API, metrics and the app's files.
 pub fn app(state: AppState, dist: PathBuf) -> Router {
+    let mut api = api_router();
+    if let Some(faults) = state.faults.clone() {
+        tracing::warn!("fault injection is ON (CASEFILE_FAULTS=1): for tests only");
+        let control = Router::new()
+            .route(
+                "/api/v1/_faults",
+                get(faults::show).put(faults::replace).delete(faults::clear),
+            )
+            .with_state(faults.clone());
+        api = api
+            .merge(control)
+            .layer(from_fn_with_state(faults, faults::inject));
+    }
     // Inside the router, the metrics middleware sees the matched route.
-    let router = api_router()
+    let router = api
         .merge(static_files(&dist))
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -122,9 +138,11 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if !config.dist.join("index.html").is_file() {
         tracing::warn!(dist = %config.dist.display(), "no index.html in the dist folder: build the app first (scripts/run.sh does)");
     }
+    let faults = std::env::var("CASEFILE_FAULTS").is_ok_and(|v| v == "1");
     let state = AppState {
         db: db.clone(),
         metrics: Arc::default(),
+        faults: faults.then(Arc::default),
     };
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     let addr = listener.local_addr()?;

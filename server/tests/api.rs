@@ -41,6 +41,7 @@ async fn fixture(n: u32) -> Fixture {
     let state = AppState {
         db: db.clone(),
         metrics: Arc::default(),
+        faults: None,
     };
     Fixture {
         db,
@@ -428,4 +429,64 @@ async fn seeding_fills_an_empty_database_once() {
 async fn unsupported_database_urls_are_refused_clearly() {
     let err = Db::connect("mysql://localhost/x").await.unwrap_err();
     assert!(err.to_string().contains("sqlite:"), "{err}");
+}
+
+#[tokio::test]
+async fn fault_injection_is_off_by_default() {
+    let f = fixture(0).await;
+    let r = get(&f.app, "/api/v1/_faults").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn fault_rules_answer_matching_requests_and_record_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite:{}", dir.path().join("f.db").display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let app = app(
+        AppState {
+            db,
+            metrics: Arc::default(),
+            faults: Some(Arc::default()),
+        },
+        dir.path().join("dist"),
+    );
+    let put = send(
+        &app,
+        Request::put("/api/v1/_faults")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"[{"path":"/api/v1/health","status":503,"times":2}]"#,
+            ))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        get(&app, "/api/v1/health").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let second = get(&app, "/api/v1/health").await;
+    assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.error().error, "injected_fault");
+    assert_eq!(
+        get(&app, "/api/v1/health").await.status,
+        StatusCode::OK,
+        "only twice"
+    );
+    let table: serde_json::Value = get(&app, "/api/v1/_faults").await.json();
+    assert_eq!(table["hits"].as_array().unwrap().len(), 2);
+
+    let bad = send(
+        &app,
+        Request::put("/api/v1/_faults")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"[{"path":"/x","bogus":1}]"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.error().error, "invalid_faults");
 }

@@ -313,10 +313,9 @@ impl QueryClient {
     }
 }
 
-/// Creates the client, wires window focus and online state into it, and
-/// provides it as context.
-pub fn provide_query_client() -> QueryClient {
-    let client = QueryClient::new();
+/// Wires window focus and online state into the client and provides it as
+/// context.
+pub fn provide_query_client(client: QueryClient) -> QueryClient {
     let document = document();
     {
         let client = client.clone();

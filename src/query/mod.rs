@@ -3,6 +3,7 @@
 
 mod client;
 mod hooks;
+pub mod persist;
 
 pub use client::{
     now_ms, prefix, provide_query_client, use_query_client, ErasedFetcher, KeySignals, QueryClient,

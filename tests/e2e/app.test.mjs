@@ -112,24 +112,23 @@ test("the shell reloads offline, also after a cold worker restart", async () => 
   await withServer(async (server, context) => {
     const page = await context.newPage();
     const problems = watchProblems(page);
-    await page.goto(`${server.url}/cases`);
-    await page.locator("table.cases tbody tr").first().waitFor();
+    await page.goto(`${server.url}/sync`);
+    await page.getByRole("heading", { name: "Sync center" }).waitFor();
     await waitForController(page);
 
     await server.stop();
     await page.reload();
     await page.locator("header.topbar .brand").waitFor();
-    await page.getByRole("heading", { name: "Cases" }).waitFor();
-    // No API cache yet: the page must say so in words, not crash.
-    await page.getByRole("alert").getByText("Can't reach the Casefile server").waitFor();
+    await page.getByRole("heading", { name: "Sync center" }).waitFor();
     await page.screenshot({ path: path.join(OUTPUT, "offline-reload.png") });
 
     // Stop the worker itself, as the browser does when idle, and load cold.
     const cdp = await context.newCDPSession(page);
     await cdp.send("ServiceWorker.enable");
     await cdp.send("ServiceWorker.stopAllWorkers");
+    await page.goto(`${server.url}/performance`);
+    await page.getByRole("heading", { name: "Performance" }).waitFor();
     await page.goto(`${server.url}/sync`);
-    await page.getByRole("heading", { name: "Sync center" }).waitFor();
     await page.getByTestId("worker-status").getByText("Offline ready").waitFor();
     assert.deepEqual(problems.csp, []);
   });

@@ -15,7 +15,7 @@ const SERVER_BIN = process.env.CASEFILE_SERVER_BIN || path.join(ROOT, "target/de
 const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 
 /** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
-export async function startServer({ seed = 0 } = {}) {
+export async function startServer({ seed = 0, faults = false } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
   const server = { url: null, dir, child: null, port: 0 };
   server.start = async () => {
@@ -28,6 +28,7 @@ export async function startServer({ seed = 0 } = {}) {
         DATABASE_URL: `sqlite:${path.join(dir, "casefile.db")}`,
         CASEFILE_DIST: path.join(ROOT, "dist"),
         RUST_LOG: process.env.RUST_LOG || "warn",
+        CASEFILE_FAULTS: faults ? "1" : "0",
       },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -126,4 +127,48 @@ export async function waitForController(page) {
       );
     }
   });
+}
+
+/** Replaces the server's fault rules (needs `startServer({ faults: true })`). */
+export async function setFaults(server, rules) {
+  const res = await fetch(`${server.url}/api/v1/_faults`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(rules),
+  });
+  if (res.status !== 204) throw new Error(`setting faults failed: ${res.status} ${await res.text()}`);
+}
+
+/** The requests the fault rules answered: `[{ path, at_ms }]`. */
+export async function faultHits(server) {
+  return (await (await fetch(`${server.url}/api/v1/_faults`)).json()).hits;
+}
+
+/** Waits until the saved query cache in IndexedDB holds at least `n` entries. */
+export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const count = await page.evaluate(async () => {
+      // Never create the database here: that is the app's job.
+      const dbs = await indexedDB.databases();
+      if (!dbs.some((d) => d.name === "casefile-query-cache")) return 0;
+      return new Promise((resolve) => {
+        const open = indexedDB.open("casefile-query-cache");
+        open.onerror = () => resolve(0);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains("entries")) return resolve(0);
+          const req = db.transaction("entries").objectStore("entries").count();
+          req.onsuccess = () => {
+            db.close();
+            resolve(req.result);
+          };
+          req.onerror = () => resolve(0);
+        };
+      });
+    });
+    if (count >= n) return count;
+    if (Date.now() > deadline) throw new Error(`only ${count} saved queries after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

@@ -5,6 +5,7 @@ mod cache;
 mod key;
 mod metrics;
 mod observer;
+mod persist;
 #[cfg(test)]
 mod tests;
 
@@ -15,3 +16,4 @@ pub use cache::{
 pub use key::{KeyHash, KeyPart, QueryKey};
 pub use metrics::{DurationWindow, QueryMetrics, SlowFetch, DEFAULT_SLOW_FETCH_MS};
 pub use observer::{pick_data, DataSource};
+pub use persist::{Discard, PersistedEntry, MAX_AGE_MS, SAVE_DEBOUNCE_MS};

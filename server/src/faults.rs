@@ -1,0 +1,125 @@
+//! Fault injection for tests: only when `CASEFILE_FAULTS=1`, never by default.
+//!
+//! `PUT /api/v1/_faults` with a JSON list of rules replaces the rules;
+//! `GET` shows them and every request they answered (path and time);
+//! `DELETE` clears both. A rule answers requests whose path starts with
+//! `path` (and whose method matches, if given) with `status` after
+//! `delay_ms`, `times` times or until cleared.
+
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// One fault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Requests whose path starts with this.
+    pub path: String,
+    /// Only this method (any when absent).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Answer with this status (pass through after the delay when absent).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Wait this long first.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// How many requests it applies to (all until cleared when absent).
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// A request a rule applied to.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultHit {
+    /// Its path.
+    pub path: String,
+    /// When it arrived (ms since the epoch).
+    pub at_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Table {
+    rules: Vec<FaultRule>,
+    hits: Vec<FaultHit>,
+}
+
+/// The rules and the record of what they did.
+#[derive(Debug, Default)]
+pub struct Faults(Mutex<Table>);
+
+impl Faults {
+    fn take(&self, method: &str, path: &str) -> Option<FaultRule> {
+        let mut table = self.0.lock().expect("fault table poisoned");
+        let index = table.rules.iter().position(|r| {
+            path.starts_with(&r.path)
+                && r.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && r.times != Some(0)
+        })?;
+        let rule = &mut table.rules[index];
+        if let Some(times) = rule.times.as_mut() {
+            *times -= 1;
+        }
+        let rule = rule.clone();
+        let at_ms = casefile_core::retry::system_time_ms(SystemTime::now());
+        table.hits.push(FaultHit {
+            path: path.to_string(),
+            at_ms,
+        });
+        Some(rule)
+    }
+}
+
+/// Middleware: applies the first matching rule.
+pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/api/v1/_faults") {
+        return next.run(req).await;
+    }
+    let Some(rule) = faults.take(req.method().as_str(), &path) else {
+        return next.run(req).await;
+    };
+    if rule.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(rule.delay_ms)).await;
+    }
+    match rule.status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        Some(status) => {
+            ApiError::new(status, "injected_fault", "fault injected for a test").into_response()
+        }
+        None => next.run(req).await,
+    }
+}
+
+/// `GET /api/v1/_faults`.
+pub async fn show(State(faults): State<Arc<Faults>>) -> Response {
+    let table = faults.0.lock().expect("fault table poisoned");
+    Json(&*table).into_response()
+}
+
+/// `PUT /api/v1/_faults`.
+pub async fn replace(
+    State(faults): State<Arc<Faults>>,
+    rules: Result<Json<Vec<FaultRule>>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(rules) = rules
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_faults", e.body_text()))?;
+    let mut table = faults.0.lock().expect("fault table poisoned");
+    table.rules = rules;
+    table.hits.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/_faults`.
+pub async fn clear(State(faults): State<Arc<Faults>>) -> StatusCode {
+    *faults.0.lock().expect("fault table poisoned") = Table::default();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,153 @@
+//! Saves the query cache to IndexedDB (debounced) and restores it before the
+//! first render, so a cold start without a network shows the last data.
+//! Each entry is one record: its JSON text under its key hash.
+
+use super::client::{now_ms, QueryClient, QueryData};
+use crate::build::BUILD_VERSION;
+use casefile_core::query::{PersistedEntry, SavedEntry, SAVE_DEBOUNCE_MS};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use leptos::prelude::*;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use wasm_bindgen::JsValue;
+
+/// The database of the saved query cache.
+pub const DB_NAME: &str = "casefile-query-cache";
+/// Its one store: JSON text by key hash.
+pub const STORE: &str = "entries";
+/// Version 2: version 1 could be left without its store when something else
+/// created the database first; every upgrade now makes sure the store exists.
+const DB_VERSION: u8 = 2;
+
+async fn open() -> Result<Database, String> {
+    Database::open(DB_NAME)
+        .with_version(DB_VERSION)
+        .with_on_upgrade_needed(|_event, db| {
+            if !db.object_store_names().any(|name| name == STORE) {
+                db.create_object_store(STORE).build()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("cannot open {DB_NAME}: {e}"))
+}
+
+/// Why one saved record was not restored.
+fn decode(raw: &JsValue, now: u64) -> Result<SavedEntry<QueryData>, String> {
+    let text = raw.as_string().ok_or("the record is not text")?;
+    let entry: PersistedEntry<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| format!("undecodable: {e}"))?;
+    entry
+        .check(BUILD_VERSION, now)
+        .map_err(|why| format!("{why:?}"))?;
+    Ok(SavedEntry {
+        key: entry.key,
+        data: Arc::new(entry.data),
+        updated_at: entry.updated_at,
+    })
+}
+
+/// Reads every saved entry this build may use. Records that are corrupted,
+/// from another build or too old are deleted and logged; a failure to read
+/// at all is logged and gives nothing (the app then starts empty).
+pub async fn load() -> Vec<SavedEntry<QueryData>> {
+    match try_load().await {
+        Ok(entries) => entries,
+        Err(err) => {
+            leptos::logging::warn!("query cache not restored: {err}");
+            Vec::new()
+        }
+    }
+}
+
+async fn try_load() -> Result<Vec<SavedEntry<QueryData>>, String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(STORE)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
+    let keys: Vec<JsValue> = store
+        .get_all_keys::<JsValue>()
+        .await
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let values: Vec<JsValue> = store
+        .get_all::<JsValue>()
+        .await
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let now = now_ms();
+    let mut entries = Vec::with_capacity(values.len());
+    for (key, raw) in keys.iter().zip(&values) {
+        match decode(raw, now) {
+            Ok(entry) => entries.push(entry),
+            Err(why) => {
+                leptos::logging::warn!("dropping saved query {key:?}: {why}");
+                store.delete(key.clone()).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(entries)
+}
+
+/// Replaces the saved cache with `entries`, in one transaction.
+pub async fn save(entries: Vec<SavedEntry<QueryData>>) -> Result<(), String> {
+    let db = open().await?;
+    let tx = db
+        .transaction(STORE)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
+    store.clear().map_err(|e| e.to_string())?;
+    for entry in entries {
+        let hash = entry.key.hash_key();
+        let record = PersistedEntry {
+            key: entry.key,
+            data: &*entry.data,
+            updated_at: entry.updated_at,
+            build: BUILD_VERSION.to_string(),
+        };
+        let text = serde_json::to_string(&record).map_err(|e| e.to_string())?;
+        store
+            .put(text)
+            .with_key(hash)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+/// Saves the cache [`SAVE_DEBOUNCE_MS`] after changes settle.
+pub fn autosave(client: &QueryClient) {
+    let pending = Rc::new(Cell::new(false));
+    let weak = client.clone();
+    client.on_change(move || {
+        if pending.replace(true) {
+            return;
+        }
+        let pending = pending.clone();
+        let client = weak.clone();
+        let fire = move || {
+            pending.set(false);
+            let entries = client.with_cache(|c| c.saved_entries());
+            leptos::task::spawn_local(async move {
+                if let Err(err) = save(entries).await {
+                    leptos::logging::warn!("query cache not saved: {err}");
+                }
+            });
+        };
+        if set_timeout_with_handle(fire, Duration::from_millis(SAVE_DEBOUNCE_MS)).is_err() {
+            leptos::logging::warn!("query cache: cannot schedule a save");
+        }
+    });
+}

@@ -1,0 +1,84 @@
+// The query cache against the real server: saved data on an offline cold
+// start, the retry schedule for server errors, and no retry for a 404.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import {
+  launchBrowser, startServer, setFaults, faultHits, waitForController, waitForSavedQueries, OUTPUT,
+} from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function session(options, fn) {
+  const server = await startServer(options);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  try {
+    await fn(server, context, await context.newPage());
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+}
+
+test("an offline cold start shows the last data at once", async () => {
+  await session({ seed: 25 }, async (server, context, page) => {
+    await page.goto(`${server.url}/cases`);
+    await page.locator("table.cases tbody tr").first().waitFor();
+    await waitForController(page);
+    await waitForSavedQueries(page);
+
+    await server.stop();
+    const fresh = await context.newPage();
+    await page.close();
+    await fresh.goto(`${server.url}/cases`);
+    const rows = fresh.locator("table.cases tbody tr");
+    await rows.first().waitFor({ timeout: 3_000 });
+    assert.equal(await rows.count(), 25);
+    await fresh.screenshot({ path: path.join(OUTPUT, "offline-cold-start.png") });
+
+    // A page never visited has nothing saved: it says so, after retrying.
+    await fresh.goto(`${server.url}/`);
+    await fresh.getByText(/trying again \(attempt \d\)/).waitFor();
+    await fresh.getByRole("alert").getByText("Can't reach the Casefile server").waitFor({ timeout: 15_000 });
+  });
+});
+
+test("a server error is retried three times with growing delays, then shown", async () => {
+  await session({ seed: 3, faults: true }, async (server, _context, page) => {
+    await setFaults(server, [{ path: "/api/v1/dashboard", status: 500 }]);
+    await page.goto(`${server.url}/`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor({ timeout: 20_000 });
+    assert.match(await alert.innerText(), /500/);
+    const hits = (await faultHits(server)).filter((h) => h.path === "/api/v1/dashboard");
+    assert.equal(hits.length, 4, "one request and three retries");
+    const gaps = hits.slice(1).map((h, i) => h.at_ms - hits[i].at_ms);
+    const expected = [1000, 2000, 4000];
+    gaps.forEach((gap, i) => {
+      assert.ok(gap >= expected[i] - 50 && gap < expected[i] + 900, `retry ${i + 1} after ${gap} ms, expected ~${expected[i]}`);
+    });
+    // "Try again" starts over and succeeds once the fault is gone.
+    await setFaults(server, []);
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await page.locator("svg.chart").first().waitFor();
+  });
+});
+
+test("a 404 is shown at once, without retrying", async () => {
+  await session({ seed: 3, faults: true }, async (server, _context, page) => {
+    await setFaults(server, [{ path: "/api/v1/dashboard", status: 404 }]);
+    const started = Date.now();
+    await page.goto(`${server.url}/`);
+    await page.getByRole("alert").waitFor();
+    assert.ok(Date.now() - started < 3_000, "no retry delay before the error");
+    await new Promise((r) => setTimeout(r, 1_500));
+    const hits = (await faultHits(server)).filter((h) => h.path === "/api/v1/dashboard");
+    assert.equal(hits.length, 1);
+  });
+});
