@@ -1,4 +1,7 @@
+use crate::format::relative_time;
+use crate::query::{now_ms, use_query_client, QueryClient};
 use crate::worker::worker_status;
+use casefile_core::query::{FetchStatus, KeyFilter, QueryStatus};
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -14,13 +17,154 @@ fn megabytes(bytes: f64) -> String {
     format!("{:.1} MB", bytes / 1_048_576.0)
 }
 
-/// Figures about the app itself.
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v} ms"))
+}
+
+/// Figures about the app itself: the query cache's counters and durations,
+/// its entries (with invalidate/remove), storage and the worker.
 #[component]
 pub fn PerformancePage() -> impl IntoView {
     let estimate = LocalResource::new(storage_estimate);
     let worker = worker_status();
+    let client = StoredValue::new_local(use_query_client());
+    let revision = client.with_value(QueryClient::revision);
+    // Re-render on every cache change, and every few seconds for the ages.
+    let (tick, set_tick) = signal(0u32);
+    let interval = set_interval_with_handle(
+        move || set_tick.update(|t| *t += 1),
+        std::time::Duration::from_secs(5),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(handle) = interval {
+            handle.clear();
+        }
+    });
+
+    let counters = move || {
+        revision.track();
+        client.with_value(|c| {
+            c.with_cache(|cache| {
+                let m = cache.metrics();
+                view! {
+                    <div class="tiles">
+                        <Tile label="Hit rate" value=format!("{:.0} %", m.hit_rate() * 100.0)/>
+                        <Tile label="Hits / misses" value=format!("{} / {}", m.hits, m.misses)/>
+                        <Tile label="Fetches" value=m.fetches.to_string()/>
+                        <Tile label="Retries" value=m.retries.to_string()/>
+                        <Tile label="Failures" value=m.failures.to_string()/>
+                    </div>
+                }
+            })
+        })
+    };
+    let durations = move || {
+        revision.track();
+        client.with_value(|c| {
+            c.with_cache(|cache| {
+                let m = cache.metrics();
+                let rows = m
+                    .durations()
+                    .map(|(prefix, w)| {
+                        view! {
+                            <tr>
+                                <td>{prefix.to_string()}</td>
+                                <td>{w.count()}</td>
+                                <td>{ms(w.percentile(50))}</td>
+                                <td>{ms(w.percentile(95))}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                let slow = m
+                    .slow_fetches()
+                    .rev()
+                    .map(|s| {
+                        view! {
+                            <li>
+                                <code>{s.key.clone()}</code>
+                                {format!(" took {} ms{}", s.duration_ms, if s.failed { " and failed" } else { "" })}
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                let threshold = m.slow_threshold_ms;
+                view! {
+                    <table class="cases">
+                        <thead><tr><th scope="col">"Key prefix"</th><th scope="col">"Fetches"</th><th scope="col">"p50"</th><th scope="col">"p95"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                    <h3>{format!("Slow fetches (over {threshold} ms)")}</h3>
+                    <ul class="slow" data-testid="slow-fetches">{slow}</ul>
+                }
+            })
+        })
+    };
+    let entries = move || {
+        revision.track();
+        tick.track();
+        let now = now_ms();
+        client.with_value(|c| {
+            c.with_cache(|cache| {
+                cache
+                    .keys()
+                    .into_iter()
+                    .filter_map(|hash| {
+                        let state = cache.state(hash)?;
+                        let key = cache.key(hash)?.clone();
+                        let status = match (state.status, state.fetch_status) {
+                            (_, FetchStatus::Fetching) => "fetching",
+                            (_, FetchStatus::Paused) => "paused",
+                            (QueryStatus::Pending, _) => "pending",
+                            (QueryStatus::Success, _) => "success",
+                            (QueryStatus::Error, _) => "error",
+                        };
+                        let fresh = if cache.is_stale(hash, now) { "stale" } else { "fresh" };
+                        let updated = if state.data_updated_at == 0 {
+                            "never".to_string()
+                        } else {
+                            relative_time(state.data_updated_at as i64, now as i64)
+                        };
+                        let (k1, k2) = (key.clone(), key);
+                        Some(view! {
+                            <tr>
+                                <td><code>{hash.clone()}</code></td>
+                                <td>{status}</td>
+                                <td>{fresh}</td>
+                                <td>{cache.observer_count(hash)}</td>
+                                <td>{updated}</td>
+                                <td class="actions">
+                                    <button class="btn btn-small" on:click=move |_| client.with_value(|c| c.invalidate(KeyFilter::Exact(k1.clone())))>"Invalidate"</button>
+                                    <button class="btn btn-small" on:click=move |_| client.with_value(|c| c.remove(KeyFilter::Exact(k2.clone())))>"Remove"</button>
+                                </td>
+                            </tr>
+                        })
+                    })
+                    .collect_view()
+            })
+        })
+    };
+
     view! {
         <div class="page-head"><h1>"Performance"</h1></div>
+        <section aria-label="Query cache counters">{counters}</section>
+        <section class="card">
+            <h2>"Fetch durations"</h2>
+            {durations}
+        </section>
+        <section class="card">
+            <h2>"Query cache"</h2>
+            <div class="table-wrap">
+                <table class="cases" data-testid="cache-entries">
+                    <thead><tr>
+                        <th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Freshness"</th>
+                        <th scope="col">"Observers"</th><th scope="col">"Updated"</th><th scope="col">"Actions"</th>
+                    </tr></thead>
+                    <tbody>{entries}</tbody>
+                </table>
+            </div>
+        </section>
         <section class="card">
             <h2>"Storage"</h2>
             <Suspense fallback=|| view! { <p>"Measuring…"</p> }>
@@ -34,5 +178,15 @@ pub fn PerformancePage() -> impl IntoView {
             <h2>"Offline worker"</h2>
             <p>{move || worker.get().describe()}</p>
         </section>
+    }
+}
+
+#[component]
+fn Tile(label: &'static str, value: String) -> impl IntoView {
+    view! {
+        <div class="tile">
+            <span class="tile-value">{value}</span>
+            <span class="tile-label">{label}</span>
+        </div>
     }
 }

@@ -81,7 +81,7 @@ struct Inner {
     signals: RefCell<HashMap<KeyHash, KeySignals>>,
     timer: RefCell<Option<(u64, TimeoutHandle)>>,
     next_observer: Cell<u64>,
-    /// Bumped on every change, for views of the whole cache (devtools, saving).
+    /// Bumped on every dispatch, for views of the whole cache (devtools).
     revision: RwSignal<u64>,
     listeners: RefCell<Vec<Rc<dyn Fn()>>>,
 }
@@ -149,7 +149,7 @@ impl QueryClient {
         self.0.listeners.borrow_mut().push(Rc::new(f));
     }
 
-    /// A counter bumped after every change, for whole-cache views.
+    /// A counter bumped after every dispatch, for whole-cache views.
     pub fn revision(&self) -> ReadSignal<u64> {
         self.0.revision.read_only()
     }
@@ -172,8 +172,10 @@ impl QueryClient {
             self.carry_out(effect);
         }
         self.rearm_timer(now);
+        // Observer counts change without an effect: whole-cache views follow
+        // every dispatch; saving only follows real changes.
+        self.0.revision.update(|r| *r += 1);
         if changed {
-            self.0.revision.update(|r| *r += 1);
             let listeners = self.0.listeners.borrow().clone();
             for listener in listeners {
                 listener();

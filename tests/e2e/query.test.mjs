@@ -82,3 +82,28 @@ test("a 404 is shown at once, without retrying", async () => {
     assert.equal(hits.length, 1);
   });
 });
+
+test("the Performance page shows live cache figures, slow fetches and entries", async () => {
+  await session({ seed: 5, faults: true }, async (server, _context, page) => {
+    await setFaults(server, [{ path: "/api/v1/dashboard", delay_ms: 1200, times: 1 }]);
+    await page.goto(`${server.url}/`);
+    await page.locator("svg.chart").first().waitFor();
+    await page.getByRole("link", { name: "Cases", exact: true }).click();
+    await page.locator("table.cases tbody tr").first().waitFor();
+    await page.getByRole("link", { name: "Performance" }).click();
+
+    const entries = page.getByTestId("cache-entries").locator("tbody tr");
+    await entries.first().waitFor();
+    const keys = await entries.locator("td:first-child").allInnerTexts();
+    assert.deepEqual(keys.sort(), ['["cases","list",{}]', '["dashboard"]']);
+    // Both pages are gone: nobody observes either key any more.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("[data-testid=cache-entries] tbody tr td:nth-child(4)")].every((td) => td.textContent === "0"),
+    );
+    await page.getByTestId("slow-fetches").getByText('["dashboard"]').waitFor();
+    await page.screenshot({ path: path.join(OUTPUT, "performance.png"), fullPage: true });
+
+    await entries.filter({ hasText: '["dashboard"]' }).getByRole("button", { name: "Remove" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=cache-entries] tbody tr").length === 1);
+  });
+});

@@ -155,7 +155,7 @@ impl QueryMetrics {
     }
 
     /// Recent slow fetches, oldest first.
-    pub fn slow_fetches(&self) -> impl Iterator<Item = &SlowFetch> {
+    pub fn slow_fetches(&self) -> impl DoubleEndedIterator<Item = &SlowFetch> {
         self.slow.iter()
     }
 }
