@@ -1,0 +1,53 @@
+// Serves bench/web, the wasm package and node_modules on loopback, opens the
+// page in headless Chromium, and prints ours vs the JS peer side by side.
+import http from "node:http";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const ROUTES = [
+  ["/bench/", path.join(ROOT, "bench/web")],
+  ["/pkg/", path.join(ROOT, "target/bench-pkg")],
+  ["/node_modules/", path.join(ROOT, "node_modules")],
+];
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json", ".wasm": "application/wasm" };
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, "http://x");
+  const route = ROUTES.find(([prefix]) => url.pathname.startsWith(prefix));
+  if (!route) return res.writeHead(404).end();
+  const file = path.join(route[1], path.normalize(url.pathname.slice(route[0].length)));
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const { port } = server.address();
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_BIN || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await page.goto(`http://127.0.0.1:${port}/bench/index.html`);
+  const results = await page.waitForFunction(() => window.__results, null, { timeout: 300_000 }).then((h) => h.jsonValue());
+  const fmt = (n) => Math.round(n).toLocaleString("en-US");
+  console.log(`Chromium ${browser.version()}, median of 7 rounds; ops/s (higher is better)\n`);
+  console.log("| workload | casefile-core (wasm) | @tanstack/query-core | ratio |");
+  console.log("|---|---:|---:|---:|");
+  for (const r of results) {
+    const ours = r.ops / (r.oursMs / 1000);
+    const theirs = r.ops / (r.theirsMs / 1000);
+    console.log(`| ${r.name} | ${fmt(ours)} | ${fmt(theirs)} | ${(ours / theirs).toFixed(2)}× |`);
+  }
+} finally {
+  await browser.close();
+  server.close();
+}
