@@ -1,12 +1,112 @@
-//! The one module every API request goes through: it sends a fresh
-//! `X-Request-ID`, and turns every failure into a [`FetchError`] that the
-//! retry policy in core can classify and a person can read.
+//! The one module every API request goes through: it picks an API origin
+//! (core's [`OriginPool`]: round-robin or fewest in flight, failover, health
+//! probes), sends a fresh `X-Request-ID`, and turns every failure into a
+//! [`FetchError`] that the retry policy in core can classify and a person can
+//! read. With the default single origin (the page's own) the pool is
+//! invisible.
 
 use casefile_core::api::ErrorBody;
+use casefile_core::origins::{Balance, OriginHealth, OriginPool, Outcome};
 use casefile_core::retry::{parse_retry_after, Failure};
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+
+thread_local! {
+    static POOL: RefCell<OriginPool> = RefCell::new(OriginPool::new(configured_origins(), configured_balance()));
+    static PROBE_ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn meta(name: &str) -> Option<String> {
+    let document = web_sys::window()?.document()?;
+    let el = document
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()??;
+    el.get_attribute("content")
+}
+
+/// API origins from `<meta name="casefile-api-origins" content="a, b">`;
+/// none means the page's own origin.
+fn configured_origins() -> Vec<String> {
+    meta("casefile-api-origins")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `<meta name="casefile-api-balance" content="fewest-in-flight">`, else
+/// round-robin.
+fn configured_balance() -> Balance {
+    match meta("casefile-api-balance").as_deref() {
+        Some("fewest-in-flight") => Balance::FewestInFlight,
+        _ => Balance::RoundRobin,
+    }
+}
+
+/// Replaces the API origins (tests, settings).
+pub fn configure_origins(origins: Vec<String>, balance: Balance) {
+    POOL.with(|p| *p.borrow_mut() = OriginPool::new(origins, balance));
+}
+
+/// Every origin's health, for the Performance page.
+pub fn origin_health() -> Vec<OriginHealth> {
+    POOL.with(|p| p.borrow().origins().to_vec())
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+async fn sleep_ms(ms: u64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                ms.min(i32::MAX as u64) as i32,
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Arms one timer for the next due health probe, if any.
+fn schedule_probes() {
+    if PROBE_ARMED.with(Cell::get) {
+        return;
+    }
+    let Some(at) = POOL.with(|p| p.borrow().poll_timeout()) else {
+        return;
+    };
+    PROBE_ARMED.with(|a| a.set(true));
+    wasm_bindgen_futures::spawn_local(async move {
+        sleep_ms(at.saturating_sub(now_ms())).await;
+        PROBE_ARMED.with(|a| a.set(false));
+        let due = POOL.with(|p| p.borrow_mut().due_probes(now_ms()));
+        for i in due {
+            let origin = POOL.with(|p| p.borrow().origins()[i].origin.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let status = Request::get(&format!("{origin}/api/v1/health"))
+                    .header("X-Request-ID", &new_request_id())
+                    .send()
+                    .await
+                    .ok()
+                    .map(|r| r.status());
+                POOL.with(|p| {
+                    p.borrow_mut()
+                        .probe_finished(i, Outcome::of_status(status), now_ms())
+                });
+                schedule_probes();
+            });
+        }
+        schedule_probes();
+    });
+}
 
 /// Why a request did not produce the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,17 +215,53 @@ async fn into_error(res: Response, request_id: String) -> FetchError {
     }
 }
 
+/// Sends `GET path` to an origin from the pool, failing over to the next
+/// one after a network error or a 5xx while another origin is left.
+async fn get_with_failover(path: &str, request_id: &str) -> Result<Response, FetchError> {
+    let mut tried = Vec::new();
+    let mut last_error = None;
+    while let Some(i) = POOL.with(|p| p.borrow_mut().pick(&tried)) {
+        tried.push(i);
+        let origin = POOL.with(|p| {
+            let mut pool = p.borrow_mut();
+            pool.start(i);
+            pool.origins()[i].origin.clone()
+        });
+        let sent = Request::get(&format!("{origin}{path}"))
+            .header("X-Request-ID", request_id)
+            .header("Accept", "application/json")
+            .send()
+            .await;
+        let status = sent.as_ref().ok().map(Response::status);
+        POOL.with(|p| {
+            p.borrow_mut()
+                .finish(i, Outcome::of_status(status), now_ms())
+        });
+        schedule_probes();
+        match sent {
+            Ok(res) if res.status() < 500 => return Ok(res),
+            Ok(res) => last_error = Some(into_error(res, request_id.to_string()).await),
+            Err(e) => {
+                last_error = Some(FetchError::Network {
+                    detail: e.to_string(),
+                })
+            }
+        }
+        if let Some(err) = &last_error {
+            leptos::logging::warn!(
+                "GET {origin}{path} failed, trying another origin if any: {err}"
+            );
+        }
+    }
+    Err(last_error.unwrap_or(FetchError::Network {
+        detail: "no API origin configured".into(),
+    }))
+}
+
 /// `GET path` and decode the JSON body.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, FetchError> {
     let request_id = new_request_id();
-    let res = Request::get(path)
-        .header("X-Request-ID", &request_id)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError::Network {
-            detail: e.to_string(),
-        })?;
+    let res = get_with_failover(path, &request_id).await?;
     if !res.ok() {
         let err = into_error(res, request_id).await;
         leptos::logging::warn!("GET {path} failed: {err}");

@@ -99,3 +99,33 @@ async fn undecodable_bodies_are_decode_failures() {
         RetryDecision::GiveUp
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_dead_origin_fails_over_to_a_live_one_and_is_marked_unhealthy() {
+    use casefile::http::{configure_origins, origin_health};
+    use casefile_core::origins::Balance;
+    // Port 9 refuses connections; "" is the test server (which answers 404).
+    configure_origins(
+        vec!["http://127.0.0.1:9".into(), String::new()],
+        Balance::RoundRobin,
+    );
+    let err = get_json::<Health>("/api/v1/health").await.unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(404),
+        "answered by the live origin: {err:?}"
+    );
+    let health = origin_health();
+    assert!(!health[0].healthy, "the dead origin is marked unhealthy");
+    assert!(health[0].probe_at.is_some(), "and will be probed");
+    assert!(health[1].healthy);
+    // The next request goes straight to the healthy origin.
+    let err = get_json::<Health>("/api/v1/health").await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(
+        origin_health()[0].failures,
+        1,
+        "the dead one was not tried again"
+    );
+    configure_origins(Vec::new(), Balance::RoundRobin);
+}

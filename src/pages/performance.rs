@@ -146,6 +146,42 @@ pub fn PerformancePage() -> impl IntoView {
         })
     };
 
+    let origins = move || {
+        revision.track();
+        tick.track();
+        let now = now_ms();
+        crate::http::origin_health()
+            .into_iter()
+            .map(|o| {
+                let name = if o.origin.is_empty() {
+                    "this site".to_string()
+                } else {
+                    o.origin
+                };
+                let health = if o.healthy {
+                    "healthy".to_string()
+                } else if o.probing {
+                    "unhealthy, probing".to_string()
+                } else {
+                    match o.probe_at {
+                        Some(at) => format!(
+                            "unhealthy, probe in {} s",
+                            at.saturating_sub(now).div_ceil(1000)
+                        ),
+                        None => "unhealthy".to_string(),
+                    }
+                };
+                view! {
+                    <tr>
+                        <td><code>{name}</code></td>
+                        <td>{health}</td>
+                        <td>{o.in_flight}</td>
+                        <td>{o.failures}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
     view! {
         <div class="page-head"><h1>"Performance"</h1></div>
         <section aria-label="Query cache counters">{counters}</section>
@@ -164,6 +200,13 @@ pub fn PerformancePage() -> impl IntoView {
                     <tbody>{entries}</tbody>
                 </table>
             </div>
+        </section>
+        <section class="card">
+            <h2>"API origins"</h2>
+            <table class="cases" data-testid="origins">
+                <thead><tr><th scope="col">"Origin"</th><th scope="col">"Health"</th><th scope="col">"In flight"</th><th scope="col">"Failures in a row"</th></tr></thead>
+                <tbody>{origins}</tbody>
+            </table>
         </section>
         <section class="card">
             <h2>"Storage"</h2>
