@@ -258,8 +258,20 @@ async fn get_with_failover(path: &str, request_id: &str) -> Result<Response, Fet
     }))
 }
 
-/// `GET path` and decode the JSON body.
+/// `GET path` and decode the body as `T`.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, FetchError> {
+    let (value, request_id) = get_value(path).await?;
+    T::deserialize(&*value).map_err(|e| FetchError::Decode {
+        detail: e.to_string(),
+        request_id,
+    })
+}
+
+/// `GET path` and parse the body as JSON, with the request id. Every read
+/// parses through this one function; typed views are made from the value.
+pub async fn get_value(
+    path: &str,
+) -> Result<(std::sync::Arc<serde_json::Value>, String), FetchError> {
     let request_id = new_request_id();
     let res = get_with_failover(path, &request_id).await?;
     if !res.ok() {
@@ -270,12 +282,15 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, FetchError> 
     let text = res.text().await.map_err(|e| FetchError::Network {
         detail: e.to_string(),
     })?;
-    serde_json::from_str(&text).map_err(|e| {
-        let err = FetchError::Decode {
-            detail: e.to_string(),
-            request_id,
-        };
-        leptos::logging::warn!("GET {path}: {err}");
-        err
-    })
+    match serde_json::from_str(&text) {
+        Ok(value) => Ok((std::sync::Arc::new(value), request_id)),
+        Err(e) => {
+            let err = FetchError::Decode {
+                detail: e.to_string(),
+                request_id,
+            };
+            leptos::logging::warn!("GET {path}: {err}");
+            Err(err)
+        }
+    }
 }

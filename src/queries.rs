@@ -1,7 +1,7 @@
 //! Every read the app makes: its query key and its fetcher. Pages call these
 //! hooks; nothing else fetches.
 
-use crate::http::get_json;
+use crate::http::get_value;
 use crate::query::{use_query, use_query_with_options, UseQueryOptions, UseQueryReturn};
 use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, Note, Priority};
 use casefile_core::query::{KeyPart, QueryKey};
@@ -85,9 +85,7 @@ fn case_path(id: &str) -> String {
 
 /// The dashboard.
 pub fn use_dashboard() -> UseQueryReturn<Dashboard> {
-    use_query(keys::dashboard, |_| {
-        get_json::<Dashboard>("/api/v1/dashboard")
-    })
+    use_query::<Dashboard, _, _>(keys::dashboard, |_| get_value("/api/v1/dashboard"))
 }
 
 /// A filtered case list; the previous list stays up while a new filter loads.
@@ -96,7 +94,7 @@ pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
         move || keys::case_list(&filters.get()),
         move |_| {
             let url = list_url(&filters.get_untracked());
-            async move { get_json::<CasePage>(&url).await }
+            async move { get_value(&url).await }
         },
         UseQueryOptions {
             keep_previous_data: true,
@@ -107,11 +105,11 @@ pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
 
 /// One case.
 pub fn use_case(id: Memo<String>) -> UseQueryReturn<Case> {
-    use_query(
+    use_query::<Case, _, _>(
         move || keys::case(&id.get()),
         move |_| {
             let path = case_path(&id.get_untracked());
-            async move { get_json::<Case>(&path).await }
+            async move { get_value(&path).await }
         },
     )
 }
@@ -122,7 +120,7 @@ pub fn use_notes(id: Memo<String>, case_loaded: Signal<bool>) -> UseQueryReturn<
         move || keys::notes(&id.get()),
         move |_| {
             let path = format!("{}/notes", case_path(&id.get_untracked()));
-            async move { get_json::<Vec<Note>>(&path).await }
+            async move { get_value(&path).await }
         },
         UseQueryOptions {
             enabled: case_loaded,

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use casefile::http::FetchError;
-use casefile::query::{persist, provide_query_client, use_query, QueryClient};
+use casefile::query::{persist, provide_query_client, use_query, Fetched, QueryClient};
 use casefile_core::query::{QueryKey, SavedEntry};
 use leptos::prelude::*;
 use std::cell::Cell;
@@ -32,26 +32,22 @@ fn host() -> web_sys::HtmlElement {
     el.unchecked_into()
 }
 
+type Fetch = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Fetched, FetchError>>>>;
+
 /// A fetcher that counts its calls and answers `value` after 30 ms.
-fn counting(
-    calls: Rc<Cell<u32>>,
-    value: &'static str,
-) -> impl Fn(
-    QueryKey,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, FetchError>>>>
-       + Clone {
+fn counting(calls: Rc<Cell<u32>>, value: &'static str) -> impl Fn(QueryKey) -> Fetch + Clone {
     move |_| {
         calls.set(calls.get() + 1);
         Box::pin(async move {
             sleep(30).await;
-            Ok(value.to_string())
+            Ok((Arc::new(serde_json::Value::from(value)), "test".to_string()))
         })
     }
 }
 
 #[component]
 fn Reader(fetch_calls: Rc<Cell<u32>>, label: &'static str) -> impl IntoView {
-    let q = use_query(|| QueryKey::new(["shared"]), counting(fetch_calls, "hello"));
+    let q = use_query::<String, _, _>(|| QueryKey::new(["shared"]), counting(fetch_calls, "hello"));
     view! { <p class=label>{move || q.data.get().unwrap_or_default()}</p> }
 }
 
@@ -101,8 +97,9 @@ async fn focus_refetches_stale_data_but_not_fresh_data() {
     let el = host();
     let _mounted = leptos::mount::mount_to(el.clone(), move || {
         provide_query_client(QueryClient::new());
-        let fresh = use_query(|| QueryKey::new(["fresh"]), counting(f.clone(), "f"));
-        let stale = casefile::query::use_query_with_options(
+        let fresh =
+            use_query::<String, _, _>(|| QueryKey::new(["fresh"]), counting(f.clone(), "f"));
+        let stale = casefile::query::use_query_with_options::<String, _, _>(
             || QueryKey::new(["stale"]),
             counting(s.clone(), "s"),
             casefile::query::UseQueryOptions {
@@ -146,6 +143,29 @@ async fn raw_put(key: &str, value: &wasm_bindgen::JsValue) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_body_of_the_wrong_shape_is_a_decode_error_not_data() {
+    let el = host();
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    let _mounted = leptos::mount::mount_to(el.clone(), move || {
+        provide_query_client(QueryClient::new());
+        // The server "answers" a string where a list of numbers is expected.
+        let q =
+            use_query::<Vec<u32>, _, _>(|| QueryKey::new(["shape"]), counting(c.clone(), "oops"));
+        view! {
+            <p class="state">{move || match (q.data.get(), q.error.get()) {
+                (Some(_), _) => "data".to_string(),
+                (None, Some(FetchError::Decode { .. })) => "decode error".to_string(),
+                (None, Some(other)) => format!("other: {other}"),
+                (None, None) => String::new(),
+            }}</p>
+        }
+    });
+    assert_eq!(text_of(&el, "p.state").await, "decode error");
+    assert_eq!(calls.get(), 1, "a decode error is not retried");
 }
 
 #[wasm_bindgen_test]

@@ -9,10 +9,8 @@ use casefile_core::query::{
 };
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// Options of one `use_query` beyond the cache's.
 pub struct UseQueryOptions<T> {
@@ -89,22 +87,29 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> UseQueryReturn<T> {
     }
 }
 
+/// What a fetcher gives: the parsed JSON and the request id.
+pub type Fetched = (QueryData, String);
+
+/// Wraps a fetcher so a body that does not fit `T` is a decode failure (not
+/// retried) rather than data. The check uses the same `Value → T` code as the
+/// views, so each data type costs one deserializer in the wasm.
 fn erase<T, F, Fut>(fetcher: F) -> ErasedFetcher
 where
-    T: Serialize + 'static,
+    T: DeserializeOwned + 'static,
     F: Fn(QueryKey) -> Fut + 'static,
-    Fut: Future<Output = Result<T, FetchError>> + 'static,
+    Fut: Future<Output = Result<Fetched, FetchError>> + 'static,
 {
     Rc::new(move |key| {
         let fut = fetcher(key);
         Box::pin(async move {
-            let value = fut.await?;
-            serde_json::to_value(&value)
-                .map(Arc::new)
-                .map_err(|e| FetchError::Decode {
+            let (value, request_id) = fut.await?;
+            match T::deserialize(&*value) {
+                Ok(_) => Ok(value),
+                Err(e) => Err(FetchError::Decode {
                     detail: e.to_string(),
-                    request_id: String::new(),
-                })
+                    request_id,
+                }),
+            }
         })
     })
 }
@@ -115,9 +120,9 @@ pub fn use_query<T, F, Fut>(
     fetcher: F,
 ) -> UseQueryReturn<T>
 where
-    T: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+    T: DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
     F: Fn(QueryKey) -> Fut + 'static,
-    Fut: Future<Output = Result<T, FetchError>> + 'static,
+    Fut: Future<Output = Result<Fetched, FetchError>> + 'static,
 {
     use_query_with_options(key, fetcher, UseQueryOptions::default())
 }
@@ -131,14 +136,14 @@ pub fn use_query_with_options<T, F, Fut>(
     options: UseQueryOptions<T>,
 ) -> UseQueryReturn<T>
 where
-    T: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
+    T: DeserializeOwned + Clone + PartialEq + Send + Sync + 'static,
     F: Fn(QueryKey) -> Fut + 'static,
-    Fut: Future<Output = Result<T, FetchError>> + 'static,
+    Fut: Future<Output = Result<Fetched, FetchError>> + 'static,
 {
     let client = use_query_client();
     let observer = client.next_observer();
     let key = Memo::new(move |_| key());
-    let fetcher = erase(fetcher);
+    let fetcher = erase::<T, _, _>(fetcher);
     let initial = key.get_untracked();
     // Known data shows on the first render, before the subscription effect.
     let current: RwSignal<KeySignals> = RwSignal::new(client.signals(&initial.hash_key()));
@@ -176,29 +181,26 @@ where
         }
     });
 
-    let placeholder: Option<QueryData> = options
-        .placeholder
-        .as_ref()
-        .and_then(|p| serde_json::to_value(p).ok())
-        .map(Arc::new);
+    let placeholder = options.placeholder;
     let keep_previous = options.keep_previous_data;
     let picked = Memo::new(move |_| {
         let cached = current.get().data.get();
         let prev = previous.get();
-        let (value, source) = pick_data(
-            cached.as_ref(),
-            prev.as_ref(),
-            placeholder.as_ref(),
-            keep_previous,
-        );
-        let typed = value.and_then(|v| match T::deserialize(&**v) {
-            Ok(t) => Some(t),
-            Err(err) => {
-                leptos::logging::error!("cached data does not fit its type: {err}");
-                None
+        // The placeholder stays typed (never turned into JSON), so it is
+        // applied here rather than through `pick_data`.
+        match pick_data(cached.as_ref(), prev.as_ref(), None, keep_previous) {
+            (None, _) if placeholder.is_some() => (placeholder.clone(), DataSource::Placeholder),
+            (value, source) => {
+                let typed = value.and_then(|v| match T::deserialize(&**v) {
+                    Ok(t) => Some(t),
+                    Err(err) => {
+                        leptos::logging::error!("cached data does not fit its type: {err}");
+                        None
+                    }
+                });
+                (typed, source)
             }
-        });
-        (typed, source)
+        }
     });
     let meta: Memo<QueryMeta> = Memo::new(move |_| current.get().meta.get());
     UseQueryReturn {

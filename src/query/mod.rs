@@ -9,4 +9,4 @@ pub use client::{
     now_ms, prefix, provide_query_client, use_query_client, ErasedFetcher, KeySignals, QueryClient,
     QueryData, QueryMeta,
 };
-pub use hooks::{use_query, use_query_with_options, UseQueryOptions, UseQueryReturn};
+pub use hooks::{use_query, use_query_with_options, Fetched, UseQueryOptions, UseQueryReturn};
