@@ -1,0 +1,385 @@
+use super::*;
+use crate::api::{CaseStatus, Priority};
+use proptest::prelude::*;
+use serde_json::json;
+
+const CASE: &str = "11111111-2222-4333-8444-555555555555";
+
+fn uuid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+fn event(node: &str, clock: u64, base: u64, data: EventData) -> DomainEvent {
+    DomainEvent {
+        id: uuid(clock * 1000 + node.len() as u64 + node.bytes().map(u64::from).sum::<u64>()),
+        aggregate_id: CASE.into(),
+        aggregate_type: AggregateType::Case,
+        event_type: data.event_type(),
+        timestamp: 1_790_000_000_000 + clock,
+        node_id: node.into(),
+        clock,
+        version: base + 1,
+        base_version: base,
+        data: data.to_value(),
+        correlation_id: None,
+        causation_id: None,
+        checksum: String::new(),
+    }
+    .seal()
+}
+
+fn created(title: &str) -> EventData {
+    EventData::CaseCreated(CaseFields {
+        title: title.into(),
+        description: String::new(),
+        status: CaseStatus::Open,
+        priority: Priority::Medium,
+        assignee: None,
+        tags: vec![],
+    })
+}
+
+fn patch(p: CasePatch) -> EventData {
+    EventData::CaseUpdated(p)
+}
+
+#[test]
+fn a_sealed_event_verifies_and_survives_json() {
+    let e = event("a", 1, 0, created("Rent arrears"));
+    assert_eq!(e.checksum.len(), 64);
+    e.verify().unwrap();
+    let text = serde_json::to_string(&e).unwrap();
+    let back: DomainEvent = serde_json::from_str(&text).unwrap();
+    back.verify().unwrap();
+    assert_eq!(back, e);
+}
+
+#[test]
+fn tampering_is_detected() {
+    let mut e = event("a", 1, 0, created("Rent arrears"));
+    e.data["title"] = json!("Something else");
+    assert!(matches!(e.verify(), Err(EventError::Checksum { .. })));
+    let mut e = event("a", 1, 0, created("Rent arrears"));
+    e.clock = 2;
+    assert!(e.verify().is_err(), "every field is covered, not only data");
+}
+
+#[test]
+fn the_checksum_ignores_key_order_inside_data() {
+    let a = event("a", 1, 0, created("X"));
+    let mut b = a.clone();
+    let reordered: serde_json::Value = serde_json::from_str(
+        r#"{"tags":[],"title":"X","status":"open","priority":"medium","description":"","assignee":null}"#,
+    )
+    .unwrap();
+    b.data = reordered;
+    assert_eq!(a.compute_checksum(), b.compute_checksum());
+}
+
+#[test]
+fn validation_rejects_bad_payloads_with_a_reason() {
+    let ok = event("a", 1, 0, created("Fine"));
+    assert!(ok.validate().is_ok());
+
+    let cases: Vec<(DomainEvent, &str)> = vec![
+        (event("a", 1, 0, created("   ")), "title: is required"),
+        (
+            event("a", 1, 0, created(&"x".repeat(201))),
+            "title: may be at most 200 characters",
+        ),
+        (
+            event("a", 1, 0, patch(CasePatch::default())),
+            "at least one field",
+        ),
+        (
+            event(
+                "a",
+                1,
+                0,
+                patch(CasePatch {
+                    tags: Some(vec!["t".into(); 21]),
+                    ..Default::default()
+                }),
+            ),
+            "at most 20 tags",
+        ),
+        (
+            event("a", 1, 3, created("Late create")),
+            "base_version: a new case starts from version 0",
+        ),
+    ];
+    for (e, expected) in cases {
+        let err = e.validate().unwrap_err().to_string();
+        assert!(err.contains(expected), "{err} should mention {expected}");
+    }
+
+    let mut unknown_field = event("a", 1, 0, created("X"));
+    unknown_field.data["colour"] = json!("red");
+    let err = unknown_field.validate().unwrap_err().to_string();
+    assert!(err.contains("unknown field `colour`"), "{err}");
+
+    let mut bad_enum = event(
+        "a",
+        1,
+        0,
+        patch(CasePatch {
+            status: Some(CaseStatus::Closed),
+            ..Default::default()
+        }),
+    );
+    bad_enum.data["status"] = json!("archived");
+    assert!(bad_enum
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("archived"));
+
+    let mut bad_id = ok.clone();
+    bad_id.id = "not-a-uuid".into();
+    assert!(bad_id.validate().unwrap_err().to_string().contains("id:"));
+
+    let mut bad_version = ok.clone();
+    bad_version.version = 7;
+    assert!(bad_version
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("version"));
+
+    let mut data_on_delete = event("a", 2, 1, EventData::CaseDeleted);
+    data_on_delete.data = json!({"why": "x"});
+    assert!(data_on_delete.validate().is_err());
+}
+
+#[test]
+fn unknown_envelope_fields_are_refused() {
+    let mut v = serde_json::to_value(event("a", 1, 0, created("X"))).unwrap();
+    v["extra"] = json!(1);
+    let err = serde_json::from_value::<DomainEvent>(v)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `extra`"), "{err}");
+}
+
+#[test]
+fn an_explicit_null_assignee_clears_and_an_absent_one_keeps() {
+    let clear: CasePatch = serde_json::from_value(json!({"assignee": null})).unwrap();
+    assert_eq!(clear.assignee, Some(None));
+    let keep: CasePatch = serde_json::from_value(json!({"title": "t"})).unwrap();
+    assert_eq!(keep.assignee, None);
+    assert_eq!(
+        serde_json::to_value(&clear).unwrap(),
+        json!({"assignee": null})
+    );
+}
+
+fn history() -> Vec<DomainEvent> {
+    vec![
+        event("a", 1, 0, created("Housing")),
+        event(
+            "a",
+            2,
+            1,
+            patch(CasePatch {
+                status: Some(CaseStatus::InReview),
+                ..Default::default()
+            }),
+        ),
+        event(
+            "b",
+            3,
+            2,
+            patch(CasePatch {
+                assignee: Some(Some("D. Haddad".into())),
+                ..Default::default()
+            }),
+        ),
+        event(
+            "b",
+            4,
+            3,
+            EventData::NoteAdded(NoteData {
+                note_id: uuid(77),
+                body: "Called the landlord".into(),
+                author: "D. Haddad".into(),
+            }),
+        ),
+        event(
+            "a",
+            5,
+            4,
+            patch(CasePatch {
+                title: Some("Housing benefit".into()),
+                ..Default::default()
+            }),
+        ),
+        event("a", 6, 5, EventData::CaseDeleted),
+        event("b", 7, 6, EventData::CaseRestored),
+    ]
+}
+
+#[test]
+fn replay_folds_events_into_the_case() {
+    let view = replay(&history()).expect("the case exists");
+    assert_eq!(view.case.title, "Housing benefit");
+    assert_eq!(view.case.status, CaseStatus::InReview);
+    assert_eq!(view.case.assignee.as_deref(), Some("D. Haddad"));
+    assert!(!view.case.deleted, "deleted, then restored");
+    assert_eq!(view.case.version, 7);
+    assert_eq!(view.notes.len(), 1);
+    assert_eq!(view.notes[0].body, "Called the landlord");
+}
+
+#[test]
+fn replay_up_to_an_event_shows_the_case_as_it_was() {
+    let h = history();
+    let at_delete = replay(&h[..6]).unwrap();
+    assert!(at_delete.case.deleted);
+    assert_eq!(replay(&h[..1]).unwrap().case.title, "Housing");
+}
+
+#[test]
+fn updates_before_the_creation_and_repeated_creations_change_nothing() {
+    let orphan = event(
+        "a",
+        1,
+        0,
+        patch(CasePatch {
+            title: Some("x".into()),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(replay(&[orphan]), None);
+    let twice = vec![
+        event("a", 1, 0, created("First")),
+        event("b", 2, 0, created("Second")),
+    ];
+    assert_eq!(replay(&twice).unwrap().case.title, "First");
+}
+
+#[test]
+fn a_snapshot_plus_the_rest_equals_a_full_replay() {
+    let h = history();
+    let snap = Snapshot::of(&h[..4]).unwrap();
+    assert_eq!(replay_from(Some(&snap), &h), replay(&h));
+    assert_eq!(replay_from(None, &h), replay(&h));
+    assert!(snap.holds_after(&h[4].stamp()));
+    assert!(
+        !snap.holds_after(&h[1].stamp()),
+        "a late event before the snapshot voids it"
+    );
+}
+
+proptest! {
+    #[test]
+    fn replay_is_the_same_under_any_delivery_order(order in Just((0..7usize).collect::<Vec<_>>()).prop_shuffle()) {
+        let h = history();
+        let shuffled: Vec<DomainEvent> = order.iter().map(|&i| h[i].clone()).collect();
+        prop_assert_eq!(replay(&shuffled), replay(&h));
+    }
+}
+
+fn update(node: &str, clock: u64, base: u64, p: CasePatch) -> DomainEvent {
+    event(node, clock, base, patch(p))
+}
+
+fn title(t: &str) -> CasePatch {
+    CasePatch {
+        title: Some(t.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn conflicts_are_concurrent_writes_to_the_same_field() {
+    let a = update("a", 5, 3, title("A"));
+    let b = update("b", 6, 3, title("B"));
+    let b_status = update(
+        "b",
+        6,
+        3,
+        CasePatch {
+            status: Some(CaseStatus::Closed),
+            ..Default::default()
+        },
+    );
+    let b_later = update("b", 7, 4, title("B"));
+    let a_again = update("a", 8, 3, title("A2"));
+    assert_eq!(overlap(&a, &b), Some(["title"].into()));
+    assert_eq!(overlap(&a, &b_status), None, "disjoint fields merge");
+    assert_eq!(overlap(&a, &b_later), None, "sequential, not concurrent");
+    assert_eq!(
+        overlap(&a, &a_again),
+        None,
+        "one device's own writes are ordered"
+    );
+    let found = detect_conflicts(&[a, b, b_status]);
+    assert_eq!(found, vec![(0, 1, ["title"].into())]);
+}
+
+#[test]
+fn each_policy_settles_a_conflict() {
+    let mine_early = update(
+        "a",
+        5,
+        3,
+        CasePatch {
+            title: Some("Mine".into()),
+            priority: Some(Priority::High),
+            ..Default::default()
+        },
+    );
+    let theirs = update(
+        "b",
+        6,
+        3,
+        CasePatch {
+            title: Some("Theirs".into()),
+            ..Default::default()
+        },
+    );
+    let mine_late = update(
+        "a",
+        7,
+        3,
+        CasePatch {
+            title: Some("Mine".into()),
+            priority: Some(Priority::High),
+            ..Default::default()
+        },
+    );
+
+    assert_eq!(
+        resolve(ConflictPolicy::ServerWins, &mine_late, &theirs),
+        Resolution::Drop
+    );
+    assert_eq!(
+        resolve(ConflictPolicy::Manual, &mine_late, &theirs),
+        Resolution::Park
+    );
+    assert_eq!(
+        resolve(ConflictPolicy::ClientWins, &mine_early, &theirs),
+        Resolution::Drop
+    );
+    assert!(
+        matches!(resolve(ConflictPolicy::ClientWins, &mine_late, &theirs), Resolution::Rebase(p) if p.title.as_deref() == Some("Mine"))
+    );
+    // Merge: my priority survives; the title goes to the later writer.
+    assert_eq!(
+        resolve(ConflictPolicy::Merge, &mine_early, &theirs),
+        Resolution::Rebase(CasePatch {
+            priority: Some(Priority::High),
+            ..Default::default()
+        })
+    );
+    assert!(
+        matches!(resolve(ConflictPolicy::Merge, &mine_late, &theirs), Resolution::Rebase(p) if p.title.as_deref() == Some("Mine"))
+    );
+    assert_eq!(ConflictPolicy::default(), ConflictPolicy::Merge);
+    // Merging away every field leaves nothing to re-apply.
+    let only_title = update("a", 5, 3, title("Mine"));
+    assert_eq!(
+        resolve(ConflictPolicy::Merge, &only_title, &theirs),
+        Resolution::Drop
+    );
+}
