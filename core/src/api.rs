@@ -231,3 +231,76 @@ mod tests {
         assert!(Priority::Low < Priority::Medium);
     }
 }
+
+/// `POST /api/v1/events`: a batch of events. Each is checked on its own, so
+/// one bad event does not sink the batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    /// The events, as JSON (each must be a `DomainEvent`).
+    pub events: Vec<serde_json::Value>,
+}
+
+/// What the server did with one pushed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Applied now.
+    Applied,
+    /// Applied before (same event id): nothing done again.
+    Duplicate,
+    /// Concurrent with a change the server has to the same fields: not
+    /// applied; the client settles it by its conflict policy.
+    Conflict,
+    /// Refused: the message says why. Retrying cannot help.
+    Invalid,
+}
+
+/// The answer for one pushed event, in request order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    /// The event's id (empty when it could not be read).
+    pub id: String,
+    /// What happened.
+    pub status: PushStatus,
+    /// The aggregate's server version after this event (applied or
+    /// duplicate), or its current version (conflict).
+    pub version: Option<i64>,
+    /// Why, for `invalid` and `conflict`.
+    pub message: Option<String>,
+    /// For `conflict`: the server's events it collided with.
+    #[serde(default)]
+    pub conflicts_with: Vec<String>,
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One result per event, in request order.
+    pub results: Vec<PushResult>,
+    /// The server's latest event cursor after the batch.
+    pub cursor: i64,
+}
+
+/// One event as pulled: the server's cursor and version beside the event as
+/// its device sent it (checksum intact).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledEvent {
+    /// The server's cursor for this event.
+    pub seq: i64,
+    /// The aggregate's server version after it.
+    pub version: i64,
+    /// The event.
+    pub event: crate::event::DomainEvent,
+}
+
+/// `GET /api/v1/events?after=&limit=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Events after the cursor, oldest first.
+    pub events: Vec<PulledEvent>,
+    /// Pass as `after` next time.
+    pub next_cursor: i64,
+    /// Whether more events wait beyond this page.
+    pub has_more: bool,
+}

@@ -46,9 +46,15 @@ pub enum OpenError {
     Sqlx(#[from] sqlx::Error),
 }
 
-/// Schema changes, applied in order, each once. Append only: never edit a
+/// Schema changes, applied in order, each once, as `(sqlite, postgres)` SQL
+/// (the same text where the dialects agree). Append only: never edit a
 /// migration that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[(&str, &str)] = &[
+    (MIGRATION_1, MIGRATION_1),
+    (MIGRATION_2_SQLITE, MIGRATION_2_POSTGRES),
+];
+
+const MIGRATION_1: &str = r#"
 CREATE TABLE cases (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL,
@@ -71,9 +77,56 @@ CREATE TABLE notes (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX notes_case ON notes (case_id, created_at);
-"#];
+"#;
 
-const CASE_COLUMNS: &str =
+/// The event log: `seq` is the pull cursor (monotonic: ingestion is
+/// serialised), `version` the aggregate's version after the event, `body` the
+/// event exactly as received (so clients can verify its checksum).
+const MIGRATION_2_SQLITE: &str = r#"
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    aggregate_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    clock BIGINT NOT NULL,
+    base_version BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    fields TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX events_aggregate ON events (aggregate_id, version);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    response TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#;
+
+const MIGRATION_2_POSTGRES: &str = r#"
+CREATE TABLE events (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    aggregate_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    clock BIGINT NOT NULL,
+    base_version BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    fields TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX events_aggregate ON events (aggregate_id, version);
+CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    response TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"#;
+
+pub(crate) const CASE_COLUMNS: &str =
     "id, title, description, status, priority, assignee, tags, created_at, updated_at, version, deleted";
 
 /// Filters and paging for the case list.
@@ -157,7 +210,7 @@ fn like_pattern(q: &str) -> String {
     out
 }
 
-fn case_from_row(row: &AnyRow) -> Result<Case, sqlx::Error> {
+pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case, sqlx::Error> {
     let decode = |col: &str, e: String| sqlx::Error::ColumnDecode {
         index: col.to_string(),
         source: e.into(),
@@ -246,7 +299,11 @@ impl Db {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        for (i, (sqlite, postgres)) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            let migration = match self.backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
             let mut tx = self.pool.begin().await?;
             for statement in migration.split(';').filter(|s| !s.trim().is_empty()) {
                 sqlx::query(statement).execute(&mut *tx).await?;
@@ -258,6 +315,11 @@ impl Db {
             tx.commit().await?;
         }
         Ok(())
+    }
+
+    /// The connection pool, for modules with their own queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// Whether the database answers.

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod http;
 pub mod metrics;
@@ -51,6 +52,7 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/cases/{id}", get(routes::get_case))
         .route("/api/v1/cases/{id}/notes", get(routes::case_notes))
         .route("/api/v1/dashboard", get(routes::dashboard))
+        .route("/api/v1/events", get(events::pull).post(events::push))
         .route_layer(from_fn(http::etag))
         .route("/api", get(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))

@@ -2,6 +2,7 @@
 
 use crate::db::Db;
 use casefile_core::api::{Case, CaseStatus, Note, Priority};
+use casefile_core::event::{AggregateType, CaseFields, DomainEvent, EventData, NoteData};
 
 const SUBJECTS: &[&str] = &[
     "Housing benefit",
@@ -118,18 +119,88 @@ pub fn demo_notes(cases: &[Case], seed: u64) -> Vec<Note> {
     notes
 }
 
-/// Inserts `n` demo cases (and notes) if the database has no cases yet;
-/// returns how many cases were inserted.
+/// The events that make `cases` and `notes`, as the device `demo-seed`.
+pub fn demo_events(cases: &[Case], notes: &[Note], seed: u64) -> Vec<DomainEvent> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut uuid = move || {
+        let mut bytes = [0u8; 16];
+        rng.fill(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    };
+    let mut clock = 0u64;
+    let mut events = Vec::new();
+    let mut make = |case_id: &str, base: u64, at: i64, data: EventData| {
+        clock += 1;
+        DomainEvent {
+            id: uuid(),
+            aggregate_id: case_id.to_string(),
+            aggregate_type: AggregateType::Case,
+            event_type: data.event_type(),
+            timestamp: at as u64,
+            node_id: "demo-seed".into(),
+            clock,
+            version: base + 1,
+            base_version: base,
+            data: data.to_value(),
+            correlation_id: None,
+            causation_id: None,
+            checksum: String::new(),
+        }
+        .seal()
+    };
+    for case in cases {
+        let fields = CaseFields {
+            title: case.title.clone(),
+            description: case.description.clone(),
+            status: case.status,
+            priority: case.priority,
+            assignee: case.assignee.clone(),
+            tags: case.tags.clone(),
+        };
+        events.push(make(
+            &case.id,
+            0,
+            case.created_at,
+            EventData::CaseCreated(fields),
+        ));
+        let mut mine: Vec<&Note> = notes.iter().filter(|n| n.case_id == case.id).collect();
+        mine.sort_by_key(|n| n.created_at);
+        for (i, note) in mine.into_iter().enumerate() {
+            let data = EventData::NoteAdded(NoteData {
+                note_id: note.id.clone(),
+                body: note.body.clone(),
+                author: note.author.clone(),
+            });
+            events.push(make(&case.id, 1 + i as u64, note.created_at, data));
+        }
+    }
+    events
+}
+
+/// Fills in `n` demo cases with notes, through the event log like any
+/// other write, if the database has no cases yet; returns how many cases
+/// were created.
 pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Error> {
     if n == 0 || db.count_cases().await? > 0 {
         return Ok(0);
     }
     let cases = demo_cases(n, 0x5eed, now_ms);
-    for chunk in cases.chunks(500) {
-        db.insert_cases(chunk).await?;
-    }
-    for chunk in demo_notes(&cases, 0x5eed).chunks(500) {
-        db.insert_notes(chunk).await?;
+    let notes = demo_notes(&cases, 0x5eed);
+    let events: Vec<serde_json::Value> = demo_events(&cases, &notes, 0x5eed)
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("events encode"))
+        .collect();
+    for chunk in events.chunks(500) {
+        let response = crate::events::ingest(db, chunk.to_vec(), None, now_ms).await?;
+        if let Some(bad) = response
+            .results
+            .iter()
+            .find(|r| r.status != casefile_core::api::PushStatus::Applied)
+        {
+            tracing::error!(?bad, "a demo event was not applied");
+        }
     }
     Ok(n)
 }

@@ -1,15 +1,16 @@
 //! The read API, its error envelope, caching and security headers, driven
 //! through the real router against a real SQLite file.
 
-use axum::body::{to_bytes, Body};
+mod common;
+
+use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, ErrorBody, Health};
+use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, Health};
 use casefile_server::db::Db;
 use casefile_server::{app, seed, AppState};
-use serde::de::DeserializeOwned;
+use common::{get, send};
 use std::sync::Arc;
-use tower::ServiceExt;
 
 struct Fixture {
     app: Router,
@@ -49,55 +50,6 @@ async fn fixture(n: u32) -> Fixture {
         cases,
         _dir: dir,
     }
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not the expected JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .unwrap_or_else(|| panic!("missing header {name}"))
-            .to_str()
-            .unwrap()
-    }
-    fn error(&self) -> ErrorBody {
-        assert!(self.header("content-type").starts_with("application/json"));
-        let body: ErrorBody = self.json();
-        assert_eq!(body.request_id, self.header("x-request-id"));
-        body
-    }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> Reply {
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn get(app: &Router, uri: &str) -> Reply {
-    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]

@@ -1,0 +1,386 @@
+//! The write path (SPEC §2, §5): `POST /api/v1/events` applies a batch of
+//! events in one transaction, idempotently, and `GET /api/v1/events` lets
+//! clients pull what they have not seen.
+//!
+//! Per event: unreadable, altered (checksum) or invalid → `invalid` with the
+//! reason; an id seen before → `duplicate`; based on an older version while
+//! another device changed the same fields since → `conflict`; otherwise
+//! applied as the aggregate's next version, and the projections (cases,
+//! notes) are updated in the same transaction. Ingestion is serialised, so
+//! the pull cursor (`seq`) only ever grows in commit order.
+
+use crate::db::{case_from_row, Db, CASE_COLUMNS};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use casefile_core::api::{
+    Case, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult, PushStatus,
+};
+use casefile_core::event::{apply, CaseView, DomainEvent, EventData};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+use std::collections::BTreeSet;
+
+/// One ingestion at a time in this process: keeps `seq` in commit order.
+static INGEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_KEY_LEN: usize = 200;
+/// Most events in one push.
+pub const MAX_BATCH: usize = 1_000;
+
+fn result(
+    id: &str,
+    status: PushStatus,
+    version: Option<i64>,
+    message: Option<String>,
+) -> PushResult {
+    PushResult {
+        id: id.to_string(),
+        status,
+        version,
+        message,
+        conflicts_with: Vec::new(),
+    }
+}
+
+fn invalid(id: &str, message: impl Into<String>) -> PushResult {
+    result(id, PushStatus::Invalid, None, Some(message.into()))
+}
+
+async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Option<Case>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(case_from_row).transpose()
+}
+
+async fn save_case(conn: &mut AnyConnection, c: &Case, exists: bool) -> Result<(), sqlx::Error> {
+    let sql = if exists {
+        "UPDATE cases SET title = $2, description = $3, status = $4, priority = $5, assignee = $6, \
+         tags = $7, created_at = $8, updated_at = $9, version = $10, deleted = $11 WHERE id = $1"
+            .to_string()
+    } else {
+        format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+    };
+    sqlx::query(&sql)
+        .bind(c.id.as_str())
+        .bind(c.title.as_str())
+        .bind(c.description.as_str())
+        .bind(c.status.as_str())
+        .bind(c.priority.as_str())
+        .bind(c.assignee.as_deref())
+        .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.version)
+        .bind(i64::from(c.deleted))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies one event inside the batch's transaction.
+async fn ingest_one(
+    conn: &mut AnyConnection,
+    raw: Value,
+    now: i64,
+) -> Result<PushResult, sqlx::Error> {
+    let raw_id = raw
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let event: DomainEvent = match serde_json::from_value(raw) {
+        Ok(e) => e,
+        Err(e) => return Ok(invalid(&raw_id, format!("not a valid event: {e}"))),
+    };
+    let id = event.id.clone();
+    if let Err(e) = event.verify() {
+        return Ok(invalid(&id, e.to_string()));
+    }
+    let data = match event.validate() {
+        Ok(d) => d,
+        Err(e) => return Ok(invalid(&id, e.to_string())),
+    };
+    if let Some(row) = sqlx::query("SELECT version FROM events WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok(result(
+            &id,
+            PushStatus::Duplicate,
+            Some(row.try_get("version")?),
+            None,
+        ));
+    }
+    let current = load_case(conn, &event.aggregate_id).await?;
+    match (&data, &current) {
+        (EventData::CaseCreated(_), Some(_)) => {
+            return Ok(invalid(
+                &id,
+                format!("case {} already exists", event.aggregate_id),
+            ))
+        }
+        (EventData::CaseCreated(_), None) => {}
+        (_, None) => {
+            return Ok(invalid(
+                &id,
+                format!("no case has id {}", event.aggregate_id),
+            ))
+        }
+        _ => {}
+    }
+    let current_version = current.as_ref().map_or(0, |c| c.version);
+    let base = event.base_version as i64;
+    if base > current_version {
+        return Ok(invalid(
+            &id,
+            format!("based on version {base}, but the server has version {current_version}"),
+        ));
+    }
+    let fields = data.fields();
+    if base < current_version {
+        let rows = sqlx::query("SELECT id, node_id, fields FROM events WHERE aggregate_id = $1 AND version > $2 ORDER BY version")
+            .bind(event.aggregate_id.as_str())
+            .bind(base)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut collisions = Vec::new();
+        for row in rows {
+            let node: String = row.try_get("node_id")?;
+            let theirs: Vec<String> =
+                serde_json::from_str(&row.try_get::<String, _>("fields")?).unwrap_or_default();
+            if node != event.node_id && theirs.iter().any(|f| fields.contains(f.as_str())) {
+                collisions.push(row.try_get::<String, _>("id")?);
+            }
+        }
+        if !collisions.is_empty() {
+            return Ok(PushResult {
+                conflicts_with: collisions,
+                ..result(
+                    &id,
+                    PushStatus::Conflict,
+                    Some(current_version),
+                    Some(format!(
+                        "another device changed {} since version {base}",
+                        fields.iter().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                )
+            });
+        }
+    }
+    let version = current_version + 1;
+    let mut applied = event.clone();
+    applied.version = version as u64;
+    let exists = current.is_some();
+    let before = current.map(|case| CaseView {
+        case,
+        notes: Vec::new(),
+    });
+    let Some(after) = apply(before, &applied, &data) else {
+        return Ok(invalid(&id, "the event does not apply to this case"));
+    };
+    save_case(conn, &after.case, exists).await?;
+    if let EventData::NoteAdded(note) = &data {
+        sqlx::query(
+            "INSERT INTO notes (id, case_id, body, author, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(note.note_id.as_str())
+        .bind(event.aggregate_id.as_str())
+        .bind(note.body.as_str())
+        .bind(note.author.as_str())
+        .bind(event.timestamp as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let field_list: BTreeSet<&str> = fields;
+    sqlx::query(
+        "INSERT INTO events (id, aggregate_id, event_type, node_id, clock, base_version, version, fields, body, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id.as_str())
+    .bind(event.aggregate_id.as_str())
+    .bind(event.event_type.as_str())
+    .bind(event.node_id.as_str())
+    .bind(event.clock as i64)
+    .bind(base)
+    .bind(version)
+    .bind(serde_json::to_string(&field_list).unwrap_or_else(|_| "[]".into()))
+    .bind(serde_json::to_string(&event).unwrap_or_default())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result(&id, PushStatus::Applied, Some(version), None))
+}
+
+async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM events")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")
+}
+
+/// Applies a batch in one transaction. With an idempotency key, a batch seen
+/// before gets its first answer again, and nothing is applied twice.
+pub async fn ingest(
+    db: &Db,
+    events: Vec<Value>,
+    key: Option<&str>,
+    now: i64,
+) -> Result<PushResponse, sqlx::Error> {
+    let _serial = INGEST.lock().await;
+    let mut tx = db.pool().begin().await?;
+    if let Some(key) = key {
+        if let Some(row) = sqlx::query("SELECT response FROM idempotency WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            let text: String = row.try_get("response")?;
+            if let Ok(response) = serde_json::from_str(&text) {
+                return Ok(response);
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(events.len());
+    for raw in events {
+        results.push(ingest_one(&mut tx, raw, now).await?);
+    }
+    let response = PushResponse {
+        results,
+        cursor: latest_cursor(&mut tx).await?,
+    };
+    if let Some(key) = key {
+        sqlx::query("INSERT INTO idempotency (key, response, created_at) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(serde_json::to_string(&response).unwrap_or_default())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(response)
+}
+
+fn now_ms() -> i64 {
+    casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64
+}
+
+/// `POST /api/v1/events`.
+pub async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<PushRequest>, JsonRejection>,
+) -> Result<Json<PushResponse>, ApiError> {
+    let Json(request) = body.map_err(|e| {
+        let status = e.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_batch",
+            _ => "invalid_json",
+        };
+        ApiError::new(status, code, e.body_text())
+    })?;
+    if request.events.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "at most {MAX_BATCH} events per push, got {}",
+                request.events.len()
+            ),
+        ));
+    }
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_idempotency_key",
+                        format!("Idempotency-Key must be 1–{MAX_KEY_LEN} visible characters"),
+                    )
+                })?,
+        ),
+    };
+    Ok(Json(
+        ingest(&state.db, request.events, key, now_ms()).await?,
+    ))
+}
+
+/// The pull endpoint's query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct PullParams {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// Most events in one pull page.
+pub const MAX_PULL: i64 = 1_000;
+
+/// `GET /api/v1/events?after=<cursor>&limit=<n>`.
+pub async fn pull(
+    State(state): State<AppState>,
+    params: Result<Query<PullParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
+    let after = match p.after.as_deref().filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "after must be a cursor (a whole number ≥ 0), got `{s}`"
+            ))
+        })?,
+    };
+    let limit = match p.limit.as_deref().filter(|s| !s.is_empty()) {
+        None => 500,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PULL).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_query(format!("limit must be from 1 to {MAX_PULL}, got `{s}`"))
+            })?,
+    };
+    let rows =
+        sqlx::query("SELECT seq, version, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(state.db.pool())
+            .await?;
+    let has_more = rows.len() as i64 > limit;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(limit as usize) {
+        let body: String = row.try_get("body")?;
+        let event = serde_json::from_str(&body).map_err(|e| {
+            tracing::error!(error = %e, "stored event does not parse");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "a stored event is unreadable; it has been logged",
+            )
+        })?;
+        events.push(PulledEvent {
+            seq: row.try_get("seq")?,
+            version: row.try_get("version")?,
+            event,
+        });
+    }
+    let next_cursor = events.last().map_or(after, |e| e.seq);
+    Ok(Json(PullResponse {
+        events,
+        next_cursor,
+        has_more,
+    }))
+}
