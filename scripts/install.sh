@@ -40,11 +40,12 @@ if [ ! -f node_modules/.installed ] || ! cmp -s package-lock.json node_modules/.
 fi
 
 if [ "$want_test" = 1 ]; then
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-    say "installing chromium and chromium-driver from apt"
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing chromium, chromium-driver and postgresql from apt"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver postgresql >/dev/null
   fi
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: installs what is missing, then
-# formatting, lints (native and wasm32), native tests (core, server),
+# formatting, lints (native and wasm32), native tests (core, server on
+# SQLite, and the server again on PostgreSQL: scripts/pg.sh),
 # wasm-bindgen tests in headless Chromium (app page, service worker), the
 # release build, and the Playwright e2e suite against the real server.
 # Ends with one line: `N passed, M failed`. Exits non-zero on any failure.
@@ -34,7 +35,7 @@ count() {
 stage() {
   local name=$1; shift
   local log="$LOGS/$name.log" start=$SECONDS status
-  printf '== %-14s ' "$name"
+  printf '== %-16s ' "$name"
   "$@" >"$log" 2>&1
   status=$?
   read -r p f < <(count "$log" "$status")
@@ -58,6 +59,7 @@ stage clippy cargo clippy --workspace --all-targets -- -D warnings
 stage clippy-wasm cargo clippy --target wasm32-unknown-unknown -p casefile -p casefile-sw --all-targets -- -D warnings
 stage core-purity bash -c '! cargo tree -p casefile-core -e normal --prefix none | grep -E "^(wasm-bindgen|web-sys|js-sys|leptos)"'
 stage native-tests cargo test -p casefile-core -p casefile-server
+stage server-postgres bash -c 'CASEFILE_TEST_PG_URL="$(bash scripts/pg.sh)" cargo test -p casefile-server'
 stage wasm-tests cargo test --target wasm32-unknown-unknown -p casefile -p casefile-sw
 if stage release-build trunk build --release && stage server-build cargo build -p casefile-server; then
   stage e2e node --test --test-concurrency=1 tests/e2e/

@@ -22,12 +22,7 @@ struct Fixture {
 const NOW: i64 = 1_790_000_000_000;
 
 async fn fixture(n: u32) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("db/test.db").display());
-    let db = Db::connect(&url).await.unwrap();
-    db.migrate().await.unwrap();
-    // Migrating twice is harmless.
-    db.migrate().await.unwrap();
+    let (db, dir) = common::fresh_db().await;
     let cases = seed::demo_cases(n, 7, NOW);
     db.insert_cases(&cases).await.unwrap();
     let dist = dir.path().join("dist");
@@ -59,7 +54,12 @@ async fn health_reports_version_and_database() {
     assert_eq!(r.status, StatusCode::OK);
     let h: Health = r.json();
     assert_eq!(h.status, "ok");
-    assert_eq!(h.database, "sqlite");
+    let expected = if std::env::var("CASEFILE_TEST_PG_URL").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(h.database, expected);
     assert!(!h.version.is_empty());
 }
 
@@ -367,11 +367,7 @@ async fn metrics_count_requests_by_route_and_status() {
 
 #[tokio::test]
 async fn seeding_fills_an_empty_database_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite:{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
+    let (db, _dir) = common::fresh_db().await;
     assert_eq!(seed::seed_if_empty(&db, 120, NOW).await.unwrap(), 120);
     assert_eq!(seed::seed_if_empty(&db, 120, NOW).await.unwrap(), 0);
     assert_eq!(db.count_cases().await.unwrap(), 120);
@@ -392,11 +388,7 @@ async fn fault_injection_is_off_by_default() {
 
 #[tokio::test]
 async fn fault_rules_answer_matching_requests_and_record_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite:{}", dir.path().join("f.db").display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
+    let (db, dir) = common::fresh_db().await;
     let app = app(
         AppState {
             db,

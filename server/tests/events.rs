@@ -7,7 +7,6 @@ use axum::Router;
 use casefile_core::api::{Case, PullResponse, PushResponse, PushStatus};
 use casefile_core::api::{CaseStatus, Priority};
 use casefile_core::event::{AggregateType, CaseFields, CasePatch, DomainEvent, EventData};
-use casefile_server::db::Db;
 use casefile_server::{app, AppState};
 use common::{get, post_json};
 use serde_json::json;
@@ -19,11 +18,7 @@ struct Server {
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite:{}", dir.path().join("e.db").display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
+    let (db, dir) = common::fresh_db().await;
     let state = AppState {
         db,
         metrics: Arc::default(),

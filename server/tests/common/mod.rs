@@ -65,3 +65,36 @@ pub async fn post_json(app: &Router, path: &str, body: &str, headers: &[(&str, &
     }
     send(app, req.body(Body::from(body.to_string())).unwrap()).await
 }
+
+/// A fresh, migrated database for one test: a new PostgreSQL database when
+/// `CASEFILE_TEST_PG_URL` is set (scripts/pg.sh), else an SQLite file in a
+/// temporary folder (kept alive by the returned guard).
+pub async fn fresh_db() -> (casefile_server::db::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match std::env::var("CASEFILE_TEST_PG_URL") {
+        Ok(admin_url) => {
+            let name = format!("cf_{}", uuid::Uuid::new_v4().simple());
+            let admin = casefile_server::db::Db::connect(&admin_url).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+            admin.pool().close().await;
+            let (base, query) = admin_url
+                .split_once('?')
+                .map_or((admin_url.as_str(), ""), |(b, q)| (b, q));
+            let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
+            if query.is_empty() {
+                format!("{root}/{name}")
+            } else {
+                format!("{root}/{name}?{query}")
+            }
+        }
+        Err(_) => format!("sqlite:{}", dir.path().join("test.db").display()),
+    };
+    let db = casefile_server::db::Db::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    // Migrating twice is harmless.
+    db.migrate().await.unwrap();
+    (db, dir)
+}
