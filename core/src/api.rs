@@ -304,3 +304,11 @@ pub struct PullResponse {
     /// Whether more events wait beyond this page.
     pub has_more: bool,
 }
+
+/// A message on `GET /api/v1/live` (WebSocket): the server's latest event
+/// cursor, sent on connect and after every commit, so clients pull at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveNotice {
+    /// Pull up to here.
+    pub cursor: i64,
+}

@@ -314,9 +314,16 @@ pub async fn push(
                 })?,
         ),
     };
-    Ok(Json(
-        ingest(&state.db, request.events, key, now_ms()).await?,
-    ))
+    let response = ingest(&state.db, request.events, key, now_ms()).await?;
+    if response
+        .results
+        .iter()
+        .any(|r| r.status == PushStatus::Applied)
+    {
+        // No receivers is fine: nobody is listening live.
+        let _ = state.live.send(response.cursor);
+    }
+    Ok(Json(response))
 }
 
 /// The pull endpoint's query string.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod faults;
 pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod routes;
 pub mod seed;
@@ -37,6 +38,20 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Fault injection, only when `CASEFILE_FAULTS=1`.
     pub faults: Option<Arc<faults::Faults>>,
+    /// The latest event cursor after each commit, for `/api/v1/live`.
+    pub live: tokio::sync::broadcast::Sender<i64>,
+}
+
+impl AppState {
+    /// State over `db`, without fault injection.
+    pub fn new(db: Db) -> Self {
+        AppState {
+            db,
+            metrics: Arc::default(),
+            faults: None,
+            live: tokio::sync::broadcast::channel(live::BACKLOG).0,
+        }
+    }
 }
 
 impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
@@ -53,6 +68,7 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/cases/{id}/notes", get(routes::case_notes))
         .route("/api/v1/dashboard", get(routes::dashboard))
         .route("/api/v1/events", get(events::pull).post(events::push))
+        .route("/api/v1/live", get(live::live))
         .route_layer(from_fn(http::etag))
         .route("/api", get(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
@@ -142,9 +158,8 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let faults = std::env::var("CASEFILE_FAULTS").is_ok_and(|v| v == "1");
     let state = AppState {
-        db: db.clone(),
-        metrics: Arc::default(),
         faults: faults.then(Arc::default),
+        ..AppState::new(db.clone())
     };
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     let addr = listener.local_addr()?;

@@ -34,11 +34,7 @@ async fn fixture(n: u32) -> Fixture {
     .unwrap();
     std::fs::write(dist.join("casefile-0123456789abcdef.js"), "export {}").unwrap();
     std::fs::write(dist.join("sw.js"), "// worker").unwrap();
-    let state = AppState {
-        db: db.clone(),
-        metrics: Arc::default(),
-        faults: None,
-    };
+    let state = AppState::new(db.clone());
     Fixture {
         db,
         app: app(state, dist),
@@ -391,9 +387,8 @@ async fn fault_rules_answer_matching_requests_and_record_them() {
     let (db, dir) = common::fresh_db().await;
     let app = app(
         AppState {
-            db,
-            metrics: Arc::default(),
             faults: Some(Arc::default()),
+            ..AppState::new(db)
         },
         dir.path().join("dist"),
     );

@@ -10,7 +10,6 @@ use casefile_core::event::{AggregateType, CaseFields, CasePatch, DomainEvent, Ev
 use casefile_server::{app, AppState};
 use common::{get, post_json};
 use serde_json::json;
-use std::sync::Arc;
 
 struct Server {
     app: Router,
@@ -19,11 +18,7 @@ struct Server {
 
 async fn server() -> Server {
     let (db, dir) = common::fresh_db().await;
-    let state = AppState {
-        db,
-        metrics: Arc::default(),
-        faults: None,
-    };
+    let state = AppState::new(db);
     Server {
         app: app(state, dir.path().join("dist")),
         _dir: dir,

@@ -5,6 +5,7 @@ mod clock;
 mod conflict;
 mod model;
 mod replay;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -15,3 +16,7 @@ pub use model::{
     EventError, EventType, NoteData,
 };
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};
+pub use sync::{
+    next_batch, next_batch_within, read_response, settle, LocalAction, MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+};

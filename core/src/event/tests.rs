@@ -383,3 +383,88 @@ fn each_policy_settles_a_conflict() {
         Resolution::Drop
     );
 }
+
+#[test]
+fn batches_go_in_stamp_order_and_respect_both_limits() {
+    let events: Vec<DomainEvent> = (1..=12u64)
+        .rev()
+        .map(|n| {
+            update(
+                if n % 2 == 0 { "a" } else { "b" },
+                n,
+                n,
+                title(&"t".repeat(100)),
+            )
+        })
+        .collect();
+    let batch = next_batch_within(&events, 5, usize::MAX);
+    assert_eq!(
+        batch.iter().map(|e| e.clock).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let one_size = serde_json::to_vec(&events[0]).unwrap().len();
+    let by_bytes = next_batch_within(&events, 500, 3 * one_size + 10);
+    assert_eq!(by_bytes.len(), 3);
+    // A single event over the byte limit still goes, alone.
+    assert_eq!(next_batch_within(&events, 500, 10).len(), 1);
+    assert!(next_batch(&[]).is_empty());
+    assert_eq!(MAX_BATCH_EVENTS, 500);
+    assert_eq!(MAX_BATCH_BYTES, 262_144);
+}
+
+#[test]
+fn each_answer_maps_to_a_local_action() {
+    use crate::api::{PushResponse, PushResult, PushStatus};
+    let events: Vec<DomainEvent> = (1..=5u64).map(|n| update("a", n, n, title("x"))).collect();
+    let sent: Vec<&DomainEvent> = events.iter().collect();
+    let r = |i: usize, status, version, message: Option<&str>| PushResult {
+        id: events[i].id.clone(),
+        status,
+        version,
+        message: message.map(str::to_string),
+        conflicts_with: if status == PushStatus::Conflict {
+            vec!["theirs".into()]
+        } else {
+            vec![]
+        },
+    };
+    let response = PushResponse {
+        results: vec![
+            r(0, PushStatus::Applied, Some(2), None),
+            r(1, PushStatus::Duplicate, Some(3), None),
+            r(2, PushStatus::Invalid, None, Some("title: is required")),
+            r(
+                3,
+                PushStatus::Conflict,
+                Some(7),
+                Some("another device changed title"),
+            ),
+        ],
+        cursor: 9,
+    };
+    assert_eq!(
+        read_response(&sent, &response),
+        vec![
+            LocalAction::MarkSynced {
+                id: events[0].id.clone(),
+                version: 2
+            },
+            LocalAction::MarkSynced {
+                id: events[1].id.clone(),
+                version: 3
+            },
+            LocalAction::Reject {
+                id: events[2].id.clone(),
+                reason: "title: is required".into()
+            },
+            LocalAction::Conflict {
+                id: events[3].id.clone(),
+                theirs: vec!["theirs".into()],
+                version: Some(7)
+            },
+            LocalAction::Retry {
+                id: events[4].id.clone()
+            },
+        ]
+    );
+}

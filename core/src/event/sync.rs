@@ -1,0 +1,112 @@
+//! The push half of the sync protocol (SPEC §5): which unsynced events go in
+//! the next batch, and what each per-event answer means for the local copy.
+
+use super::conflict::{resolve, ConflictPolicy, Resolution};
+use super::model::DomainEvent;
+use crate::api::{PushResponse, PushStatus};
+
+/// Most events in one push.
+pub const MAX_BATCH_EVENTS: usize = 500;
+/// Most bytes (JSON) in one push.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// The next batch to push: unsynced events in stamp order, up to
+/// [`MAX_BATCH_EVENTS`] events and [`MAX_BATCH_BYTES`] of JSON. An event
+/// larger than the byte limit on its own still goes alone (the server's
+/// 1 MiB body limit decides), so the queue can never get stuck behind it.
+pub fn next_batch(unsynced: &[DomainEvent]) -> Vec<&DomainEvent> {
+    next_batch_within(unsynced, MAX_BATCH_EVENTS, MAX_BATCH_BYTES)
+}
+
+/// [`next_batch`] with explicit limits.
+pub fn next_batch_within(
+    unsynced: &[DomainEvent],
+    max_events: usize,
+    max_bytes: usize,
+) -> Vec<&DomainEvent> {
+    let mut ordered: Vec<&DomainEvent> = unsynced.iter().collect();
+    ordered.sort_by_key(|e| e.stamp());
+    let mut batch = Vec::new();
+    let mut bytes = 2; // the surrounding brackets
+    for event in ordered {
+        let size = serde_json::to_vec(event).map_or(0, |v| v.len()) + 1;
+        if batch.len() == max_events || (!batch.is_empty() && bytes + size > max_bytes) {
+            break;
+        }
+        bytes += size;
+        batch.push(event);
+    }
+    batch
+}
+
+/// What to do with a local event after the server's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalAction {
+    /// Applied or seen before: mark it synced with the server's version.
+    MarkSynced {
+        /// The event.
+        id: String,
+        /// The aggregate's server version after it.
+        version: i64,
+    },
+    /// Refused for good: keep it, visibly, with the server's reason.
+    Reject {
+        /// The event.
+        id: String,
+        /// Why, in the server's words.
+        reason: String,
+    },
+    /// Concurrent with another device's change: settle it by policy, once the
+    /// other device's events are pulled. `theirs` lists those event ids.
+    Conflict {
+        /// The event.
+        id: String,
+        /// The server's events it collided with.
+        theirs: Vec<String>,
+        /// The server's current version of the aggregate.
+        version: Option<i64>,
+    },
+    /// The answer did not mention it (a truncated response): push it again.
+    Retry {
+        /// The event.
+        id: String,
+    },
+}
+
+/// Reads a push response against the batch that was sent.
+pub fn read_response(sent: &[&DomainEvent], response: &PushResponse) -> Vec<LocalAction> {
+    sent.iter()
+        .map(|event| {
+            let id = event.id.clone();
+            match response.results.iter().find(|r| r.id == event.id) {
+                None => LocalAction::Retry { id },
+                Some(r) => match (r.status, r.version) {
+                    (PushStatus::Applied | PushStatus::Duplicate, Some(version)) => {
+                        LocalAction::MarkSynced { id, version }
+                    }
+                    (PushStatus::Applied | PushStatus::Duplicate, None) => {
+                        LocalAction::Retry { id }
+                    }
+                    (PushStatus::Invalid, _) => LocalAction::Reject {
+                        id,
+                        reason: r
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| "refused by the server".into()),
+                    },
+                    (PushStatus::Conflict, version) => LocalAction::Conflict {
+                        id,
+                        theirs: r.conflicts_with.clone(),
+                        version,
+                    },
+                },
+            }
+        })
+        .collect()
+}
+
+/// Settles a conflicted local event once the server's colliding event is
+/// known (pulled): by the policy of its aggregate type.
+pub fn settle(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent) -> Resolution {
+    resolve(policy, mine, theirs)
+}

@@ -1,0 +1,74 @@
+//! `GET /api/v1/live`: a WebSocket that tells clients the latest event
+//! cursor, on connect and after every commit, so they pull at once instead of
+//! waiting for their periodic pull. Notices carry no data.
+
+use crate::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use casefile_core::api::LiveNotice;
+use sqlx::Row;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// How often the server pings an idle socket, so dead peers are noticed and
+/// proxies keep the connection open.
+pub const HEARTBEAT: Duration = Duration::from_secs(25);
+/// Notices kept for slow sockets before they are told the latest instead.
+pub const BACKLOG: usize = 64;
+
+async fn latest(state: &AppState) -> i64 {
+    let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM events")
+        .fetch_one(state.db.pool())
+        .await;
+    row.and_then(|r| r.try_get("n")).unwrap_or(0)
+}
+
+async fn notify(socket: &mut WebSocket, cursor: i64) -> bool {
+    let text = serde_json::to_string(&LiveNotice { cursor }).expect("notices encode");
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// The upgrade.
+pub async fn live(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.on_upgrade(move |socket| serve(socket, state))
+}
+
+async fn serve(mut socket: WebSocket, state: AppState) {
+    let mut commits = state.live.subscribe();
+    if !notify(&mut socket, latest(&state).await).await {
+        return;
+    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            commit = commits.recv() => {
+                let cursor = match commit {
+                    Ok(cursor) => cursor,
+                    // Missed some: the latest one says it all.
+                    Err(RecvError::Lagged(_)) => latest(&state).await,
+                    Err(RecvError::Closed) => break,
+                };
+                if !notify(&mut socket, cursor).await {
+                    break;
+                }
+            }
+            _ = heartbeat.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                // The client's own heartbeat.
+                Some(Ok(Message::Text(t))) if t.as_str() == "ping" => {
+                    if socket.send(Message::Text("pong".into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The live socket: the current cursor on connect, a notice after each
+//! commit, and an answer to the client's heartbeat.
+
+mod common;
+
+use casefile_core::api::{CaseStatus, LiveNotice, Priority};
+use casefile_core::event::{AggregateType, CaseFields, DomainEvent, EventData};
+use casefile_server::{app, AppState};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+fn created(n: u64) -> DomainEvent {
+    let data = EventData::CaseCreated(CaseFields {
+        title: format!("Live case {n}"),
+        description: String::new(),
+        status: CaseStatus::Open,
+        priority: Priority::Low,
+        assignee: None,
+        tags: vec![],
+    });
+    DomainEvent {
+        id: format!("00000000-0000-4000-8000-{n:012x}"),
+        aggregate_id: format!("10000000-0000-4000-8000-{n:012x}"),
+        aggregate_type: AggregateType::Case,
+        event_type: data.event_type(),
+        timestamp: 1_790_000_000_000,
+        node_id: "tablet".into(),
+        clock: n,
+        version: 1,
+        base_version: 0,
+        data: data.to_value(),
+        correlation_id: None,
+        causation_id: None,
+        checksum: String::new(),
+    }
+    .seal()
+}
+
+async fn next_notice<S>(ws: &mut S) -> LiveNotice
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a notice within 5 s")
+            .expect("socket open")
+            .expect("no socket error");
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).expect("a notice");
+        }
+    }
+}
+
+#[tokio::test]
+async fn clients_hear_the_cursor_on_connect_and_after_every_commit() {
+    let (db, dir) = common::fresh_db().await;
+    let router = app(AppState::new(db), dir.path().join("dist"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_app = router.clone();
+    tokio::spawn(async move { axum::serve(listener, server_app).await.unwrap() });
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live"))
+        .await
+        .unwrap();
+    assert_eq!(next_notice(&mut ws).await, LiveNotice { cursor: 0 });
+
+    let body = serde_json::json!({ "events": [created(1)] }).to_string();
+    let r = common::post_json(&router, "/api/v1/events", &body, &[]).await;
+    assert_eq!(r.status, axum::http::StatusCode::OK);
+    assert_eq!(next_notice(&mut ws).await, LiveNotice { cursor: 1 });
+
+    // A duplicate commits nothing new: no notice for it; the next real one comes.
+    common::post_json(&router, "/api/v1/events", &body, &[]).await;
+    let body2 = serde_json::json!({ "events": [created(2)] }).to_string();
+    common::post_json(&router, "/api/v1/events", &body2, &[]).await;
+    assert_eq!(next_notice(&mut ws).await, LiveNotice { cursor: 2 });
+
+    ws.send(Message::Text("ping".into())).await.unwrap();
+    let pong = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(pong, Message::Text("pong".into()));
+}
