@@ -4,23 +4,15 @@
 use casefile::http::{get_json, FetchError};
 use casefile_core::api::Health;
 use casefile_core::{Failure, RetryDecision, RetryPolicy};
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
-}
+mod common;
+use common::{host, sleep};
 
 /// Polls until `selector` matches inside `host`, for up to 5 s.
-async fn wait_for(host: &web_sys::Element, selector: &str) -> web_sys::Element {
+async fn wait_for(host: &web_sys::HtmlElement, selector: &str) -> web_sys::Element {
     for _ in 0..100 {
         if let Some(el) = host.query_selector(selector).unwrap() {
             return el;
@@ -35,10 +27,8 @@ async fn wait_for(host: &web_sys::Element, selector: &str) -> web_sys::Element {
 
 #[wasm_bindgen_test]
 async fn the_app_mounts_its_shell_and_explains_a_failing_api() {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let host = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&host).unwrap();
-    let handle = leptos::mount::mount_to(host.clone().unchecked_into(), || {
+    let host = host();
+    let handle = leptos::mount::mount_to(host.clone(), || {
         use leptos::prelude::*;
         view! { <casefile::App/> }
     });

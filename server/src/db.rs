@@ -5,7 +5,7 @@
 
 use casefile_core::api::{Case, CasePage, CaseStatus, Count, Dashboard, Note, Priority};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
 
 /// Which database the server talks to.
@@ -81,10 +81,14 @@ CREATE INDEX notes_case ON notes (case_id, created_at);
 
 /// The event log: `seq` is the pull cursor (monotonic: ingestion is
 /// serialised), `version` the aggregate's version after the event, `body` the
-/// event exactly as received (so clients can verify its checksum).
-const MIGRATION_2_SQLITE: &str = r#"
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+/// event exactly as received (so clients can verify its checksum). Only the
+/// auto-increment spelling differs between the two databases.
+macro_rules! migration_2 {
+    ($seq:literal) => {
+        concat!(
+            "CREATE TABLE events (\n    seq ",
+            $seq,
+            r#",
     id TEXT NOT NULL UNIQUE,
     aggregate_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
@@ -102,29 +106,12 @@ CREATE TABLE idempotency (
     response TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
-"#;
-
-const MIGRATION_2_POSTGRES: &str = r#"
-CREATE TABLE events (
-    seq BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    aggregate_id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    node_id TEXT NOT NULL,
-    clock BIGINT NOT NULL,
-    base_version BIGINT NOT NULL,
-    version BIGINT NOT NULL,
-    fields TEXT NOT NULL,
-    body TEXT NOT NULL,
-    received_at BIGINT NOT NULL
-);
-CREATE INDEX events_aggregate ON events (aggregate_id, version);
-CREATE TABLE idempotency (
-    key TEXT PRIMARY KEY,
-    response TEXT NOT NULL,
-    created_at BIGINT NOT NULL
-);
-"#;
+"#
+        )
+    };
+}
+const MIGRATION_2_SQLITE: &str = migration_2!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const MIGRATION_2_POSTGRES: &str = migration_2!("BIGSERIAL PRIMARY KEY");
 
 pub(crate) const CASE_COLUMNS: &str =
     "id, title, description, status, priority, assignee, tags, created_at, updated_at, version, deleted";
@@ -235,6 +222,37 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case, sqlx::Error> {
         version: row.try_get("version")?,
         deleted: row.try_get::<i64, _>("deleted")? != 0,
     })
+}
+
+/// Inserts a case (`exists == false`) or updates it, in the caller's
+/// connection or transaction.
+pub(crate) async fn write_case(
+    conn: &mut AnyConnection,
+    c: &Case,
+    exists: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if exists {
+        "UPDATE cases SET title = $2, description = $3, status = $4, priority = $5, assignee = $6, \
+         tags = $7, created_at = $8, updated_at = $9, version = $10, deleted = $11 WHERE id = $1"
+            .to_string()
+    } else {
+        format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+    };
+    sqlx::query(&sql)
+        .bind(c.id.as_str())
+        .bind(c.title.as_str())
+        .bind(c.description.as_str())
+        .bind(c.status.as_str())
+        .bind(c.priority.as_str())
+        .bind(c.assignee.as_deref())
+        .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.version)
+        .bind(i64::from(c.deleted))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The connection pool and which database it is.
@@ -489,22 +507,7 @@ impl Db {
     pub async fn insert_cases(&self, cases: &[Case]) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         for c in cases {
-            sqlx::query(&format!(
-                "INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ))
-            .bind(c.id.as_str())
-            .bind(c.title.as_str())
-            .bind(c.description.as_str())
-            .bind(c.status.as_str())
-            .bind(c.priority.as_str())
-            .bind(c.assignee.as_deref())
-            .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .bind(c.version)
-            .bind(i64::from(c.deleted))
-            .execute(&mut *tx)
-            .await?;
+            write_case(&mut tx, c, false).await?;
         }
         tx.commit().await
     }

@@ -9,7 +9,7 @@
 //! notes) are updated in the same transaction. Ingestion is serialised, so
 //! the pull cursor (`seq`) only ever grows in commit order.
 
-use crate::db::{case_from_row, Db, CASE_COLUMNS};
+use crate::db::{case_from_row, write_case, Db, CASE_COLUMNS};
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::rejection::JsonRejection;
@@ -58,31 +58,6 @@ async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Option<Case>, s
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(case_from_row).transpose()
-}
-
-async fn save_case(conn: &mut AnyConnection, c: &Case, exists: bool) -> Result<(), sqlx::Error> {
-    let sql = if exists {
-        "UPDATE cases SET title = $2, description = $3, status = $4, priority = $5, assignee = $6, \
-         tags = $7, created_at = $8, updated_at = $9, version = $10, deleted = $11 WHERE id = $1"
-            .to_string()
-    } else {
-        format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-    };
-    sqlx::query(&sql)
-        .bind(c.id.as_str())
-        .bind(c.title.as_str())
-        .bind(c.description.as_str())
-        .bind(c.status.as_str())
-        .bind(c.priority.as_str())
-        .bind(c.assignee.as_deref())
-        .bind(serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()))
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .bind(c.version)
-        .bind(i64::from(c.deleted))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 /// Applies one event inside the batch's transaction.
@@ -187,7 +162,7 @@ async fn ingest_one(
     let Some(after) = apply(before, &applied, &data) else {
         return Ok(invalid(&id, "the event does not apply to this case"));
     };
-    save_case(conn, &after.case, exists).await?;
+    write_case(conn, &after.case, exists).await?;
     if let EventData::NoteAdded(note) = &data {
         sqlx::query(
             "INSERT INTO notes (id, case_id, body, author, created_at) VALUES ($1, $2, $3, $4, $5)",

@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use casefile_core::api::{Case, CaseStatus, Note, Priority};
-use casefile_core::event::{AggregateType, CaseFields, DomainEvent, EventData, NoteData};
+use casefile_core::event::{CaseFields, DomainEvent, EventData, EventHeader, NoteData};
 
 const SUBJECTS: &[&str] = &[
     "Housing benefit",
@@ -133,22 +133,15 @@ pub fn demo_events(cases: &[Case], notes: &[Note], seed: u64) -> Vec<DomainEvent
     let mut events = Vec::new();
     let mut make = |case_id: &str, base: u64, at: i64, data: EventData| {
         clock += 1;
-        DomainEvent {
+        let header = EventHeader {
             id: uuid(),
             aggregate_id: case_id.to_string(),
-            aggregate_type: AggregateType::Case,
-            event_type: data.event_type(),
-            timestamp: at as u64,
             node_id: "demo-seed".into(),
             clock,
-            version: base + 1,
             base_version: base,
-            data: data.to_value(),
-            correlation_id: None,
-            causation_id: None,
-            checksum: String::new(),
-        }
-        .seal()
+            timestamp: at as u64,
+        };
+        DomainEvent::new(header, &data)
     };
     for case in cases {
         let fields = CaseFields {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use casefile_core::api::{Case, PullResponse, PushResponse, PushStatus};
 use casefile_core::api::{CaseStatus, Priority};
-use casefile_core::event::{AggregateType, CaseFields, CasePatch, DomainEvent, EventData};
+use casefile_core::event::{CaseFields, CasePatch, DomainEvent, EventData, EventHeader};
 use casefile_server::{app, AppState};
 use common::{get, post_json};
 use serde_json::json;
@@ -32,22 +32,15 @@ fn uuid(n: u64) -> String {
 }
 
 fn event(n: u64, node: &str, base: u64, data: EventData) -> DomainEvent {
-    DomainEvent {
+    let header = EventHeader {
         id: uuid(n),
         aggregate_id: CASE.into(),
-        aggregate_type: AggregateType::Case,
-        event_type: data.event_type(),
-        timestamp: 1_790_000_000_000 + n,
         node_id: node.into(),
         clock: n,
-        version: base + 1,
         base_version: base,
-        data: data.to_value(),
-        correlation_id: None,
-        causation_id: None,
-        checksum: String::new(),
-    }
-    .seal()
+        timestamp: 1_790_000_000_000 + n,
+    };
+    DomainEvent::new(header, &data)
 }
 
 fn create(n: u64) -> DomainEvent {

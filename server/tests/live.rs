@@ -4,7 +4,7 @@
 mod common;
 
 use casefile_core::api::{CaseStatus, LiveNotice, Priority};
-use casefile_core::event::{AggregateType, CaseFields, DomainEvent, EventData};
+use casefile_core::event::{CaseFields, DomainEvent, EventData, EventHeader};
 use casefile_server::{app, AppState};
 use futures_util::{SinkExt, StreamExt};
 use std::time::Duration;
@@ -19,22 +19,15 @@ fn created(n: u64) -> DomainEvent {
         assignee: None,
         tags: vec![],
     });
-    DomainEvent {
+    let header = EventHeader {
         id: format!("00000000-0000-4000-8000-{n:012x}"),
         aggregate_id: format!("10000000-0000-4000-8000-{n:012x}"),
-        aggregate_type: AggregateType::Case,
-        event_type: data.event_type(),
-        timestamp: 1_790_000_000_000,
         node_id: "tablet".into(),
         clock: n,
-        version: 1,
         base_version: 0,
-        data: data.to_value(),
-        correlation_id: None,
-        causation_id: None,
-        checksum: String::new(),
-    }
-    .seal()
+        timestamp: 1_790_000_000_000,
+    };
+    DomainEvent::new(header, &data)
 }
 
 async fn next_notice<S>(ws: &mut S) -> LiveNotice

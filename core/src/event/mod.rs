@@ -13,7 +13,7 @@ pub use clock::{LamportClock, Stamp};
 pub use conflict::{detect_conflicts, overlap, resolve, ConflictPolicy, Resolution};
 pub use model::{
     validate_fields, validate_patch, AggregateType, CaseFields, CasePatch, DomainEvent, EventData,
-    EventError, EventType, NoteData,
+    EventError, EventHeader, EventType, NoteData,
 };
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};
 pub use sync::{

@@ -381,7 +381,45 @@ pub fn validate_patch(p: &CasePatch) -> Result<(), EventError> {
     Ok(())
 }
 
+/// Who makes a new event, where it sits, and when: everything but its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHeader {
+    /// The event's UUID.
+    pub id: String,
+    /// The case it changes.
+    pub aggregate_id: String,
+    /// The device.
+    pub node_id: String,
+    /// Its Lamport clock value (from [`super::LamportClock::tick`]).
+    pub clock: u64,
+    /// The case version it is based on (0 for a creation).
+    pub base_version: u64,
+    /// Wall-clock time (ms).
+    pub timestamp: u64,
+}
+
 impl DomainEvent {
+    /// A new event, sealed: its version is `base_version + 1`, its type and
+    /// `data` come from `data`.
+    pub fn new(header: EventHeader, data: &EventData) -> DomainEvent {
+        DomainEvent {
+            id: header.id,
+            aggregate_id: header.aggregate_id,
+            aggregate_type: AggregateType::Case,
+            event_type: data.event_type(),
+            timestamp: header.timestamp,
+            node_id: header.node_id,
+            clock: header.clock,
+            version: header.base_version + 1,
+            base_version: header.base_version,
+            data: data.to_value(),
+            correlation_id: None,
+            causation_id: None,
+            checksum: String::new(),
+        }
+        .seal()
+    }
+
     /// This event's place in the total order.
     pub fn stamp(&self) -> Stamp {
         Stamp {

@@ -10,22 +10,15 @@ fn uuid(n: u64) -> String {
 }
 
 fn event(node: &str, clock: u64, base: u64, data: EventData) -> DomainEvent {
-    DomainEvent {
-        id: uuid(clock * 1000 + node.len() as u64 + node.bytes().map(u64::from).sum::<u64>()),
+    let header = EventHeader {
+        id: uuid(clock * 1000 + node.bytes().map(u64::from).sum::<u64>()),
         aggregate_id: CASE.into(),
-        aggregate_type: AggregateType::Case,
-        event_type: data.event_type(),
-        timestamp: 1_790_000_000_000 + clock,
         node_id: node.into(),
         clock,
-        version: base + 1,
         base_version: base,
-        data: data.to_value(),
-        correlation_id: None,
-        causation_id: None,
-        checksum: String::new(),
-    }
-    .seal()
+        timestamp: 1_790_000_000_000 + clock,
+    };
+    DomainEvent::new(header, &data)
 }
 
 fn created(title: &str) -> EventData {
