@@ -40,6 +40,22 @@ pub fn Header() -> impl IntoView {
     }
 }
 
+/// An `<option>` for every status.
+pub fn status_options() -> impl IntoView {
+    CaseStatus::ALL
+        .iter()
+        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+        .collect_view()
+}
+
+/// An `<option>` for every priority, `selected` preselected.
+pub fn priority_options(selected: Option<Priority>) -> impl IntoView {
+    Priority::ALL
+        .iter()
+        .map(|p| view! { <option value=p.as_str() selected=Some(*p) == selected>{p.label()}</option> })
+        .collect_view()
+}
+
 /// A coloured status label.
 #[component]
 pub fn StatusBadge(

@@ -1,4 +1,4 @@
-use crate::components::{query_view, PriorityBadge, StatusBadge};
+use crate::components::{priority_options, query_view, status_options, PriorityBadge, StatusBadge};
 use crate::format::{now_ms, relative_time};
 use crate::queries::{use_case_list, CaseFilters};
 use casefile_core::api::{CasePage, CaseStatus, Priority};
@@ -17,14 +17,8 @@ pub fn CasesPage() -> impl IntoView {
         q: q.get(),
     });
     let cases = use_case_list(filters);
-    let status_options = CaseStatus::ALL
-        .iter()
-        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
-        .collect_view();
-    let priority_options = Priority::ALL
-        .iter()
-        .map(|p| view! { <option value=p.as_str()>{p.label()}</option> })
-        .collect_view();
+    let status_options = status_options();
+    let priority_options = priority_options(None);
     view! {
         <div class="page-head">
             <h1>"Cases"</h1>

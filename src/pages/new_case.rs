@@ -1,4 +1,5 @@
-use casefile_core::api::{CaseStatus, Priority};
+use crate::components::{priority_options, status_options};
+use casefile_core::api::Priority;
 use leptos::prelude::*;
 
 /// Longest title accepted (SPEC §2).
@@ -21,14 +22,8 @@ pub fn NewCase() -> impl IntoView {
             None
         }
     };
-    let status_options = CaseStatus::ALL
-        .iter()
-        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
-        .collect_view();
-    let priority_options = Priority::ALL
-        .iter()
-        .map(|p| view! { <option value=p.as_str() selected=*p == Priority::Medium>{p.label()}</option> })
-        .collect_view();
+    let status_options = status_options();
+    let priority_options = priority_options(Some(Priority::Medium));
     view! {
         <div class="page-head"><h1>"New case"</h1></div>
         <form class="card form" on:submit=move |ev| { ev.prevent_default(); set_touched.set(true); }>

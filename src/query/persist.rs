@@ -7,7 +7,7 @@ use crate::build::BUILD_VERSION;
 use casefile_core::query::{PersistedEntry, SavedEntry, SAVE_DEBOUNCE_MS};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use leptos::prelude::*;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -34,6 +34,13 @@ async fn open() -> Result<Database, String> {
         })
         .await
         .map_err(|e| format!("cannot open {DB_NAME}: {e}"))
+}
+
+fn readwrite(db: &Database) -> Result<Transaction<'_>, String> {
+    db.transaction(STORE)
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Why one saved record was not restored.
@@ -66,11 +73,7 @@ pub async fn load() -> Vec<SavedEntry<QueryData>> {
 
 async fn try_load() -> Result<Vec<SavedEntry<QueryData>>, String> {
     let db = open().await?;
-    let tx = db
-        .transaction(STORE)
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let tx = readwrite(&db)?;
     let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
     let keys: Vec<JsValue> = store
         .get_all_keys::<JsValue>()
@@ -102,11 +105,7 @@ async fn try_load() -> Result<Vec<SavedEntry<QueryData>>, String> {
 /// Replaces the saved cache with `entries`, in one transaction.
 pub async fn save(entries: Vec<SavedEntry<QueryData>>) -> Result<(), String> {
     let db = open().await?;
-    let tx = db
-        .transaction(STORE)
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let tx = readwrite(&db)?;
     let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
     store.clear().map_err(|e| e.to_string())?;
     for entry in entries {
