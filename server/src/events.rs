@@ -19,7 +19,7 @@ use axum::Json;
 use casefile_core::api::{
     Case, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult, PushStatus,
 };
-use casefile_core::event::{apply, CaseView, DomainEvent, EventData};
+use casefile_core::event::{apply, judge, Applied, CaseView, DomainEvent, EventData, Verdict};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
@@ -96,62 +96,45 @@ async fn ingest_one(
         ));
     }
     let current = load_case(conn, &event.aggregate_id).await?;
-    match (&data, &current) {
-        (EventData::CaseCreated(_), Some(_)) => {
-            return Ok(invalid(
-                &id,
-                format!("case {} already exists", event.aggregate_id),
-            ))
-        }
-        (EventData::CaseCreated(_), None) => {}
-        (_, None) => {
-            return Ok(invalid(
-                &id,
-                format!("no case has id {}", event.aggregate_id),
-            ))
-        }
-        _ => {}
-    }
-    let current_version = current.as_ref().map_or(0, |c| c.version);
+    let current_version = current.as_ref().map(|c| c.version as u64);
     let base = event.base_version as i64;
-    if base > current_version {
-        return Ok(invalid(
-            &id,
-            format!("based on version {base}, but the server has version {current_version}"),
-        ));
+    let mut since_base = Vec::new();
+    if current_version.is_some_and(|v| v > event.base_version) {
+        let rows = sqlx::query(
+            "SELECT id, node_id, fields FROM events WHERE aggregate_id = $1 AND version > $2",
+        )
+        .bind(event.aggregate_id.as_str())
+        .bind(base)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            since_base.push(Applied {
+                id: row.try_get("id")?,
+                node_id: row.try_get("node_id")?,
+                fields: serde_json::from_str(&row.try_get::<String, _>("fields")?)
+                    .unwrap_or_default(),
+            });
+        }
     }
     let fields = data.fields();
-    if base < current_version {
-        let rows = sqlx::query("SELECT id, node_id, fields FROM events WHERE aggregate_id = $1 AND version > $2 ORDER BY version")
-            .bind(event.aggregate_id.as_str())
-            .bind(base)
-            .fetch_all(&mut *conn)
-            .await?;
-        let mut collisions = Vec::new();
-        for row in rows {
-            let node: String = row.try_get("node_id")?;
-            let theirs: Vec<String> =
-                serde_json::from_str(&row.try_get::<String, _>("fields")?).unwrap_or_default();
-            if node != event.node_id && theirs.iter().any(|f| fields.contains(f.as_str())) {
-                collisions.push(row.try_get::<String, _>("id")?);
-            }
-        }
-        if !collisions.is_empty() {
+    let version = match judge(&event, &data, current_version, &since_base) {
+        Verdict::Refuse(reason) => return Ok(invalid(&id, reason)),
+        Verdict::Conflict { with, current } => {
             return Ok(PushResult {
-                conflicts_with: collisions,
+                conflicts_with: with,
                 ..result(
                     &id,
                     PushStatus::Conflict,
-                    Some(current_version),
+                    Some(current as i64),
                     Some(format!(
                         "another device changed {} since version {base}",
                         fields.iter().copied().collect::<Vec<_>>().join(", ")
                     )),
                 )
-            });
+            })
         }
-    }
-    let version = current_version + 1;
+        Verdict::Apply { version } => version as i64,
+    };
     let mut applied = event.clone();
     applied.version = version as u64;
     let exists = current.is_some();

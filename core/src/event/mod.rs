@@ -3,6 +3,7 @@
 
 mod clock;
 mod conflict;
+mod judge;
 mod model;
 mod replay;
 mod sync;
@@ -11,6 +12,7 @@ mod tests;
 
 pub use clock::{LamportClock, Stamp};
 pub use conflict::{detect_conflicts, overlap, resolve, ConflictPolicy, Resolution};
+pub use judge::{judge, Applied, Verdict};
 pub use model::{
     validate_fields, validate_patch, AggregateType, CaseFields, CasePatch, DomainEvent, EventData,
     EventError, EventHeader, EventType, NoteData,

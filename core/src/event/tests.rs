@@ -461,3 +461,58 @@ fn each_answer_maps_to_a_local_action() {
         ]
     );
 }
+
+fn applied(id: &str, node: &str, fields: &[&str]) -> Applied {
+    Applied {
+        id: id.into(),
+        node_id: node.into(),
+        fields: fields.iter().map(|f| f.to_string()).collect(),
+    }
+}
+
+#[test]
+fn the_server_rule_applies_refuses_or_reports_a_conflict() {
+    let create = event("a", 1, 0, created("New"));
+    let data = create.typed_data().unwrap();
+    assert_eq!(
+        judge(&create, &data, None, &[]),
+        Verdict::Apply { version: 1 }
+    );
+    assert!(
+        matches!(judge(&create, &data, Some(1), &[]), Verdict::Refuse(m) if m.contains("already exists"))
+    );
+
+    let retitle = update("a", 5, 3, title("T"));
+    let data = retitle.typed_data().unwrap();
+    assert!(
+        matches!(judge(&retitle, &data, None, &[]), Verdict::Refuse(m) if m.contains("no case"))
+    );
+    assert_eq!(
+        judge(&retitle, &data, Some(3), &[]),
+        Verdict::Apply { version: 4 }
+    );
+    assert!(
+        matches!(judge(&retitle, &data, Some(2), &[]), Verdict::Refuse(m) if m.contains("based on version 3"))
+    );
+    // Behind by two: another device's title change conflicts, its status
+    // change and this device's own change do not.
+    let since = [
+        applied("x", "b", &["status"]),
+        applied("y", "a", &["title"]),
+    ];
+    assert_eq!(
+        judge(&retitle, &data, Some(5), &since),
+        Verdict::Apply { version: 6 }
+    );
+    let since = [
+        applied("x", "b", &["status"]),
+        applied("z", "b", &["title", "tags"]),
+    ];
+    assert_eq!(
+        judge(&retitle, &data, Some(5), &since),
+        Verdict::Conflict {
+            with: vec!["z".into()],
+            current: 5
+        }
+    );
+}
