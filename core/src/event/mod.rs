@@ -6,6 +6,8 @@ mod conflict;
 mod judge;
 mod model;
 mod replay;
+#[cfg(test)]
+mod sim;
 mod sync;
 #[cfg(test)]
 mod tests;
