@@ -1,9 +1,9 @@
 //! The event store through real IndexedDB (wasm-bindgen-test, Chromium).
 #![cfg(target_arch = "wasm32")]
 
-use casefile::store::{schema, EventRecord, EventStore};
-use casefile_core::api::CaseStatus;
-use casefile_core::event::{CaseFields, CasePatch, EventData};
+use casefile::store::{schema, Change, EventRecord, EventStore};
+use casefile_core::api::{CaseStatus, PulledEvent};
+use casefile_core::event::{CaseFields, CasePatch, DomainEvent, EventData, EventHeader};
 use std::collections::HashSet;
 use wasm_bindgen_test::*;
 
@@ -159,4 +159,248 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     );
     // Once quarantined, it no longer comes back.
     assert!(store.events_for(&case).await.unwrap().1.is_empty());
+}
+
+/// An event made on another device, as the server would send it.
+fn remote(case: &str, node: &str, clock: u64, base: u64, data: &EventData) -> DomainEvent {
+    DomainEvent::new(
+        EventHeader {
+            id: uuid::Uuid::new_v4().to_string(),
+            aggregate_id: case.to_string(),
+            node_id: node.to_string(),
+            clock,
+            base_version: base,
+            timestamp: 1_790_000_000_000 + clock,
+        },
+        data,
+    )
+}
+
+fn pulled(seq: i64, event: &DomainEvent) -> PulledEvent {
+    PulledEvent {
+        seq,
+        version: event.version as i64,
+        event: event.clone(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn receive_stores_remote_events_follows_the_clock_and_settles_own_ones() {
+    let store = EventStore::open_named("casefile-test-receive")
+        .await
+        .unwrap();
+    let case = case_id(10);
+    let mine = store.append(&case, &create("Mine")).await.unwrap();
+    let theirs = remote(&case, "other-device", 500, 1, &retitle("Theirs"));
+    // The server has my creation (its answer was lost) and their update.
+    let got = store
+        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2)
+        .await
+        .unwrap();
+    assert_eq!(got.added, 1, "only their event is new here");
+    assert_eq!(got.aggregates, vec![case.clone()]);
+    assert_eq!(store.cursor().await.unwrap(), 2);
+    assert!(store.clock().await.unwrap().value() > 500, "receive rule");
+    assert!(store.unsynced().await.unwrap().is_empty(), "mine is synced");
+    let local = store.local_case(&case).await.unwrap().unwrap();
+    assert_eq!(local.view.case.title, "Theirs");
+    assert_eq!((local.pending, local.view.case.version), (0, 2));
+    // A new local event is stamped after everything seen, based on version 2.
+    let next = store.append(&case, &retitle("Later")).await.unwrap();
+    assert!(next.clock > 500 && next.base_version == 2);
+    assert_eq!(store.pending_count().await.unwrap(), 1);
+    // Receiving the same page again changes nothing.
+    let again = store
+        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2)
+        .await
+        .unwrap();
+    assert_eq!(again.added, 0);
+    // A tampered event from the server is quarantined, not used.
+    let mut forged = remote(&case, "other-device", 900, 2, &retitle("Forged"));
+    forged.data = serde_json::json!({"title": "Changed in transit"});
+    let got = store.receive(&[pulled(3, &forged)], 3).await.unwrap();
+    assert_eq!(got.bad, vec![forged.id.clone()]);
+    assert_eq!(
+        store
+            .local_case(&case)
+            .await
+            .unwrap()
+            .unwrap()
+            .view
+            .case
+            .title,
+        "Later"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn refused_overruled_and_parked_events_leave_the_view_but_stay_listed() {
+    let store = EventStore::open_named("casefile-test-status")
+        .await
+        .unwrap();
+    let case = case_id(11);
+    let made = store.append(&case, &create("Base")).await.unwrap();
+    let bad = store
+        .append(&case, &retitle("Refused title"))
+        .await
+        .unwrap();
+    let lost = store.append(&case, &retitle("Overruled")).await.unwrap();
+    let parked = store.append(&case, &retitle("Parked")).await.unwrap();
+    store
+        .update(&[
+            (made.id.clone(), Change::Synced(1)),
+            (bad.id.clone(), Change::Refused("title is reserved".into())),
+            (lost.id.clone(), Change::Overruled("server wins".into())),
+            (parked.id.clone(), Change::Parked(vec!["x".into()])),
+        ])
+        .await
+        .unwrap();
+    let local = store.local_case(&case).await.unwrap().unwrap();
+    assert_eq!(local.view.case.title, "Base");
+    assert_eq!(local.pending, 0);
+    let refused = store.with_status(schema::REFUSED).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].0.sync_error.as_deref(),
+        Some("title is reserved")
+    );
+    assert_eq!(
+        store.with_status(schema::PARKED).await.unwrap()[0].0.theirs,
+        vec!["x"]
+    );
+    let (all, _) = store.records_for(&case).await.unwrap();
+    assert_eq!(all.len(), 4, "nothing is deleted");
+}
+
+#[wasm_bindgen_test]
+async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
+    let store = EventStore::open_named("casefile-test-snapshots")
+        .await
+        .unwrap();
+    let case = case_id(12);
+    let mut events = vec![remote(&case, "server-node", 1, 0, &create("Start"))];
+    for i in 1..=150u64 {
+        events.push(remote(
+            &case,
+            "server-node",
+            1 + i * 2,
+            i,
+            &retitle(&format!("Step {i}")),
+        ));
+    }
+    let page: Vec<PulledEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| pulled(i as i64 + 1, e))
+        .collect();
+    store.receive(&page, 151).await.unwrap();
+    let full = casefile_core::event::replay(&events).unwrap();
+    let first = store.local_case(&case).await.unwrap().unwrap().view;
+    assert_eq!(first, full);
+    let upto = store
+        .snapshot_upto(&case)
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert_eq!(upto, events.last().unwrap().stamp());
+    // From the snapshot, the same state.
+    assert_eq!(store.local_case(&case).await.unwrap().unwrap().view, full);
+    // A later event folds on top of the snapshot.
+    let after = remote(&case, "server-node", 1_000, 151, &retitle("After"));
+    store.receive(&[pulled(152, &after)], 152).await.unwrap();
+    assert_eq!(
+        store
+            .local_case(&case)
+            .await
+            .unwrap()
+            .unwrap()
+            .view
+            .case
+            .title,
+        "After"
+    );
+    assert!(store.snapshot_upto(&case).await.unwrap().is_some());
+    // An event stamped before the snapshot's end invalidates it.
+    let late = remote(
+        &case,
+        "slow-node",
+        10,
+        5,
+        &EventData::CaseUpdated(CasePatch {
+            assignee: Some(Some("Late Worker".into())),
+            ..Default::default()
+        }),
+    );
+    store.receive(&[pulled(153, &late)], 153).await.unwrap();
+    assert!(store.snapshot_upto(&case).await.unwrap().is_none());
+    let mut all = events.clone();
+    all.push(after);
+    all.push(late);
+    let expected = casefile_core::event::replay(&all).unwrap();
+    let got = store.local_case(&case).await.unwrap().unwrap().view;
+    assert_eq!(got.case.assignee.as_deref(), Some("Late Worker"));
+    assert_eq!(got.case.title, expected.case.title);
+}
+
+#[wasm_bindgen_test]
+async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
+    use indexed_db_futures::database::Database;
+    use indexed_db_futures::prelude::*;
+    use indexed_db_futures::transaction::TransactionMode;
+    let name = format!("casefile-test-upgrade-{}", js_sys::Date::now());
+    let case = case_id(13);
+    let old = remote(&case, "old-node", 7, 0, &create("Made before the upgrade"));
+    {
+        let db = Database::open(name.as_str())
+            .with_version(1u8)
+            .with_on_upgrade_needed(|event, db| {
+                schema::upgrade_to(event.old_version() as u32, 1, &db)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(!db.object_store_names().any(|n| n == schema::SNAPSHOTS));
+        let tx = db
+            .transaction([schema::EVENTS, schema::META])
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .unwrap();
+        // A record as schema 1 wrote it: no server_version, no theirs.
+        let v1 = serde_json::json!({
+            "id": old.id, "aggregate_id": case, "event_type": "case.created",
+            "timestamp": old.timestamp as f64, "clock": 7.0, "node_id": "old-node",
+            "synced": 0, "sync_attempts": 0, "last_sync_attempt": null, "sync_error": null,
+            "event": serde_json::to_string(&old).unwrap(),
+        });
+        tx.object_store(schema::EVENTS)
+            .unwrap()
+            .put(v1)
+            .serde()
+            .unwrap()
+            .await
+            .unwrap();
+        tx.object_store(schema::META)
+            .unwrap()
+            .put(wasm_bindgen::JsValue::from(7.0))
+            .with_key(schema::META_CLOCK)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        db.close();
+    }
+    let store = EventStore::open_named(&name).await.unwrap();
+    let (events, bad) = store.events_for(&case).await.unwrap();
+    assert!(bad.is_empty());
+    assert_eq!(events, vec![old]);
+    assert_eq!(store.clock().await.unwrap().value(), 7);
+    assert_eq!(store.pending_count().await.unwrap(), 1);
+    let next = store
+        .append(&case, &retitle("After the upgrade"))
+        .await
+        .unwrap();
+    assert_eq!(next.clock, 8);
+    assert_eq!(
+        store.replay(&case).await.unwrap().unwrap().case.title,
+        "After the upgrade"
+    );
 }

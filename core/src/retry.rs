@@ -158,6 +158,12 @@ impl RetryPolicy {
         RetryDecision::RetryIn(delay)
     }
 
+    /// The backoff before retry number `retry` with jitter from `sample` in
+    /// `[0, 1)`: never shorter than [`backoff_ms`](Self::backoff_ms).
+    pub fn jittered_ms(&self, retry: u32, sample: f64) -> u64 {
+        self.with_jitter(self.backoff_ms(retry), sample)
+    }
+
     fn with_jitter(&self, delay: u64, sample: f64) -> u64 {
         let sample = if sample.is_finite() {
             sample.clamp(0.0, 1.0)

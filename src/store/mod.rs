@@ -5,16 +5,27 @@
 //!   known server version, and writes the sealed event in **one read-write
 //!   transaction**; IndexedDB runs such transactions one at a time per store,
 //!   so two tabs never issue the same stamp.
+//! - `receive` stores pulled events, applies the receive rule to the clock
+//!   and moves the pull cursor in one transaction too.
 //! - Every read verifies each record's checksum; a record that fails is moved
 //!   to the quarantine store with the reason, reported, and never used.
+//! - Each event keeps its sync state in `synced` ([`schema::PENDING`],
+//!   [`schema::SYNCED`], [`schema::REFUSED`], [`schema::OVERRULED`],
+//!   [`schema::PARKED`]): nothing is ever deleted, so nothing is lost.
 //! - All names and versions live in [`schema`].
 
 pub mod schema;
 
-use casefile_core::event::{replay, CaseView, DomainEvent, EventData, EventHeader, LamportClock};
+use casefile_core::api::PulledEvent;
+use casefile_core::event::{
+    replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock, Snapshot, Stamp,
+    SNAPSHOT_EVERY,
+};
 use indexed_db_futures::database::Database;
+use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::transaction::{Transaction, TransactionMode};
+use indexed_db_futures::KeyRange;
 use schema::*;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -41,10 +52,17 @@ pub struct EventRecord {
     pub sync_attempts: u32,
     /// When the last push attempt happened (ms).
     pub last_sync_attempt: Option<f64>,
-    /// The last push error, for the user.
+    /// The last push error, or why it was refused or overruled, for the user.
     pub sync_error: Option<String>,
     /// The sealed event.
     pub event: String,
+    /// The case's server version after this event, once the server has it
+    /// (added in schema 2; older records read as unknown).
+    #[serde(default)]
+    pub server_version: Option<f64>,
+    /// For a conflict: the server's events it collided with.
+    #[serde(default)]
+    pub theirs: Vec<String>,
 }
 
 impl EventRecord {
@@ -56,12 +74,19 @@ impl EventRecord {
             timestamp: event.timestamp as f64,
             clock: event.clock as f64,
             node_id: event.node_id.clone(),
-            synced: 0,
+            synced: PENDING,
             sync_attempts: 0,
             last_sync_attempt: None,
             sync_error: None,
             event: serde_json::to_string(event).expect("events encode"),
+            server_version: None,
+            theirs: Vec::new(),
         }
+    }
+
+    /// Whether the event counts in the case's state: pending or on the server.
+    pub fn is_live(&self) -> bool {
+        self.synced == PENDING || self.synced == SYNCED
     }
 
     /// The event, if the record is intact: it parses, its checksum holds, and
@@ -106,16 +131,63 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// What happened to one event after a push or a settlement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The server has it, at this version of its case.
+    Synced(u64),
+    /// The server refused it, saying why.
+    Refused(String),
+    /// A conflict settled it away (the reason says how).
+    Overruled(String),
+    /// A manual conflict with these server events, for the person to decide.
+    Parked(Vec<String>),
+    /// A push was tried and failed (the error is kept for the user).
+    Attempted(String),
+}
+
+/// What [`EventStore::receive`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    /// The cases that got events new to this device.
+    pub aggregates: Vec<String>,
+    /// How many events were new here.
+    pub added: usize,
+    /// Events the server sent that failed verification (quarantined).
+    pub bad: Vec<String>,
+}
+
+/// A stored snapshot: the state after the events up to a stamp, as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SnapshotRecord {
+    json: String,
+}
+
+/// A case as this device sees it: the server's events and its own pending
+/// ones, folded in stamp order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalCase {
+    /// The state.
+    pub view: CaseView,
+    /// Events of this case not yet on the server.
+    pub pending: usize,
+}
+
 /// A handle on the store (one per tab; several may be open at once).
 pub struct EventStore {
     db: Database,
 }
 
 impl EventStore {
-    /// Opens (creating or upgrading) the store and makes sure this device has
-    /// a node id.
+    /// Opens (creating or upgrading) the device's store and makes sure this
+    /// device has a node id.
     pub async fn open() -> Result<EventStore, StoreError> {
-        let db = Database::open(DB_NAME)
+        Self::open_named(DB_NAME).await
+    }
+
+    /// Opens the store in the database `name` (tests use their own).
+    pub async fn open_named(name: &str) -> Result<EventStore, StoreError> {
+        let db = Database::open(name)
             .with_version(DB_VERSION)
             .with_on_upgrade_needed(|event, db| {
                 upgrade(event.old_version() as u32, &db)?;
@@ -128,11 +200,18 @@ impl EventStore {
         Ok(store)
     }
 
+    fn write<'a>(&'a self, stores: &[&str]) -> Result<Transaction<'a>, StoreError> {
+        self.db
+            .transaction(stores.to_vec())
+            .with_mode(TransactionMode::Readwrite)
+            .build()
+            .map_err(err)
+    }
+
     async fn meta_get(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
         let tx = self.db.transaction(META).build().map_err(err)?;
         let meta = tx.object_store(META).map_err(err)?;
-        let v: Option<JsValue> = meta.get(key).primitive().map_err(err)?.await.map_err(err)?;
-        Ok(v)
+        get_js(&meta, key).await
     }
 
     /// This device's id: made once, then kept.
@@ -144,27 +223,16 @@ impl EventStore {
         {
             return Ok(id);
         }
-        let tx = self
-            .db
-            .transaction(META)
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(err)?;
+        let tx = self.write(&[META])?;
         let meta = tx.object_store(META).map_err(err)?;
-        let existing: Option<JsValue> = meta
-            .get(META_NODE_ID)
-            .primitive()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
-        let id = match existing.and_then(|v| v.as_string()) {
+        let id = match get_js(&meta, META_NODE_ID)
+            .await?
+            .and_then(|v| v.as_string())
+        {
             Some(id) => id,
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
-                meta.put(id.clone())
-                    .with_key(META_NODE_ID)
-                    .await
-                    .map_err(err)?;
+                put_js(&meta, META_NODE_ID, id.clone().into()).await?;
                 id
             }
         };
@@ -174,73 +242,69 @@ impl EventStore {
 
     /// The Lamport clock as stored.
     pub async fn clock(&self) -> Result<LamportClock, StoreError> {
-        let v = self
-            .meta_get(META_CLOCK)
-            .await?
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
-        Ok(LamportClock::at(v as u64))
+        let v = self.meta_get(META_CLOCK).await?.and_then(|v| v.as_f64());
+        Ok(LamportClock::at(v.unwrap_or(0.0) as u64))
+    }
+
+    /// The pull cursor: the server's last event this device has.
+    pub async fn cursor(&self) -> Result<i64, StoreError> {
+        let v = self.meta_get(META_CURSOR).await?.and_then(|v| v.as_f64());
+        Ok(v.unwrap_or(0.0) as i64)
     }
 
     /// Appends a new event about `aggregate_id`: ticks the clock, bases it on
-    /// the case's known server version, seals it and stores it unsynced, all
+    /// the case's known server version, seals it and stores it pending, all
     /// in one transaction.
     pub async fn append(
         &self,
         aggregate_id: &str,
         data: &EventData,
     ) -> Result<DomainEvent, StoreError> {
+        self.append_caused(aggregate_id, data, None).await
+    }
+
+    /// [`append`](Self::append), naming the event that caused this one (a
+    /// conflict's rebase names the event it replaces).
+    pub async fn append_caused(
+        &self,
+        aggregate_id: &str,
+        data: &EventData,
+        causation_id: Option<String>,
+    ) -> Result<DomainEvent, StoreError> {
         let node_id = self.node_id().await?;
-        let tx = self
-            .db
-            .transaction([EVENTS, META, AGGREGATES])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(err)?;
+        let tx = self.write(&[EVENTS, META, AGGREGATES])?;
         let meta = tx.object_store(META).map_err(err)?;
         let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let clock: Option<JsValue> = meta
-            .get(META_CLOCK)
-            .primitive()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
-        let mut clock = LamportClock::at(clock.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64);
+        let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
         let stamp = clock.tick();
-        meta.put(stamp as f64)
-            .with_key(META_CLOCK)
-            .await
-            .map_err(err)?;
-        let base: Option<JsValue> = aggregates
-            .get(aggregate_id)
-            .primitive()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        put_js(&meta, META_CLOCK, (stamp as f64).into()).await?;
+        let base = get_num(&aggregates, aggregate_id).await? as u64;
         let header = EventHeader {
             id: uuid::Uuid::new_v4().to_string(),
             aggregate_id: aggregate_id.to_string(),
             node_id,
             clock: stamp,
-            base_version: base.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64,
+            base_version: base,
             timestamp: js_sys::Date::now() as u64,
         };
-        let event = DomainEvent::new(header, data);
-        events
-            .put(EventRecord::of(&event))
-            .serde()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let mut event = DomainEvent::new(header, data);
+        if causation_id.is_some() {
+            event.causation_id = causation_id;
+            event = event.seal();
+        }
+        put_record(&events, EventRecord::of(&event)).await?;
         tx.commit().await.map_err(err)?;
         Ok(event)
     }
 
-    /// Records, by index `index` equal to `key` (all when `None`).
-    async fn records<K>(&self, index: Option<(&str, K)>) -> Result<Vec<EventRecord>, StoreError>
+    /// Records, by index `index` in `range` (all when `None`).
+    async fn records<K>(
+        &self,
+        index: Option<(&str, KeyRange<K>)>,
+    ) -> Result<Vec<EventRecord>, StoreError>
     where
-        K: Serialize + indexed_db_futures::primitive::TryToJs,
+        K: Serialize,
     {
         let tx = self.db.transaction(EVENTS).build().map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
@@ -253,11 +317,11 @@ impl EventStore {
                 .map_err(err)?
                 .collect::<Result<_, _>>()
                 .map_err(err)?,
-            Some((name, key)) => events
+            Some((name, range)) => events
                 .index(name)
                 .map_err(err)?
                 .get_all()
-                .with_query::<K, _>(key)
+                .with_query::<K, _>(range)
                 .serde()
                 .map_err(err)?
                 .await
@@ -268,8 +332,8 @@ impl EventStore {
         Ok(raw)
     }
 
-    /// Verifies records: good ones become events; bad ones are quarantined
-    /// and reported (in the returned list of reasons).
+    /// Verifies records: good ones become events (in stamp order); bad ones
+    /// are quarantined and reported.
     async fn verified(
         &self,
         records: Vec<EventRecord>,
@@ -287,12 +351,7 @@ impl EventStore {
             }
         }
         if !bad.is_empty() {
-            let tx = self
-                .db
-                .transaction([EVENTS, QUARANTINE])
-                .with_mode(TransactionMode::Readwrite)
-                .build()
-                .map_err(err)?;
+            let tx = self.write(&[EVENTS, QUARANTINE])?;
             let events = tx.object_store(EVENTS).map_err(err)?;
             let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
             for q in &bad {
@@ -312,80 +371,326 @@ impl EventStore {
             }
             tx.commit().await.map_err(err)?;
         }
+        good.sort_by_key(|(_, e)| e.stamp());
         Ok((good, bad))
     }
 
-    /// A case's events in stamp order (verified), and any quarantined now.
+    /// Every record of a case (verified, any sync state) in stamp order, and
+    /// any quarantined now: the audit trail.
+    pub async fn records_for(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<(Vec<(EventRecord, DomainEvent)>, Vec<Quarantined>), StoreError> {
+        let records = self
+            .records(Some((
+                INDEX_AGGREGATE,
+                KeyRange::Only(aggregate_id.to_string()),
+            )))
+            .await?;
+        self.verified(records).await
+    }
+
+    /// A case's live events (pending or on the server) in stamp order, and
+    /// any quarantined now.
     pub async fn events_for(
         &self,
         aggregate_id: &str,
     ) -> Result<(Vec<DomainEvent>, Vec<Quarantined>), StoreError> {
-        let records = self
-            .records(Some((INDEX_AGGREGATE, aggregate_id.to_string())))
-            .await?;
-        let (good, bad) = self.verified(records).await?;
-        let mut events: Vec<DomainEvent> = good.into_iter().map(|(_, e)| e).collect();
-        events.sort_by_key(DomainEvent::stamp);
+        let (good, bad) = self.records_for(aggregate_id).await?;
+        let events = good
+            .into_iter()
+            .filter(|(r, _)| r.is_live())
+            .map(|(_, e)| e)
+            .collect();
         Ok((events, bad))
     }
 
-    /// Unsynced events in stamp order (through the `synced` index).
+    /// Pending events in stamp order (through the `synced` index).
     pub async fn unsynced(&self) -> Result<Vec<DomainEvent>, StoreError> {
-        let records = self.records(Some((INDEX_SYNCED, 0u8))).await?;
-        let (good, _) = self.verified(records).await?;
-        let mut events: Vec<DomainEvent> = good.into_iter().map(|(_, e)| e).collect();
-        events.sort_by_key(DomainEvent::stamp);
-        Ok(events)
+        Ok(self
+            .with_status(PENDING)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect())
     }
 
-    /// Marks events synced and records each case's server version.
-    pub async fn mark_synced(&self, synced: &[(String, String, u64)]) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction([EVENTS, AGGREGATES])
-            .with_mode(TransactionMode::Readwrite)
-            .build()
+    /// Records in one sync state (e.g. [`REFUSED`], [`PARKED`]), in stamp
+    /// order.
+    pub async fn with_status(
+        &self,
+        status: u8,
+    ) -> Result<Vec<(EventRecord, DomainEvent)>, StoreError> {
+        let records = self
+            .records(Some((INDEX_SYNCED, KeyRange::Only(status))))
+            .await?;
+        Ok(self.verified(records).await?.0)
+    }
+
+    /// How many events wait to be pushed (counted by the index, no reads).
+    pub async fn pending_count(&self) -> Result<usize, StoreError> {
+        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let n = events
+            .index(INDEX_SYNCED)
+            .map_err(err)?
+            .count()
+            .with_query::<u8, _>(KeyRange::Only(PENDING))
+            .await
             .map_err(err)?;
+        Ok(n as usize)
+    }
+
+    /// Applies what pushes and settlements decided, in one transaction. A
+    /// synced event also raises its case's known server version.
+    pub async fn update(&self, changes: &[(String, Change)]) -> Result<(), StoreError> {
+        let tx = self.write(&[EVENTS, AGGREGATES])?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
-        for (id, aggregate_id, version) in synced {
+        let now = js_sys::Date::now();
+        for (id, change) in changes {
             let record: Option<EventRecord> = events
                 .get(id.clone())
                 .serde()
                 .map_err(err)?
                 .await
                 .map_err(err)?;
-            if let Some(mut record) = record {
-                record.synced = 1;
-                record.sync_error = None;
-                events
-                    .put(record)
-                    .serde()
-                    .map_err(err)?
-                    .await
-                    .map_err(err)?;
+            let Some(mut record) = record else { continue };
+            match change {
+                Change::Synced(version) => {
+                    record.synced = SYNCED;
+                    record.sync_error = None;
+                    record.server_version = Some(*version as f64);
+                    raise_version(&aggregates, &record.aggregate_id, *version).await?;
+                }
+                Change::Refused(reason) | Change::Overruled(reason) => {
+                    record.synced = if matches!(change, Change::Refused(_)) {
+                        REFUSED
+                    } else {
+                        OVERRULED
+                    };
+                    record.sync_error = Some(reason.clone());
+                }
+                Change::Parked(theirs) => {
+                    record.synced = PARKED;
+                    record.theirs = theirs.clone();
+                    record.sync_error = Some("waiting for your decision".into());
+                }
+                Change::Attempted(error) => {
+                    record.sync_attempts += 1;
+                    record.last_sync_attempt = Some(now);
+                    record.sync_error = Some(error.clone());
+                }
             }
-            let known: Option<JsValue> = aggregates
-                .get(aggregate_id.clone())
-                .primitive()
-                .map_err(err)?
-                .await
-                .map_err(err)?;
-            let known = known.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64;
-            if *version > known {
-                aggregates
-                    .put(*version as f64)
-                    .with_key(aggregate_id.clone())
-                    .await
-                    .map_err(err)?;
-            }
+            put_record(&events, record).await?;
         }
         tx.commit().await.map_err(err)
     }
 
-    /// The case as its stored events make it.
+    /// Marks events synced: `(event id, case id, server version)`.
+    pub async fn mark_synced(&self, synced: &[(String, String, u64)]) -> Result<(), StoreError> {
+        let changes: Vec<(String, Change)> = synced
+            .iter()
+            .map(|(id, _, v)| (id.clone(), Change::Synced(*v)))
+            .collect();
+        self.update(&changes).await
+    }
+
+    /// Stores pulled events and moves the cursor to `cursor`, in one
+    /// transaction: each new event is verified and kept as synced; this
+    /// device's own events (a push whose answer was lost) become synced; the
+    /// clock follows the receive rule; known server versions rise; a snapshot
+    /// an earlier-stamped event arrives behind is dropped.
+    pub async fn receive(
+        &self,
+        pulled: &[PulledEvent],
+        cursor: i64,
+    ) -> Result<Received, StoreError> {
+        let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let meta = tx.object_store(META).map_err(err)?;
+        let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
+        let snapshots = tx.object_store(SNAPSHOTS).map_err(err)?;
+        let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
+        let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
+        let mut out = Received::default();
+        for p in pulled {
+            let event = &p.event;
+            let version = p.version.max(0) as u64;
+            if let Err(e) = event.verify() {
+                out.bad.push(event.id.clone());
+                let q = Quarantined {
+                    id: event.id.clone(),
+                    reason: format!("pulled from the server: {e}"),
+                    record: serde_json::to_string(event).unwrap_or_default(),
+                };
+                quarantine.put(q).serde().map_err(err)?.await.map_err(err)?;
+                continue;
+            }
+            clock.receive(event.clock);
+            raise_version(&aggregates, &event.aggregate_id, version).await?;
+            let existing: Option<EventRecord> = events
+                .get(event.id.clone())
+                .serde()
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+            let record = match existing {
+                Some(mut r) => {
+                    if r.synced == SYNCED && r.server_version == Some(version as f64) {
+                        continue;
+                    }
+                    r.synced = SYNCED;
+                    r.sync_error = None;
+                    r.server_version = Some(version as f64);
+                    r
+                }
+                None => {
+                    out.added += 1;
+                    if !out.aggregates.contains(&event.aggregate_id) {
+                        out.aggregates.push(event.aggregate_id.clone());
+                    }
+                    let snapshot: Option<SnapshotRecord> = snapshots
+                        .get(event.aggregate_id.clone())
+                        .serde()
+                        .map_err(err)?
+                        .await
+                        .map_err(err)?;
+                    let stale = snapshot
+                        .and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok())
+                        .is_some_and(|s| !s.holds_after(&event.stamp()));
+                    if stale {
+                        snapshots
+                            .delete(event.aggregate_id.clone())
+                            .primitive()
+                            .map_err(err)?
+                            .await
+                            .map_err(err)?;
+                    }
+                    EventRecord {
+                        synced: SYNCED,
+                        server_version: Some(version as f64),
+                        ..EventRecord::of(event)
+                    }
+                }
+            };
+            put_record(&events, record).await?;
+        }
+        put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(out)
+    }
+
+    /// The case as this device sees it, folding from its snapshot when one
+    /// holds, and refreshing the snapshot once [`SNAPSHOT_EVERY`] settled
+    /// events lie past it.
+    pub async fn local_case(&self, aggregate_id: &str) -> Result<Option<LocalCase>, StoreError> {
+        let snapshot = self.snapshot(aggregate_id).await?;
+        let records = match &snapshot {
+            None => {
+                self.records(Some((
+                    INDEX_AGGREGATE,
+                    KeyRange::Only(aggregate_id.to_string()),
+                )))
+                .await?
+            }
+            Some(s) => {
+                let at = |clock: f64, node: &str| {
+                    vec![
+                        KeyPart::Text(aggregate_id.to_string()),
+                        KeyPart::Number(clock),
+                        KeyPart::Text(node.to_string()),
+                    ]
+                };
+                let lower = at(s.upto.clock as f64, &s.upto.node_id);
+                let range = KeyRange::Bound(lower, true, at(f64::INFINITY, ""), false);
+                self.records(Some((INDEX_AGGREGATE_STAMP, range))).await?
+            }
+        };
+        let (good, _) = self.verified(records).await?;
+        let pending = good.iter().filter(|(r, _)| r.synced == PENDING).count();
+        let live: Vec<DomainEvent> = good
+            .iter()
+            .filter(|(r, _)| r.is_live())
+            .map(|(r, e)| with_server_version(r, e))
+            .collect();
+        let view = replay_from(snapshot.as_ref(), &live);
+        // Settled prefix: every event up to the first one still in play.
+        let settled = good
+            .iter()
+            .take_while(|(r, _)| r.synced != PENDING && r.synced != PARKED)
+            .count();
+        if settled >= SNAPSHOT_EVERY {
+            let prefix: Vec<DomainEvent> = good[..settled]
+                .iter()
+                .filter(|(r, _)| r.synced == SYNCED)
+                .map(|(r, e)| with_server_version(r, e))
+                .collect();
+            let next = Snapshot {
+                state: replay_from(snapshot.as_ref(), &prefix),
+                upto: good[settled - 1].1.stamp(),
+            };
+            self.save_snapshot(aggregate_id, &next).await?;
+        }
+        Ok(view.map(|view| LocalCase { view, pending }))
+    }
+
+    /// The case's state (see [`local_case`](Self::local_case)).
     pub async fn replay(&self, aggregate_id: &str) -> Result<Option<CaseView>, StoreError> {
-        Ok(replay(&self.events_for(aggregate_id).await?.0))
+        Ok(self.local_case(aggregate_id).await?.map(|c| c.view))
+    }
+
+    async fn snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        let tx = self.db.transaction(SNAPSHOTS).build().map_err(err)?;
+        let store = tx.object_store(SNAPSHOTS).map_err(err)?;
+        let record: Option<SnapshotRecord> = store
+            .get(aggregate_id.to_string())
+            .serde()
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        Ok(record.and_then(|r| serde_json::from_str(&r.json).ok()))
+    }
+
+    async fn save_snapshot(&self, aggregate_id: &str, s: &Snapshot) -> Result<(), StoreError> {
+        let tx = self.write(&[SNAPSHOTS])?;
+        let store = tx.object_store(SNAPSHOTS).map_err(err)?;
+        let record = SnapshotRecord {
+            json: serde_json::to_string(s).map_err(err)?,
+        };
+        store
+            .put(record)
+            .with_key(aggregate_id.to_string())
+            .serde()
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// The stamp the case's snapshot reaches, if it has one.
+    pub async fn snapshot_upto(&self, aggregate_id: &str) -> Result<Option<Stamp>, StoreError> {
+        Ok(self.snapshot(aggregate_id).await?.map(|s| s.upto))
+    }
+
+    /// The cases with pending events, as this device sees them.
+    pub async fn pending_cases(&self) -> Result<Vec<LocalCase>, StoreError> {
+        let mut ids: Vec<String> = self
+            .unsynced()
+            .await?
+            .into_iter()
+            .map(|e| e.aggregate_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(c) = self.local_case(&id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// Everything in quarantine.
@@ -400,4 +705,68 @@ impl EventStore {
             .collect::<Result<_, _>>()
             .map_err(err)
     }
+}
+
+/// The event with its server version, when known (the checksum was already
+/// verified on the event as sealed).
+fn with_server_version(record: &EventRecord, event: &DomainEvent) -> DomainEvent {
+    let mut e = event.clone();
+    if let Some(v) = record.server_version {
+        e.version = v as u64;
+    }
+    e
+}
+
+/// One part of an array key.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum KeyPart {
+    Text(String),
+    Number(f64),
+}
+
+async fn get_js(store: &ObjectStore<'_>, key: &str) -> Result<Option<JsValue>, StoreError> {
+    store
+        .get(key.to_string())
+        .primitive()
+        .map_err(err)?
+        .await
+        .map_err(err)
+}
+
+async fn get_num(store: &ObjectStore<'_>, key: &str) -> Result<f64, StoreError> {
+    Ok(get_js(store, key)
+        .await?
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0))
+}
+
+async fn put_js(store: &ObjectStore<'_>, key: &str, value: JsValue) -> Result<(), StoreError> {
+    store
+        .put(value)
+        .with_key(key.to_string())
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
+async fn put_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), StoreError> {
+    store
+        .put(record)
+        .serde()
+        .map_err(err)?
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
+async fn raise_version(
+    aggregates: &ObjectStore<'_>,
+    aggregate_id: &str,
+    version: u64,
+) -> Result<(), StoreError> {
+    if version as f64 > get_num(aggregates, aggregate_id).await? {
+        put_js(aggregates, aggregate_id, (version as f64).into()).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,12 @@ use indexed_db_futures::KeyPath;
 /// The database.
 pub const DB_NAME: &str = "casefile-events";
 /// Its schema version; [`upgrade`] brings any older one here.
-pub const DB_VERSION: u8 = 1;
+///
+/// - 1: events (indexes `aggregate_id`, `synced`, `event_type`, `timestamp`,
+///   `stamp`), meta, aggregates, quarantine.
+/// - 2: snapshots, and the index `aggregate_stamp` so a replay reads only the
+///   events after its snapshot.
+pub const DB_VERSION: u8 = 2;
 
 /// Events by id (`EventRecord`).
 pub const EVENTS: &str = "events";
@@ -17,6 +22,8 @@ pub const META: &str = "meta";
 pub const AGGREGATES: &str = "aggregates";
 /// Records that failed verification (`Quarantined`), by id.
 pub const QUARANTINE: &str = "quarantine";
+/// The latest snapshot of each case (`SnapshotRecord`), by case id (v2).
+pub const SNAPSHOTS: &str = "snapshots";
 
 /// Index on `aggregate_id`.
 pub const INDEX_AGGREGATE: &str = "aggregate_id";
@@ -28,15 +35,37 @@ pub const INDEX_TYPE: &str = "event_type";
 pub const INDEX_TIMESTAMP: &str = "timestamp";
 /// Index on `[clock, node_id]`: the total order.
 pub const INDEX_STAMP: &str = "stamp";
+/// Index on `[aggregate_id, clock, node_id]`: one case in stamp order (v2).
+pub const INDEX_AGGREGATE_STAMP: &str = "aggregate_stamp";
 
 /// Key of the Lamport clock in [`META`].
 pub const META_CLOCK: &str = "clock";
 /// Key of this device's node id in [`META`].
 pub const META_NODE_ID: &str = "node_id";
+/// Key of the pull cursor in [`META`].
+pub const META_CURSOR: &str = "cursor";
 
-/// Creates or upgrades the schema from `old_version`.
+/// `synced` of an event waiting to be pushed.
+pub const PENDING: u8 = 0;
+/// `synced` of an event the server has (applied, or pulled from it).
+pub const SYNCED: u8 = 1;
+/// `synced` of an event the server refused (`invalid`); kept, shown.
+pub const REFUSED: u8 = 2;
+/// `synced` of an event a conflict settled away (overruled, or replaced by
+/// a rebased event); kept, shown.
+pub const OVERRULED: u8 = 3;
+/// `synced` of an event in a manual conflict, waiting for the person.
+pub const PARKED: u8 = 4;
+
+/// Creates or upgrades the schema from `old_version` to [`DB_VERSION`].
 pub fn upgrade(old_version: u32, db: &Database) -> indexed_db_futures::Result<()> {
-    if old_version < 1 {
+    upgrade_to(old_version, u32::from(DB_VERSION), db)
+}
+
+/// Upgrades from `old_version` up to `target`, one step at a time (tests use
+/// it to make a database of an older version).
+pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_futures::Result<()> {
+    if old_version < 1 && target >= 1 {
         let events = db
             .create_object_store(EVENTS)
             .with_key_path(KeyPath::One("id"))
@@ -56,6 +85,18 @@ pub fn upgrade(old_version: u32, db: &Database) -> indexed_db_futures::Result<()
         db.create_object_store(AGGREGATES).build()?;
         db.create_object_store(QUARANTINE)
             .with_key_path(KeyPath::One("id"))
+            .build()?;
+    }
+    if old_version < 2 && target >= 2 {
+        let snapshots = db.create_object_store(SNAPSHOTS).build()?;
+        // The version-change transaction reaches the existing events store.
+        snapshots
+            .transaction()
+            .object_store(EVENTS)?
+            .create_index(
+                INDEX_AGGREGATE_STAMP,
+                KeyPath::from(vec!["aggregate_id", "clock", "node_id"]),
+            )
             .build()?;
     }
     Ok(())

@@ -6,6 +6,7 @@ mod conflict;
 mod judge;
 mod model;
 mod replay;
+mod schedule;
 #[cfg(test)]
 mod sim;
 mod sync;
@@ -20,6 +21,10 @@ pub use model::{
     EventError, EventHeader, EventType, NoteData,
 };
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};
+pub use schedule::{
+    batch_key, Due, PushOutcome, SyncSchedule, Trigger, LIVE_RECONNECT, PULL_FALLBACK_MS,
+    PULL_INTERVAL_MS, PUSH_DEBOUNCE_MS, PUSH_INTERVAL_MS, PUSH_RETRY,
+};
 pub use sync::{
     next_batch, next_batch_within, read_response, settle, LocalAction, MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,

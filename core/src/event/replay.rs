@@ -3,9 +3,10 @@
 use super::clock::Stamp;
 use super::model::{DomainEvent, EventData};
 use crate::api::{Case, Note};
+use serde::{Deserialize, Serialize};
 
 /// A case as its events make it, with its notes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseView {
     /// The case's fields.
     pub case: Case,
@@ -107,7 +108,7 @@ pub fn replay(events: &[DomainEvent]) -> Option<CaseView> {
 }
 
 /// The state after a prefix of a case's events, to skip replaying them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The state after every event up to `upto`.
     pub state: Option<CaseView>,
