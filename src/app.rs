@@ -6,6 +6,7 @@ use crate::pages::{
     CaseDetail, CasesPage, DashboardPage, NewCase, NotFound, PerformancePage, SyncCenter,
 };
 use crate::query::{provide_query_client, QueryClient};
+use crate::sync::{provide_sync, SyncEngine};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
@@ -16,9 +17,13 @@ pub fn App(
     /// The query cache, possibly already restored; a new one when absent.
     #[prop(optional)]
     client: Option<QueryClient>,
+    /// The sync driver; without one, writes are unavailable.
+    #[prop(optional)]
+    sync: Option<SyncEngine>,
 ) -> impl IntoView {
     provide_online();
     provide_query_client(client.unwrap_or_default());
+    provide_sync(sync);
     view! {
         <Router>
             <Header/>

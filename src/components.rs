@@ -26,6 +26,7 @@ pub fn Header() -> impl IntoView {
                 <A href="/sync">"Sync"</A>
                 <A href="/performance">"Performance"</A>
             </nav>
+            <PendingCount/>
             <span
                 class="net"
                 class:net-offline=move || !online.get()
@@ -40,11 +41,11 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// An `<option>` for every status.
-pub fn status_options() -> impl IntoView {
+/// An `<option>` for every status, `selected` preselected.
+pub fn status_options(selected: Option<CaseStatus>) -> impl IntoView {
     CaseStatus::ALL
         .iter()
-        .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+        .map(|s| view! { <option value=s.as_str() selected=Some(*s) == selected>{s.label()}</option> })
         .collect_view()
 }
 
@@ -230,4 +231,47 @@ fn QueryNotice<T: Clone + PartialEq + Send + Sync + 'static>(
             ().into_any()
         }
     }
+}
+
+/// The header's count of writes not yet on the server, linking to the sync
+/// center; hidden when there are none.
+#[component]
+fn PendingCount() -> impl IntoView {
+    let status = crate::sync::use_sync_status();
+    move || {
+        let pending = status.pending.get();
+        let attention = status.attention.get();
+        (pending > 0 || attention > 0).then(|| {
+            let text = match (pending, attention) {
+                (p, 0) => format!("{p} pending"),
+                (0, a) => format!("{a} need attention"),
+                (p, a) => format!("{p} pending · {a} need attention"),
+            };
+            let class = if attention > 0 {
+                "pending-count attention"
+            } else {
+                "pending-count"
+            };
+            let label = format!("{text}: open the sync center");
+            view! {
+                <a class=class href="/sync" data-testid="pending-count" aria-label=label>
+                    {text}
+                </a>
+            }
+        })
+    }
+}
+
+/// "Pending" on anything with writes not yet on the server.
+#[component]
+pub fn PendingBadge(
+    /// How many events wait.
+    count: usize,
+) -> impl IntoView {
+    let title = if count == 1 {
+        "1 change waits to reach the server".to_string()
+    } else {
+        format!("{count} changes wait to reach the server")
+    };
+    view! { <span class="badge pending" title=title.clone() aria-label=title>"Pending"</span> }
 }

@@ -63,7 +63,8 @@ fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-async fn sleep_ms(ms: u64) {
+/// Waits `ms` milliseconds on a browser timer.
+pub async fn sleep_ms(ms: u64) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
             let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -215,9 +216,17 @@ async fn into_error(res: Response, request_id: String) -> FetchError {
     }
 }
 
-/// Sends `GET path` to an origin from the pool, failing over to the next
-/// one after a network error or a 5xx while another origin is left.
-async fn get_with_failover(path: &str, request_id: &str) -> Result<Response, FetchError> {
+/// A request to send: GET, or POST with a JSON body and extra headers.
+struct Outgoing<'a> {
+    path: &'a str,
+    body: Option<&'a str>,
+    headers: &'a [(&'a str, &'a str)],
+}
+
+/// Sends a request to an origin from the pool, failing over to the next one
+/// after a network error or a 5xx while another origin is left. Only safe or
+/// idempotent requests come here (POSTs carry an `Idempotency-Key`).
+async fn send_with_failover(out: &Outgoing<'_>, request_id: &str) -> Result<Response, FetchError> {
     let mut tried = Vec::new();
     let mut last_error = None;
     while let Some(i) = POOL.with(|p| p.borrow_mut().pick(&tried)) {
@@ -227,11 +236,24 @@ async fn get_with_failover(path: &str, request_id: &str) -> Result<Response, Fet
             pool.start(i);
             pool.origins()[i].origin.clone()
         });
-        let sent = Request::get(&format!("{origin}{path}"))
+        let url = format!("{origin}{}", out.path);
+        let builder = match out.body {
+            None => Request::get(&url),
+            Some(_) => Request::post(&url).header("Content-Type", "application/json"),
+        };
+        let builder = out
+            .headers
+            .iter()
+            .fold(builder, |b, (name, value)| b.header(name, value))
             .header("X-Request-ID", request_id)
-            .header("Accept", "application/json")
-            .send()
-            .await;
+            .header("Accept", "application/json");
+        let sent = match out.body {
+            None => builder.send().await,
+            Some(body) => match builder.body(body.to_string()) {
+                Ok(request) => request.send().await,
+                Err(e) => Err(e),
+            },
+        };
         let status = sent.as_ref().ok().map(Response::status);
         POOL.with(|p| {
             p.borrow_mut()
@@ -248,9 +270,7 @@ async fn get_with_failover(path: &str, request_id: &str) -> Result<Response, Fet
             }
         }
         if let Some(err) = &last_error {
-            leptos::logging::warn!(
-                "GET {origin}{path} failed, trying another origin if any: {err}"
-            );
+            leptos::logging::warn!("{url} failed, trying another origin if any: {err}");
         }
     }
     Err(last_error.unwrap_or(FetchError::Network {
@@ -272,11 +292,43 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, FetchError> 
 pub async fn get_value(
     path: &str,
 ) -> Result<(std::sync::Arc<serde_json::Value>, String), FetchError> {
+    let out = Outgoing {
+        path,
+        body: None,
+        headers: &[],
+    };
+    send_value(&out).await
+}
+
+/// `POST path` with a JSON body and extra headers (an `Idempotency-Key`:
+/// the request may go to a second origin after a failure), decoding the
+/// answer as `T`.
+pub async fn post_json<T: DeserializeOwned>(
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Result<T, FetchError> {
+    let out = Outgoing {
+        path,
+        body: Some(body),
+        headers,
+    };
+    let (value, request_id) = send_value(&out).await?;
+    T::deserialize(&*value).map_err(|e| FetchError::Decode {
+        detail: e.to_string(),
+        request_id,
+    })
+}
+
+async fn send_value(
+    out: &Outgoing<'_>,
+) -> Result<(std::sync::Arc<serde_json::Value>, String), FetchError> {
+    let path = out.path;
     let request_id = new_request_id();
-    let res = get_with_failover(path, &request_id).await?;
+    let res = send_with_failover(out, &request_id).await?;
     if !res.ok() {
         let err = into_error(res, request_id).await;
-        leptos::logging::warn!("GET {path} failed: {err}");
+        leptos::logging::warn!("{path} failed: {err}");
         return Err(err);
     }
     let text = res.text().await.map_err(|e| FetchError::Network {
@@ -289,7 +341,7 @@ pub async fn get_value(
                 detail: e.to_string(),
                 request_id,
             };
-            leptos::logging::warn!("GET {path}: {err}");
+            leptos::logging::warn!("{path}: {err}");
             Err(err)
         }
     }

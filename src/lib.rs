@@ -12,6 +12,7 @@ pub mod pages;
 pub mod queries;
 pub mod query;
 pub mod store;
+pub mod sync;
 pub mod worker;
 
 pub use app::App;
@@ -28,9 +29,10 @@ pub fn start() {
         let client = query::QueryClient::new();
         client.restore(query::persist::load().await);
         query::persist::autosave(&client);
+        let engine = sync::SyncEngine::start(client.clone()).await;
         leptos::mount::mount_to_body(move || {
             use leptos::prelude::*;
-            view! { <App client=client.clone()/> }
+            view! { <App client=client.clone() sync=engine.clone()/> }
         });
     });
 }

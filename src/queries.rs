@@ -103,13 +103,18 @@ pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
     )
 }
 
-/// One case.
-pub fn use_case(id: Memo<String>) -> UseQueryReturn<Case> {
-    use_query::<Case, _, _>(
+/// One case from the server, while `enabled` (the case page asks only when
+/// the device's own store does not have the case).
+pub fn use_case(id: Memo<String>, enabled: Signal<bool>) -> UseQueryReturn<Case> {
+    use_query_with_options(
         move || keys::case(&id.get()),
         move |_| {
             let path = case_path(&id.get_untracked());
             async move { get_value(&path).await }
+        },
+        UseQueryOptions {
+            enabled,
+            ..UseQueryOptions::default()
         },
     )
 }

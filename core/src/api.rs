@@ -312,3 +312,30 @@ pub struct LiveNotice {
     /// Pull up to here.
     pub cursor: i64,
 }
+
+/// What one tab tells the others on the sync `BroadcastChannel`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TabNotice {
+    /// A tab appended events: the syncing tab should push.
+    Appended,
+    /// The local store changed for these cases (pulled, pushed, settled):
+    /// re-read them and refetch their queries.
+    Changed {
+        /// The cases.
+        aggregates: Vec<String>,
+    },
+    /// The person pressed "Sync now" in a tab that is not the syncing one.
+    SyncNow,
+    /// The syncing tab's status, for the others' headers.
+    Status {
+        /// Events waiting to be pushed.
+        pending: usize,
+        /// When the last push went through (ms).
+        last_push: Option<u64>,
+        /// When the last pull went through (ms).
+        last_pull: Option<u64>,
+        /// The last error, in words.
+        error: Option<String>,
+    },
+}

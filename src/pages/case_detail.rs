@@ -1,21 +1,76 @@
-use crate::components::{query_view, PriorityBadge, StatusBadge};
+use crate::components::{
+    priority_options, query_view, status_options, PendingBadge, PriorityBadge, StatusBadge,
+};
 use crate::format::{date, now_ms, relative_time};
 use crate::queries::{use_case, use_notes};
+use crate::store::LocalCase;
+use crate::sync::{use_sync, use_sync_status};
 use casefile_core::api::{Case, Note};
+use casefile_core::event::{CasePatch, EventData, NoteData};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-/// One case and its notes (which wait until the case has loaded).
+/// One case and its notes. The device's own view (the server's events plus
+/// pending local ones) is shown when it has the case; otherwise the server's
+/// answer. Every change is an event appended locally, visible at once.
 #[component]
 pub fn CaseDetail() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let case = use_case(id);
+    let sync = use_sync();
+    let status = use_sync_status();
+    // The device's view, tagged with the case it belongs to, so a change of
+    // address never shows the previous case.
+    let (local_state, set_local_state) = signal(None::<(String, Option<LocalCase>)>);
+    let local = Memo::new(move |_| {
+        let id = id.get();
+        local_state.with(|s| {
+            s.as_ref()
+                .filter(|(i, _)| *i == id)
+                .and_then(|(_, c)| c.clone())
+        })
+    });
+    let local_read = Memo::new(move |_| {
+        let id = id.get();
+        local_state.with(|s| s.as_ref().is_some_and(|(i, _)| *i == id))
+    });
+    {
+        let sync = sync.clone();
+        Effect::new(move |_| {
+            let id = id.get();
+            status.revision.track();
+            let sync = sync.clone();
+            leptos::task::spawn_local(async move {
+                let found = match sync {
+                    Some(s) => s.local_case(&id).await,
+                    None => None,
+                };
+                set_local_state.set(Some((id, found)));
+            });
+        });
+    }
+    let ask_server = Signal::derive(move || local_read.get() && local.with(Option::is_none));
+    let case = use_case(id, ask_server);
     let loaded = Signal::derive(move || case.data.with(Option::is_some));
     let notes = use_notes(id, loaded);
     let missing = move || {
-        case.error
-            .with(|e| matches!(e.as_ref().and_then(|e| e.status()), Some(404 | 400)))
+        local.with(Option::is_none)
+            && case
+                .error
+                .with(|e| matches!(e.as_ref().and_then(|e| e.status()), Some(404 | 400)))
+    };
+    let (error, set_error) = signal(None::<String>);
+    let sync = StoredValue::new_local(sync);
+    let write = move |data: EventData| {
+        let Some(engine) = sync.get_value() else {
+            set_error.set(Some("Saving is not available in this view.".into()));
+            return;
+        };
+        let id = id.get_untracked();
+        leptos::task::spawn_local(async move {
+            let result = engine.append(&id, data).await;
+            set_error.set(result.err().map(|e| format!("Not saved: {e}")));
+        });
     };
     view! {
         <p class="crumbs"><a href="/cases">"← All cases"</a></p>
@@ -26,9 +81,22 @@ pub fn CaseDetail() -> impl IntoView {
                     <p>"No case has this address. It may have been deleted; check the link or go back to the list."</p>
                 </div>
             }.into_any()
+        } else if let Some(l) = local.get() {
+            let notes = l.view.notes.clone();
+            view! {
+                <CaseView c=l.view.case.clone() pending=l.pending/>
+                <CaseActions c=l.view.case write/>
+                <section class="card">
+                    <h2>"Notes"</h2>
+                    <NoteList notes/>
+                    <NoteForm write/>
+                </section>
+            }.into_any()
+        } else if !local_read.get() {
+            view! { <crate::components::Loading what="the case"/> }.into_any()
         } else {
             view! {
-                {query_view(case, "the case", |c| view! { <CaseView c/> })}
+                {query_view(case, "the case", |c| view! { <CaseView c pending=0/> })}
                 <Show when=move || loaded.get()>
                     <section class="card">
                         <h2>"Notes"</h2>
@@ -37,6 +105,86 @@ pub fn CaseDetail() -> impl IntoView {
                 </Show>
             }.into_any()
         }}
+        <p class="form-error" role="alert">{move || error.get()}</p>
+    }
+}
+
+/// Status, priority and deletion: each a `case.updated`/`case.deleted` event.
+#[component]
+fn CaseActions(c: Case, write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
+    let current_status = c.status;
+    let current_priority = c.priority;
+    let deleted = c.deleted;
+    view! {
+        <section class="card">
+            <h2>"Change"</h2>
+            <div class="inline-form">
+                <label>
+                    "Status"
+                    <select data-testid="set-status" on:change=move |ev| {
+                        if let Ok(s) = event_target_value(&ev).parse() {
+                            if s != current_status {
+                                write(EventData::CaseUpdated(CasePatch { status: Some(s), ..Default::default() }));
+                            }
+                        }
+                    }>{status_options(Some(current_status))}</select>
+                </label>
+                <label>
+                    "Priority"
+                    <select data-testid="set-priority" on:change=move |ev| {
+                        if let Ok(p) = event_target_value(&ev).parse() {
+                            if p != current_priority {
+                                write(EventData::CaseUpdated(CasePatch { priority: Some(p), ..Default::default() }));
+                            }
+                        }
+                    }>{priority_options(Some(current_priority))}</select>
+                </label>
+                {if deleted {
+                    view! { <button class="btn" on:click=move |_| write(EventData::CaseRestored)>"Restore case"</button> }.into_any()
+                } else {
+                    view! { <button class="btn" on:click=move |_| write(EventData::CaseDeleted)>"Delete case"</button> }.into_any()
+                }}
+            </div>
+        </section>
+    }
+}
+
+/// Adds a note (`note.added`).
+#[component]
+fn NoteForm(write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
+    let (body, set_body) = signal(String::new());
+    let (author, set_author) = signal("Caseworker".to_string());
+    let (problem, set_problem) = signal(None::<&'static str>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = body.get_untracked();
+        if text.trim().is_empty() {
+            set_problem.set(Some("Write something first."));
+            return;
+        }
+        if author.get_untracked().trim().is_empty() {
+            set_problem.set(Some("Say who is writing."));
+            return;
+        }
+        set_problem.set(None);
+        write(EventData::NoteAdded(NoteData {
+            note_id: uuid::Uuid::new_v4().to_string(),
+            body: text,
+            author: author.get_untracked().trim().to_string(),
+        }));
+        set_body.set(String::new());
+    };
+    view! {
+        <form class="form" on:submit=submit novalidate>
+            <label for="note-body">"Add a note"</label>
+            <textarea id="note-body" rows="3" maxlength="5000" prop:value=body
+                on:input=move |ev| set_body.set(event_target_value(&ev))></textarea>
+            <label for="note-author">"Your name"</label>
+            <input id="note-author" maxlength="100" prop:value=author
+                on:input=move |ev| set_author.set(event_target_value(&ev))/>
+            <p class="field-error" aria-live="polite">{move || problem.get()}</p>
+            <button class="btn" type="submit">"Add note"</button>
+        </form>
     }
 }
 
@@ -60,7 +208,7 @@ fn NoteList(notes: Vec<Note>) -> impl IntoView {
 }
 
 #[component]
-fn CaseView(c: Case) -> impl IntoView {
+fn CaseView(c: Case, pending: usize) -> impl IntoView {
     let now = now_ms();
     let tags = c
         .tags
@@ -75,6 +223,7 @@ fn CaseView(c: Case) -> impl IntoView {
                     <StatusBadge status=c.status/>
                     <PriorityBadge priority=c.priority/>
                     {c.deleted.then(|| view! { <span class="badge deleted">"Deleted"</span> })}
+                    {(pending > 0).then(|| view! { <PendingBadge count=pending/> })}
                 </div>
             </header>
             <dl class="facts">

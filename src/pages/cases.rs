@@ -1,6 +1,10 @@
-use crate::components::{priority_options, query_view, status_options, PriorityBadge, StatusBadge};
+use crate::components::{
+    priority_options, query_view, status_options, PendingBadge, PriorityBadge, StatusBadge,
+};
 use crate::format::{now_ms, relative_time};
 use crate::queries::{use_case_list, CaseFilters};
+use crate::store::LocalCase;
+use crate::sync::{use_sync, use_sync_status};
 use casefile_core::api::{CasePage, CaseStatus, Priority};
 use leptos::prelude::*;
 
@@ -17,7 +21,16 @@ pub fn CasesPage() -> impl IntoView {
         q: q.get(),
     });
     let cases = use_case_list(filters);
-    let status_options = status_options();
+    let status_signals = use_sync_status();
+    let sync = StoredValue::new_local(use_sync());
+    let (pending, set_pending) = signal(Vec::<LocalCase>::new());
+    Effect::new(move |_| {
+        status_signals.revision.track();
+        if let Some(engine) = sync.get_value() {
+            leptos::task::spawn_local(async move { set_pending.set(engine.pending_cases().await) });
+        }
+    });
+    let status_options = status_options(None);
     let priority_options = priority_options(None);
     view! {
         <div class="page-head">
@@ -49,12 +62,43 @@ pub fn CasesPage() -> impl IntoView {
                 </select>
             </label>
         </form>
-        {query_view(cases, "cases", |page| view! { <CaseTable page/> })}
+        {move || {
+            let waiting = pending.get();
+            (!waiting.is_empty()).then(|| view! { <PendingCases cases=waiting/> })
+        }}
+        {query_view(cases, "cases", move |page| {
+            let pending_ids: Vec<String> = pending.get().into_iter().map(|c| c.view.case.id).collect();
+            view! { <CaseTable page pending_ids/> }
+        })}
+    }
+}
+
+/// Cases with writes this device has not yet sent, as it sees them.
+#[component]
+fn PendingCases(cases: Vec<LocalCase>) -> impl IntoView {
+    let now = now_ms();
+    view! {
+        <section class="card" data-testid="pending-cases">
+            <h2>"Changed on this device, not yet on the server"</h2>
+            <ul class="recent">
+                {cases.into_iter().map(|c| {
+                    let case = c.view.case;
+                    view! {
+                        <li class="recent-row">
+                            <a href=format!("/cases/{}", case.id)>{case.title}</a>
+                            <StatusBadge status=case.status/>
+                            <PendingBadge count=c.pending/>
+                            <span class="muted">{relative_time(case.updated_at, now)}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
     }
 }
 
 #[component]
-fn CaseTable(page: CasePage) -> impl IntoView {
+fn CaseTable(page: CasePage, pending_ids: Vec<String>) -> impl IntoView {
     if page.items.is_empty() {
         return view! {
             <div class="panel empty">
@@ -70,9 +114,13 @@ fn CaseTable(page: CasePage) -> impl IntoView {
         .items
         .into_iter()
         .map(|c| {
+            let pending = pending_ids.contains(&c.id);
             view! {
                 <tr>
-                    <td class="col-title"><a href=format!("/cases/{}", c.id)>{c.title}</a></td>
+                    <td class="col-title">
+                        <a href=format!("/cases/{}", c.id)>{c.title}</a>
+                        {pending.then(|| view! { " " <PendingBadge count=1/> })}
+                    </td>
                     <td><StatusBadge status=c.status/></td>
                     <td><PriorityBadge priority=c.priority/></td>
                     <td class="muted">{c.assignee.unwrap_or_else(|| "Unassigned".into())}</td>

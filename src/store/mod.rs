@@ -405,6 +405,20 @@ impl EventStore {
         Ok((events, bad))
     }
 
+    /// One event by id (verified), with its record.
+    pub async fn event(&self, id: &str) -> Result<Option<(EventRecord, DomainEvent)>, StoreError> {
+        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let record: Option<EventRecord> = events
+            .get(id.to_string())
+            .serde()
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+        let records = record.into_iter().collect();
+        Ok(self.verified(records).await?.0.pop())
+    }
+
     /// Pending events in stamp order (through the `synced` index).
     pub async fn unsynced(&self) -> Result<Vec<DomainEvent>, StoreError> {
         Ok(self

@@ -2,8 +2,8 @@
 //! machine: the browser feeds it triggers and results with `now`, asks what
 //! is due, and sleeps until [`SyncSchedule::next_wake`].
 //!
-//! - Push: debounced after a local append, at once on `online`, focus, start
-//!   and "Sync now", and every [`PUSH_INTERVAL_MS`] while anything is
+//! - Push: debounced after a local append, at once on `online`, focus, start,
+//!   the live socket (re)connecting, and "Sync now", and every [`PUSH_INTERVAL_MS`] while anything is
 //!   unsynced. A failed push backs off by [`PUSH_RETRY`] (5 s, 10 s, 20 s …
 //!   capped at 300 s, jittered, `Retry-After` honoured); an unreachable
 //!   network spends nothing and waits for `online` or the next interval.
@@ -182,8 +182,10 @@ impl SyncSchedule {
                 self.pull_at = now;
             }
             Trigger::LiveUp => {
+                // The server is reachable again: catch up both ways.
                 self.live = true;
                 self.pull_at = now;
+                self.push_soon(now);
             }
             Trigger::LiveDown => {
                 self.live = false;
@@ -385,7 +387,11 @@ mod tests {
         s.pull_done(Some((80, false)), T0);
         assert!(!s.due(T0 + 1).pull);
         assert!(s.due(T0 + PULL_FALLBACK_MS).pull, "socket down: fallback");
+        s.trigger(Trigger::Appended, T0);
+        s.push_done(PushOutcome::Failed(Failure::Network), T0, true, 0.0);
         s.trigger(Trigger::LiveUp, T0);
+        assert!(s.due(T0).push, "a reconnect means the server is back");
+        s.push_done(PushOutcome::Answered { remaining: 0 }, T0, true, 0.0);
         s.pull_done(Some((80, false)), T0);
         assert!(!s.due(T0 + PULL_FALLBACK_MS).pull);
         assert!(s.due(T0 + PULL_INTERVAL_MS).pull);

@@ -1,0 +1,86 @@
+//! Live notices (`GET /api/v1/live`, a WebSocket): the server says its
+//! latest cursor on connect and after every commit, and the driver pulls.
+//! The socket sends `ping` every [`HEARTBEAT_MS`] and gives up on a
+//! connection silent for [`SILENCE_MS`]; it reconnects with core's
+//! [`LIVE_RECONNECT`] backoff and jitter, waiting for `online` first.
+
+use super::SyncEngine;
+use casefile_core::api::LiveNotice;
+use casefile_core::event::{Trigger, LIVE_RECONNECT};
+use futures_util::future::{select, Either};
+use futures_util::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use leptos::prelude::*;
+
+/// How often the client says `ping`.
+pub const HEARTBEAT_MS: u64 = 25_000;
+/// A connection with nothing heard for this long is dead.
+pub const SILENCE_MS: u64 = 60_000;
+
+fn url() -> Option<String> {
+    let location = window().location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!("{scheme}://{}/api/v1/live", location.host().ok()?))
+}
+
+/// Keeps a live socket open for as long as the page lives.
+pub fn connect(engine: SyncEngine) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut failures = 0u32;
+        loop {
+            if window().navigator().on_line() {
+                if session(&engine).await {
+                    failures = 0;
+                }
+                engine.trigger(Trigger::LiveDown);
+                engine.status().live.set(false);
+            }
+            failures += 1;
+            let wait = LIVE_RECONNECT.jittered_ms(failures, js_sys::Math::random());
+            crate::http::sleep_ms(wait).await;
+        }
+    });
+}
+
+/// One connection, until it drops. True when it was up at some point.
+async fn session(engine: &SyncEngine) -> bool {
+    let Some(url) = url() else { return false };
+    let Ok(socket) = WebSocket::open(&url) else {
+        return false;
+    };
+    let (mut write, mut read) = socket.split();
+    let mut heard = js_sys::Date::now() as u64;
+    let mut up = false;
+    loop {
+        let tick = Box::pin(crate::http::sleep_ms(HEARTBEAT_MS));
+        match select(read.next(), tick).await {
+            Either::Left((Some(Ok(Message::Text(text))), _)) => {
+                heard = js_sys::Date::now() as u64;
+                if !up {
+                    up = true;
+                    engine.status().live.set(true);
+                    engine.trigger(Trigger::LiveUp);
+                }
+                if let Ok(notice) = serde_json::from_str::<LiveNotice>(&text) {
+                    engine.trigger(Trigger::Notice {
+                        cursor: notice.cursor,
+                    });
+                }
+            }
+            Either::Left((Some(Ok(Message::Bytes(_))), _)) => {
+                heard = js_sys::Date::now() as u64;
+            }
+            Either::Left((None | Some(Err(_)), _)) => return up,
+            Either::Right(_) => {
+                let silent = js_sys::Date::now() as u64 - heard;
+                if silent > SILENCE_MS || write.send(Message::Text("ping".into())).await.is_err() {
+                    return up;
+                }
+            }
+        }
+    }
+}

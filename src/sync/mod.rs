@@ -1,0 +1,553 @@
+//! The sync driver (SPEC §5): the browser side of core's sync protocol.
+//!
+//! - Every write is an event appended to the [`EventStore`] first; the
+//!   driver pushes pending events in batches (core's `next_batch`, with the
+//!   batch's `Idempotency-Key`), reads each per-event answer with core's
+//!   `read_response`, and settles conflicts by the case policy (`merge`).
+//! - It pulls after the stored cursor, storing remote events through the
+//!   receive rule, and invalidates the queries of what changed.
+//! - When: core's [`SyncSchedule`] decides; this module only feeds it
+//!   triggers (appends, `online`, focus, live notices, "Sync now") and sleeps
+//!   until it says so.
+//! - One tab syncs at a time ([`tabs`]: a Web Lock); every tab hears what
+//!   changed on a `BroadcastChannel` and refreshes at once.
+//! - A WebSocket ([`live`]) makes another device's change arrive within a
+//!   second; while it is down, pulls fall back to a short interval.
+
+mod live;
+mod tabs;
+
+use crate::http::{self, FetchError};
+use crate::query::{prefix, QueryClient};
+use crate::store::{Change, EventRecord, EventStore, LocalCase};
+use casefile_core::api::{PullResponse, PushRequest, PushResponse, TabNotice};
+use casefile_core::event::{
+    batch_key, next_batch, read_response, settle, ConflictPolicy, DomainEvent, EventData,
+    EventHeader, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
+};
+use casefile_core::query::QueryKey;
+use casefile_core::retry::Failure;
+use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_util::StreamExt;
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// How cases settle concurrent writes (SPEC §4's default).
+pub const CASE_POLICY: ConflictPolicy = ConflictPolicy::Merge;
+
+/// Events pulled per request.
+const PULL_PAGE: usize = 500;
+
+/// What the UI shows about sync, as signals (every tab has them; tabs that
+/// do not sync hear the syncing tab's figures).
+#[derive(Clone, Copy)]
+pub struct SyncStatus {
+    /// Events waiting to be pushed.
+    pub pending: RwSignal<usize>,
+    /// A push or pull is running.
+    pub syncing: RwSignal<bool>,
+    /// When the last push went through (ms).
+    pub last_push: RwSignal<Option<u64>>,
+    /// When the last pull went through (ms).
+    pub last_pull: RwSignal<Option<u64>>,
+    /// The last sync error, in words (cleared by a success).
+    pub error: RwSignal<Option<String>>,
+    /// Bumped whenever the local store changed: local views re-read.
+    pub revision: RwSignal<u64>,
+    /// Events that need the person (refused, or a manual conflict).
+    pub attention: RwSignal<usize>,
+    /// The live socket is connected.
+    pub live: RwSignal<bool>,
+    /// This tab is the one that syncs.
+    pub leader: RwSignal<bool>,
+}
+
+impl SyncStatus {
+    fn new() -> Self {
+        SyncStatus {
+            pending: RwSignal::new(0),
+            syncing: RwSignal::new(false),
+            last_push: RwSignal::new(None),
+            last_pull: RwSignal::new(None),
+            error: RwSignal::new(None),
+            revision: RwSignal::new(0),
+            attention: RwSignal::new(0),
+            live: RwSignal::new(false),
+            leader: RwSignal::new(false),
+        }
+    }
+}
+
+struct Inner {
+    store: Result<EventStore, String>,
+    status: SyncStatus,
+    schedule: RefCell<SyncSchedule>,
+    nudge: UnboundedSender<Trigger>,
+    wakeups: RefCell<Option<UnboundedReceiver<Trigger>>>,
+    client: QueryClient,
+    channel: Option<web_sys::BroadcastChannel>,
+    /// The log started empty and the first catch-up is still running.
+    filling: std::cell::Cell<bool>,
+}
+
+/// The driver: one per tab. Cheap to clone.
+#[derive(Clone)]
+pub struct SyncEngine(Rc<Inner>);
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn online() -> bool {
+    window().navigator().on_line()
+}
+
+impl SyncEngine {
+    /// Opens the store, wires the triggers and the other tabs, and starts
+    /// syncing once this tab holds the sync lock.
+    pub async fn start(client: QueryClient) -> SyncEngine {
+        let store = EventStore::open().await.map_err(|e| e.to_string());
+        let (pending, cursor) = match &store {
+            Ok(s) => (
+                s.pending_count().await.unwrap_or(0),
+                s.cursor().await.unwrap_or(0),
+            ),
+            Err(e) => {
+                leptos::logging::error!("{e}");
+                (0, 0)
+            }
+        };
+        let (nudge, wakeups) = unbounded();
+        let status = SyncStatus::new();
+        status.pending.set(pending);
+        if let Err(e) = &store {
+            status.error.set(Some(e.clone()));
+        }
+        let engine = SyncEngine(Rc::new(Inner {
+            store,
+            status,
+            schedule: RefCell::new(SyncSchedule::new(now(), online(), pending, cursor)),
+            nudge,
+            wakeups: RefCell::new(Some(wakeups)),
+            client,
+            channel: tabs::channel(),
+            filling: std::cell::Cell::new(cursor == 0),
+        }));
+        engine.refresh_attention().await;
+        tabs::listen(&engine);
+        tabs::wire_triggers(&engine);
+        if engine.0.store.is_ok() {
+            tabs::lead(&engine);
+        }
+        engine
+    }
+
+    /// The status signals.
+    pub fn status(&self) -> SyncStatus {
+        self.0.status
+    }
+
+    fn store(&self) -> Result<&EventStore, String> {
+        self.0.store.as_ref().map_err(Clone::clone)
+    }
+
+    fn trigger(&self, t: Trigger) {
+        let _ = self.0.nudge.unbounded_send(t);
+    }
+
+    fn tell_tabs(&self, notice: &TabNotice) {
+        tabs::post(self.0.channel.as_ref(), notice);
+    }
+
+    /// Appends a validated event about `case` to the store; the push follows
+    /// on its own. The error says what was wrong, in words.
+    pub async fn append(&self, case: &str, data: EventData) -> Result<DomainEvent, String> {
+        check(case, &data)?;
+        let event = self
+            .store()?
+            .append(case, &data)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.after_local_change(&[case.to_string()]);
+        Ok(event)
+    }
+
+    fn after_local_change(&self, cases: &[String]) {
+        self.0.status.pending.update(|n| *n += 1);
+        self.0.status.revision.update(|r| *r += 1);
+        self.trigger(Trigger::Appended);
+        self.tell_tabs(&TabNotice::Appended);
+        self.tell_tabs(&TabNotice::Changed {
+            aggregates: cases.to_vec(),
+        });
+    }
+
+    /// The case as this device sees it (server events and pending ones).
+    pub async fn local_case(&self, case: &str) -> Option<LocalCase> {
+        self.store().ok()?.local_case(case).await.ok().flatten()
+    }
+
+    /// Every case with pending events, as this device sees it.
+    pub async fn pending_cases(&self) -> Vec<LocalCase> {
+        match self.store() {
+            Ok(s) => s.pending_cases().await.unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A case's events with their sync state, in stamp order (audit trail).
+    pub async fn history(&self, case: &str) -> Vec<(EventRecord, DomainEvent)> {
+        match self.store() {
+            Ok(s) => s.records_for(case).await.map(|r| r.0).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Events that did not go through: refused, overruled, and parked.
+    pub async fn problems(&self) -> Vec<(EventRecord, DomainEvent)> {
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for status in [
+            crate::store::schema::PARKED,
+            crate::store::schema::REFUSED,
+            crate::store::schema::OVERRULED,
+        ] {
+            out.extend(store.with_status(status).await.unwrap_or_default());
+        }
+        out
+    }
+
+    /// Settles a manual conflict: the parked event is set aside and `data`
+    /// (the fields the person chose; `None` keeps the server's) is appended
+    /// in its place.
+    pub async fn resolve(&self, parked_id: &str, data: Option<EventData>) -> Result<(), String> {
+        let store = self.store()?;
+        let (_, mine) = store
+            .event(parked_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("that event is gone")?;
+        if let Some(data) = &data {
+            check(&mine.aggregate_id, data)?;
+            store
+                .append_caused(&mine.aggregate_id, data, Some(mine.id.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        store
+            .update(&[(mine.id.clone(), Change::Overruled("resolved by you".into()))])
+            .await
+            .map_err(|e| e.to_string())?;
+        self.refresh_attention().await;
+        if data.is_some() {
+            self.after_local_change(&[mine.aggregate_id]);
+        }
+        Ok(())
+    }
+
+    /// "Sync now": push and pull at once, forgetting any backoff.
+    pub fn sync_now(&self) {
+        self.trigger(Trigger::SyncNow);
+        self.tell_tabs(&TabNotice::SyncNow);
+    }
+
+    async fn refresh_attention(&self) {
+        if let Ok(store) = self.store() {
+            let mut n = 0;
+            for status in [crate::store::schema::PARKED, crate::store::schema::REFUSED] {
+                n += store.with_status(status).await.map_or(0, |v| v.len());
+            }
+            self.0.status.attention.set(n);
+        }
+    }
+
+    /// Refetches what `cases` appear in and re-reads local views, here and
+    /// (when `broadcast`) in the other tabs.
+    fn changed(&self, cases: Vec<String>, broadcast: bool) {
+        if cases.is_empty() {
+            return;
+        }
+        self.0.status.revision.update(|r| *r += 1);
+        let client = &self.0.client;
+        client.invalidate(prefix(QueryKey::new(["cases"])));
+        client.invalidate(prefix(QueryKey::new(["dashboard"])));
+        if broadcast {
+            self.tell_tabs(&TabNotice::Changed { aggregates: cases });
+        }
+    }
+
+    fn publish_status(&self) {
+        let s = self.0.status;
+        self.tell_tabs(&TabNotice::Status {
+            pending: s.pending.get_untracked(),
+            last_push: s.last_push.get_untracked(),
+            last_pull: s.last_pull.get_untracked(),
+            error: s.error.get_untracked(),
+        });
+    }
+
+    /// The sync loop; runs in the tab that holds the lock.
+    async fn run(self) {
+        let Some(mut wakeups) = self.0.wakeups.borrow_mut().take() else {
+            return;
+        };
+        // Whatever other tabs appended before this one took over.
+        if let Ok(store) = self.store() {
+            let pending = store.pending_count().await.unwrap_or(0);
+            self.0.schedule.borrow_mut().set_pending(pending, now());
+            self.0.status.pending.set(pending);
+        }
+        self.trigger(Trigger::Start);
+        loop {
+            while let Ok(t) = wakeups.try_recv() {
+                self.0.schedule.borrow_mut().trigger(t, now());
+            }
+            let due = self.0.schedule.borrow().due(now());
+            if due.push || due.pull {
+                self.0.status.syncing.set(true);
+                if due.push {
+                    self.push().await;
+                }
+                if due.pull {
+                    self.pull().await;
+                }
+                self.0.status.syncing.set(false);
+                self.publish_status();
+                continue;
+            }
+            let wait = self.0.schedule.borrow().next_wake().saturating_sub(now());
+            let sleep = Box::pin(http::sleep_ms(wait.clamp(50, 60_000)));
+            if let futures_util::future::Either::Right((Some(t), _)) =
+                futures_util::future::select(sleep, wakeups.next()).await
+            {
+                self.0.schedule.borrow_mut().trigger(t, now());
+            }
+        }
+    }
+
+    /// Pushes the next batch and applies the answers.
+    async fn push(&self) {
+        let Ok(store) = self.store() else { return };
+        let unsynced = match store.unsynced().await {
+            Ok(u) => u,
+            Err(e) => return self.push_failed(&[], e.to_string(), Failure::Network).await,
+        };
+        if unsynced.is_empty() {
+            self.0.schedule.borrow_mut().set_pending(0, now());
+            self.0.status.pending.set(0);
+            return;
+        }
+        let batch = next_batch(&unsynced);
+        let key = batch_key(&batch);
+        let body = PushRequest {
+            events: batch
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("events encode"))
+                .collect(),
+        };
+        let body = serde_json::to_string(&body).expect("requests encode");
+        let answer = http::post_json::<PushResponse>(
+            "/api/v1/events",
+            &body,
+            &[("Idempotency-Key", key.as_str())],
+        )
+        .await;
+        let response = match answer {
+            Ok(r) => r,
+            Err(e) => return self.push_failed(&batch, e.to_string(), e.failure()).await,
+        };
+        let mut changes = Vec::new();
+        let mut conflicts = Vec::new();
+        for action in read_response(&batch, &response) {
+            match action {
+                LocalAction::MarkSynced { id, version } => {
+                    changes.push((id, Change::Synced(version.max(0) as u64)))
+                }
+                LocalAction::Reject { id, reason } => changes.push((id, Change::Refused(reason))),
+                LocalAction::Conflict { id, theirs, .. } => conflicts.push((id, theirs)),
+                LocalAction::Retry { .. } => {}
+            }
+        }
+        if let Err(e) = store.update(&changes).await {
+            self.0.status.error.set(Some(e.to_string()));
+        }
+        if !conflicts.is_empty() {
+            // The colliding events must be here before settling.
+            while self.pull().await {}
+            self.settle(conflicts).await;
+        }
+        let remaining = store.pending_count().await.unwrap_or(0);
+        self.0.schedule.borrow_mut().push_done(
+            PushOutcome::Answered { remaining },
+            now(),
+            online(),
+            js_sys::Math::random(),
+        );
+        let s = self.0.status;
+        s.pending.set(remaining);
+        s.last_push.set(Some(now()));
+        s.error.set(None);
+        self.refresh_attention().await;
+        let mut cases: Vec<String> = batch.iter().map(|e| e.aggregate_id.clone()).collect();
+        cases.dedup();
+        self.changed(cases, true);
+    }
+
+    async fn push_failed(&self, batch: &[&DomainEvent], error: String, failure: Failure) {
+        if let Ok(store) = self.store() {
+            let changes: Vec<(String, Change)> = batch
+                .iter()
+                .map(|e| (e.id.clone(), Change::Attempted(error.clone())))
+                .collect();
+            let _ = store.update(&changes).await;
+        }
+        self.0.schedule.borrow_mut().push_done(
+            PushOutcome::Failed(failure),
+            now(),
+            online(),
+            js_sys::Math::random(),
+        );
+        self.0.status.error.set(Some(error));
+    }
+
+    /// Settles each conflicted event against the latest server event it
+    /// collided with, by [`CASE_POLICY`].
+    async fn settle(&self, conflicts: Vec<(String, Vec<String>)>) {
+        let Ok(store) = self.store() else { return };
+        for (id, theirs_ids) in conflicts {
+            let Ok(Some((_, mine))) = store.event(&id).await else {
+                continue;
+            };
+            let mut theirs = Vec::new();
+            for t in &theirs_ids {
+                if let Ok(Some((_, e))) = store.event(t).await {
+                    theirs.push(e);
+                }
+            }
+            let Some(latest) = theirs.into_iter().max_by_key(DomainEvent::stamp) else {
+                continue; // not pulled yet: it stays pending and is tried again
+            };
+            let change = match settle(CASE_POLICY, &mine, &latest) {
+                Resolution::Drop => Change::Overruled(
+                    "another device changed the same fields later; its change stands".into(),
+                ),
+                Resolution::Park => Change::Parked(theirs_ids),
+                Resolution::Rebase(patch) => {
+                    let data = match mine.typed_data() {
+                        Ok(EventData::CaseUpdated(_)) => EventData::CaseUpdated(patch),
+                        Ok(other) => other,
+                        Err(_) => continue,
+                    };
+                    if let Err(e) = store
+                        .append_caused(&mine.aggregate_id, &data, Some(mine.id.clone()))
+                        .await
+                    {
+                        self.0.status.error.set(Some(e.to_string()));
+                        continue;
+                    }
+                    Change::Overruled("merged with another device's change and sent again".into())
+                }
+            };
+            let _ = store.update(&[(mine.id.clone(), change)]).await;
+        }
+    }
+
+    /// Pulls one page; true when more wait.
+    async fn pull(&self) -> bool {
+        let Ok(store) = self.store() else {
+            return false;
+        };
+        let cursor = store.cursor().await.unwrap_or(0);
+        let path = format!("/api/v1/events?after={cursor}&limit={PULL_PAGE}");
+        let page: Result<PullResponse, FetchError> = http::get_json(&path).await;
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                self.0.schedule.borrow_mut().pull_done(None, now());
+                if !matches!(e, FetchError::Network { .. }) {
+                    self.0.status.error.set(Some(e.to_string()));
+                }
+                return false;
+            }
+        };
+        match store.receive(&page.events, page.next_cursor).await {
+            Ok(got) => {
+                if !got.bad.is_empty() {
+                    self.0.status.error.set(Some(format!(
+                        "{} events from the server failed verification and were set aside",
+                        got.bad.len()
+                    )));
+                }
+                self.0
+                    .schedule
+                    .borrow_mut()
+                    .pull_done(Some((page.next_cursor, page.has_more)), now());
+                self.0.status.last_pull.set(Some(now()));
+                // The first catch-up of an empty log (all its pages) only
+                // fills this device's log with what the server's answers
+                // already show; later pulls bring changes the cached
+                // queries have not seen.
+                let first_fill = self.0.filling.get();
+                if !page.has_more {
+                    self.0.filling.set(false);
+                }
+                if !first_fill {
+                    self.changed(got.aggregates, true);
+                } else {
+                    self.0.status.revision.update(|r| *r += 1);
+                }
+                page.has_more
+            }
+            Err(e) => {
+                self.0.schedule.borrow_mut().pull_done(None, now());
+                self.0.status.error.set(Some(e.to_string()));
+                false
+            }
+        }
+    }
+}
+
+/// Checks an event's data before it is stored, as the server will.
+fn check(case: &str, data: &EventData) -> Result<(), String> {
+    let creating = matches!(data, EventData::CaseCreated(_));
+    let probe = DomainEvent::new(
+        EventHeader {
+            id: uuid::Uuid::new_v4().to_string(),
+            aggregate_id: case.to_string(),
+            node_id: "check".into(),
+            clock: 1,
+            base_version: u64::from(!creating),
+            timestamp: 0,
+        },
+        data,
+    );
+    probe.validate().map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The engine in context: a handle, as context values must be `Send`.
+#[derive(Clone, Copy)]
+struct EngineHandle(StoredValue<Option<SyncEngine>, LocalStorage>);
+
+/// Provides the engine (when the app has one) and its status as context.
+pub fn provide_sync(engine: Option<SyncEngine>) {
+    provide_context(
+        engine
+            .as_ref()
+            .map_or_else(SyncStatus::new, SyncEngine::status),
+    );
+    provide_context(EngineHandle(StoredValue::new_local(engine)));
+}
+
+/// The engine from context; `None` where the app runs without one (some
+/// component tests).
+pub fn use_sync() -> Option<SyncEngine> {
+    use_context::<EngineHandle>().and_then(|h| h.0.get_value())
+}
+
+/// The status signals from context.
+pub fn use_sync_status() -> SyncStatus {
+    expect_context::<SyncStatus>()
+}

@@ -1,0 +1,191 @@
+// Local-first writes end to end: every write lands in the device's event
+// store at once, reaches the real server exactly once, survives the server
+// being stopped and a reload, and two devices converge on the server's state.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { launchBrowser, startServer, watchProblems, waitForController, OUTPUT } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function api(server, p) {
+  const res = await fetch(`${server.url}${p}`);
+  return { status: res.status, body: res.status === 200 ? await res.json() : null };
+}
+
+/** Polls `fn` until it returns a truthy value (Playwright's waitForFunction does not await promises). */
+async function until(fn, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function createCase(page, server, title, { priority = "high" } = {}) {
+  await page.goto(`${server.url}/cases/new`);
+  await page.getByLabel("Title").fill(title);
+  await page.getByLabel("Priority").selectOption(priority);
+  await page.getByLabel("Assignee").fill("Dana");
+  await page.getByLabel("Tags (comma-separated)").fill("housing, urgent");
+  await page.getByRole("button", { name: "Create case" }).click();
+  await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+  await page.locator("h1", { hasText: title }).waitFor();
+  return page.url().split("/").pop();
+}
+
+test("a new case shows at once, reaches the server once, and the pending count clears", async () => {
+  const server = await startServer({ seed: 5 });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(server.url);
+    // An invalid form says why and saves nothing.
+    await page.goto(`${server.url}/cases/new`);
+    await page.getByRole("button", { name: "Create case" }).click();
+    await page.getByText("A title is required.").waitFor();
+    assert.match(page.url(), /\/cases\/new$/);
+
+    const id = await createCase(page, server, "Boiler broken in flat 4");
+    const onServer = await until(async () => {
+      const r = await api(server, `/api/v1/cases/${id}`);
+      return r.status === 200 && r.body;
+    }, "the case on the server");
+    assert.equal(onServer.title, "Boiler broken in flat 4");
+    assert.equal(onServer.priority, "high");
+    assert.deepEqual(onServer.tags, ["housing", "urgent"]);
+    await page.getByTestId("pending-count").waitFor({ state: "detached" });
+
+    // A status change and a note: visible at once, then on the server.
+    await page.getByTestId("set-status").selectOption("in_review");
+    await page.locator(".case-badges .status-in_review").waitFor();
+    await page.getByLabel("Add a note").fill("Engineer booked for Tuesday.");
+    await page.getByRole("button", { name: "Add note" }).click();
+    await page.getByText("Engineer booked for Tuesday.").waitFor();
+    await until(async () => {
+      const c = await api(server, `/api/v1/cases/${id}`);
+      const n = await api(server, `/api/v1/cases/${id}/notes`);
+      return c.body?.status === "in_review" && n.body?.length === 1;
+    }, "the update and the note on the server");
+    // Exactly once: the server's log holds each event one time.
+    const log = await api(server, `/api/v1/events?after=0&limit=1000`);
+    const mine = log.body.events.filter((e) => e.event.aggregate_id === id);
+    assert.deepEqual(
+      mine.map((e) => e.event.event_type),
+      ["case.created", "case.updated", "note.added"],
+    );
+    assert.equal(new Set(mine.map((e) => e.event.id)).size, 3);
+    assert.deepEqual(problems.errors, []);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("with the server stopped, writes show at once, survive a reload and sync when it returns", async () => {
+  const server = await startServer({ seed: 5 });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await waitForController(page);
+    await page.goto(`${server.url}/cases`);
+    await page.locator("table.cases tbody tr").first().waitFor();
+    await server.stop();
+
+    const id = await createCase(page, server, "Written while the server was down", { priority: "critical" });
+    await page.locator(".case-badges .badge.pending").waitFor();
+    await page.getByTestId("set-status").selectOption("closed");
+    await page.locator(".case-badges .status-closed").waitFor();
+    await page.getByTestId("pending-count").filter({ hasText: "2 pending" }).waitFor();
+
+    // Reload with the server still down: the worker serves the app, the
+    // store still has both writes.
+    await page.reload();
+    await page.locator("h1", { hasText: "Written while the server was down" }).waitFor();
+    await page.locator(".case-badges .status-closed").waitFor();
+    await page.locator(".case-badges .badge.pending").waitFor();
+    await page.goto(`${server.url}/cases`);
+    await page.getByTestId("pending-cases").getByText("Written while the server was down").waitFor();
+    await page.screenshot({ path: path.join(OUTPUT, "offline-pending.png"), fullPage: true });
+
+    await server.start();
+    const onServer = await until(async () => {
+      const r = await api(server, `/api/v1/cases/${id}`);
+      return r.status === 200 && r.body.status === "closed" && r.body;
+    }, "the offline writes on the server", 60_000);
+    assert.equal(onServer.priority, "critical");
+    await page.getByTestId("pending-count").waitFor({ state: "detached", timeout: 20_000 });
+    await page.getByTestId("pending-cases").waitFor({ state: "detached" });
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("two devices editing one case converge on the server's state; a second tab follows without reload", async () => {
+  const server = await startServer({ seed: 5 });
+  const deviceA = await browser.newContext();
+  const deviceB = await browser.newContext();
+  try {
+    const a = await deviceA.newPage();
+    const b = await deviceB.newPage();
+    const id = await createCase(a, server, "Shared case");
+    await until(async () => (await api(server, `/api/v1/cases/${id}`)).status === 200, "creation synced");
+    // Device A has a second tab on the same case.
+    const a2 = await deviceA.newPage();
+    await a2.goto(`${server.url}/cases/${id}`);
+    await a2.locator("h1", { hasText: "Shared case" }).waitFor();
+    await b.goto(`${server.url}/cases/${id}`);
+    await b.locator("h1", { hasText: "Shared case" }).waitFor();
+    await waitForController(b);
+
+    // B goes offline (server down for it and everyone) and changes the
+    // status; A changes the priority and the status once the server is back.
+    await server.stop();
+    await b.getByTestId("set-status").selectOption("closed");
+    await b.locator(".case-badges .badge.pending").waitFor();
+    await server.start();
+    await a.goto(`${server.url}/cases/${id}`);
+    await a.locator("h1", { hasText: "Shared case" }).waitFor();
+    await a.getByTestId("set-priority").selectOption("low");
+    await a.getByTestId("set-status").selectOption("in_review");
+
+    // The second tab of A shows A's changes without a reload.
+    await a2.locator(".case-badges .prio-low").waitFor();
+
+    // Both devices and the server agree once everything is synced.
+    const final = await until(async () => {
+      const server_ = (await api(server, `/api/v1/cases/${id}`)).body;
+      const shown = async (p) =>
+        p.evaluate(() => ({
+          status: document.querySelector(".case-badges [class*=status-]")?.className,
+          priority: document.querySelector(".case-badges [class*=prio-]")?.className,
+          pending: !!document.querySelector(".case-badges .badge.pending"),
+        }));
+      const [sa, sb] = [await shown(a), await shown(b)];
+      const want = { status: `badge status-${server_.status}`, priority: `badge prio-${server_.priority}`, pending: false };
+      const same = JSON.stringify(sa) === JSON.stringify(want) && JSON.stringify(sb) === JSON.stringify(want);
+      return same && server_;
+    }, "both devices showing the server's state", 60_000);
+    assert.equal(final.priority, "low", "A's priority stands");
+    // Nothing was applied twice.
+    const log = (await api(server, `/api/v1/events?after=0&limit=1000`)).body.events;
+    const ids = log.map((e) => e.event.id);
+    assert.equal(new Set(ids).size, ids.length);
+    await b.screenshot({ path: path.join(OUTPUT, "two-devices.png"), fullPage: true });
+  } finally {
+    await deviceA.close();
+    await deviceB.close();
+    await server.dispose();
+  }
+});
