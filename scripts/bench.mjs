@@ -33,12 +33,13 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_BIN || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const ms = (n) => (n < 10 ? n.toFixed(2) : n.toFixed(0));
 try {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
   await page.goto(`http://127.0.0.1:${port}/bench/index.html`);
   const results = await page.waitForFunction(() => window.__results, null, { timeout: 300_000 }).then((h) => h.jsonValue());
-  const fmt = (n) => Math.round(n).toLocaleString("en-US");
   console.log(`Chromium ${browser.version()}, median of 7 rounds; ops/s (higher is better)\n`);
   console.log("| workload | casefile-core (wasm) | @tanstack/query-core | ratio |");
   console.log("|---|---:|---:|---:|");
@@ -46,6 +47,22 @@ try {
     const ours = r.ops / (r.oursMs / 1000);
     const theirs = r.ops / (r.theirsMs / 1000);
     console.log(`| ${r.name} | ${fmt(ours)} | ${fmt(theirs)} | ${(ours / theirs).toFixed(2)}× |`);
+  }
+
+  const store = await browser.newPage();
+  store.on("pageerror", (e) => console.error("page error:", e));
+  store.on("console", (m) => m.type() === "error" && console.error("page:", m.text()));
+  await store.goto(`http://127.0.0.1:${port}/bench/store.html`);
+  const storeResults = await store
+    .waitForFunction(() => window.__store_results, null, { timeout: 900_000, polling: 1000 })
+    .then((h) => h.jsonValue());
+  console.log(`\nEvent store on IndexedDB, Chromium ${browser.version()}, median of 3 runs; time (lower is better)\n`);
+  console.log("| workload | casefile EventStore (wasm) | plain IndexedDB from JS | ours ÷ plain |");
+  console.log("|---|---:|---:|---:|");
+  for (const r of storeResults) {
+    const plain = r.plainMs === null ? "–" : `${ms(r.plainMs)} ms`;
+    const ratio = r.plainMs === null ? "–" : `${(r.oursMs / r.plainMs).toFixed(2)}×`;
+    console.log(`| ${r.name} | ${ms(r.oursMs)} ms (${fmt(r.ops / (r.oursMs / 1000))}/s) | ${plain} | ${ratio} |`);
   }
 } finally {
   await browser.close();

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Benchmarks that print figures (not tests): the query cache in wasm beside
-# @tanstack/query-core in the same headless Chromium. Built with the release
-# profile and wasm-opt -Oz, as the app ships.
+# Benchmarks that print figures (not tests), in one run:
+# - the query cache in wasm beside @tanstack/query-core in the same headless
+#   Chromium;
+# - the app's IndexedDB event store beside plain IndexedDB from JS (appends,
+#   replay with and without a snapshot, the unsynced scan);
+# - the server ingesting 10,000 events over loopback on SQLite.
+# The wasm is built with the release profile and wasm-opt -Oz, as the app ships.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh --test >/dev/null
@@ -10,3 +14,5 @@ cargo build --release --target wasm32-unknown-unknown -p casefile-bench
 wasm-bindgen --target web --out-dir target/bench-pkg target/wasm32-unknown-unknown/release/casefile_bench.wasm
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int target/bench-pkg/casefile_bench_bg.wasm -o target/bench-pkg/casefile_bench_bg.wasm
 node scripts/bench.mjs
+echo
+cargo run --quiet --profile server -p casefile-server --example ingest

@@ -404,3 +404,26 @@ async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
         "After the upgrade"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_batch_appends_in_one_transaction_with_consecutive_stamps() {
+    let store = EventStore::open_named("casefile-test-batch").await.unwrap();
+    let (a, b) = (case_id(20), case_id(21));
+    store.append(&a, &create("A")).await.unwrap();
+    store.mark_synced(&[]).await.unwrap();
+    let before = store.clock().await.unwrap().value();
+    let made = store
+        .append_many(&[
+            (a.clone(), retitle("A2"), None),
+            (b.clone(), create("B"), None),
+            (b.clone(), retitle("B2"), Some("cause".into())),
+        ])
+        .await
+        .unwrap();
+    let clocks: Vec<u64> = made.iter().map(|e| e.clock).collect();
+    assert_eq!(clocks, vec![before + 1, before + 2, before + 3]);
+    assert_eq!(made[2].causation_id.as_deref(), Some("cause"));
+    made[2].verify().unwrap();
+    assert_eq!(store.replay(&b).await.unwrap().unwrap().case.title, "B2");
+    assert_eq!(store.clock().await.unwrap().value(), before + 3);
+}

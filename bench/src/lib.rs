@@ -2,6 +2,9 @@
 //! can time them beside `@tanstack/query-core` in the same run. Each method
 //! does one whole workload; JS measures it with `performance.now()`.
 
+#[cfg(target_arch = "wasm32")]
+mod store;
+
 use casefile_core::query::{Action, Effect, KeyPart, QueryCache, QueryKey, QueryOptions};
 use wasm_bindgen::prelude::*;
 

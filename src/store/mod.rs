@@ -176,6 +176,8 @@ pub struct LocalCase {
 /// A handle on the store (one per tab; several may be open at once).
 pub struct EventStore {
     db: Database,
+    /// This device's id, once read.
+    node: std::cell::OnceCell<String>,
 }
 
 impl EventStore {
@@ -195,8 +197,12 @@ impl EventStore {
             })
             .await
             .map_err(err)?;
-        let store = EventStore { db };
-        store.node_id().await?;
+        let store = EventStore {
+            db,
+            node: std::cell::OnceCell::new(),
+        };
+        let id = store.node_id().await?;
+        let _ = store.node.set(id);
         Ok(store)
     }
 
@@ -216,6 +222,9 @@ impl EventStore {
 
     /// This device's id: made once, then kept.
     pub async fn node_id(&self) -> Result<String, StoreError> {
+        if let Some(id) = self.node.get() {
+            return Ok(id.clone());
+        }
         if let Some(id) = self
             .meta_get(META_NODE_ID)
             .await?
@@ -271,31 +280,58 @@ impl EventStore {
         data: &EventData,
         causation_id: Option<String>,
     ) -> Result<DomainEvent, StoreError> {
+        let mut made = self
+            .append_many(&[(aggregate_id.to_string(), data.clone(), causation_id)])
+            .await?;
+        Ok(made.pop().expect("one event in, one out"))
+    }
+
+    /// Appends several events in **one** transaction: all of them or none
+    /// (a batch of changes is one unit), each with its own clock tick. Each
+    /// is `(case id, data, causing event)`.
+    pub async fn append_many(
+        &self,
+        items: &[(String, EventData, Option<String>)],
+    ) -> Result<Vec<DomainEvent>, StoreError> {
         let node_id = self.node_id().await?;
         let tx = self.write(&[EVENTS, META, AGGREGATES])?;
         let meta = tx.object_store(META).map_err(err)?;
         let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
-        let stamp = clock.tick();
-        put_js(&meta, META_CLOCK, (stamp as f64).into()).await?;
-        let base = get_num(&aggregates, aggregate_id).await? as u64;
-        let header = EventHeader {
-            id: uuid::Uuid::new_v4().to_string(),
-            aggregate_id: aggregate_id.to_string(),
-            node_id,
-            clock: stamp,
-            base_version: base,
-            timestamp: js_sys::Date::now() as u64,
-        };
-        let mut event = DomainEvent::new(header, data);
-        if causation_id.is_some() {
-            event.causation_id = causation_id;
-            event = event.seal();
+        let mut bases: Vec<(&str, u64)> = Vec::new();
+        let mut made = Vec::with_capacity(items.len());
+        let now = js_sys::Date::now() as u64;
+        for (aggregate_id, data, causation_id) in items {
+            let base = match bases.iter().find(|(a, _)| a == aggregate_id) {
+                Some((_, v)) => *v,
+                None => {
+                    let v = get_num(&aggregates, aggregate_id).await? as u64;
+                    bases.push((aggregate_id, v));
+                    v
+                }
+            };
+            let header = EventHeader {
+                id: uuid::Uuid::new_v4().to_string(),
+                aggregate_id: aggregate_id.clone(),
+                node_id: node_id.clone(),
+                clock: clock.tick(),
+                base_version: base,
+                timestamp: now,
+            };
+            let mut event = DomainEvent::new(header, data);
+            if causation_id.is_some() {
+                event.causation_id = causation_id.clone();
+                event = event.seal();
+            }
+            // Issued, not awaited one by one: the commit reports any failure
+            // (a failed request aborts the whole transaction).
+            fire_record(&events, EventRecord::of(&event))?;
+            made.push(event);
         }
-        put_record(&events, EventRecord::of(&event)).await?;
+        put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
         tx.commit().await.map_err(err)?;
-        Ok(event)
+        Ok(made)
     }
 
     /// Records, by index `index` in `range` (all when `None`).
@@ -772,6 +808,12 @@ async fn put_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), 
         .await
         .map(|_| ())
         .map_err(err)
+}
+
+/// Issues a put without waiting for it; the transaction's commit reports
+/// any failure.
+fn fire_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), StoreError> {
+    store.put(record).serde().map_err(err).map(drop)
 }
 
 async fn raise_version(

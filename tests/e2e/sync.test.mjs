@@ -183,6 +183,15 @@ test("two devices editing one case converge on the server's state; a second tab 
     const ids = log.map((e) => e.event.id);
     assert.equal(new Set(ids).size, ids.length);
     await b.screenshot({ path: path.join(OUTPUT, "two-devices.png"), fullPage: true });
+
+    // Both online: A's next change reaches B through the live notice, with
+    // no reload, focus or polling interval involved (fallback pulls are 15 s).
+    const started = Date.now();
+    await a.getByTestId("set-status").selectOption("open");
+    await b.locator(".case-badges .status-open").waitFor({ timeout: 5_000 });
+    const ms = Date.now() - started;
+    console.log(`live: a change on device A showed on device B after ${ms} ms`);
+    assert.ok(ms < 3_000, `took ${ms} ms`);
   } finally {
     await deviceA.close();
     await deviceB.close();

@@ -1,0 +1,147 @@
+// The event-store workloads: the app's EventStore (wasm, real IndexedDB)
+// beside the same writes through plain IndexedDB from JS (the ceiling), in
+// the same page. Every workload runs on fresh databases; the median of
+// ROUNDS runs counts. Set-up (filling the log) is not timed.
+import init, { StoreBench } from "/pkg/casefile_bench.js";
+
+const ROUNDS = 3;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+let dbCount = 0;
+const fresh = (what) => `bench-${what}-${Date.now()}-${dbCount++}`;
+
+const drop = (name) =>
+  new Promise((resolve) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = req.onerror = req.onblocked = () => resolve();
+  });
+
+/** A plain database with the same stores and indexes as the app's schema. */
+function openPlain(name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 2);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      const events = db.createObjectStore("events", { keyPath: "id" });
+      for (const f of ["aggregate_id", "synced", "event_type", "timestamp"]) events.createIndex(f, f);
+      events.createIndex("stamp", ["clock", "node_id"]);
+      events.createIndex("aggregate_stamp", ["aggregate_id", "clock", "node_id"]);
+      db.createObjectStore("meta");
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function putAll(db, records) {
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(["events", "meta"], "readwrite");
+    const store = tx.objectStore("events");
+    for (const r of records) store.put(r);
+    tx.objectStore("meta").put(records.length, "clock");
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+async function plainAppend(records, batch) {
+  const name = fresh("plain");
+  const db = await openPlain(name);
+  const t0 = performance.now();
+  for (let i = 0; i < records.length; i += batch) await putAll(db, records.slice(i, i + batch));
+  const t = performance.now() - t0;
+  db.close();
+  await drop(name);
+  return t;
+}
+
+async function oursAppend(n, batch) {
+  const name = fresh("ours");
+  const bench = await StoreBench.open(name);
+  const t0 = performance.now();
+  if (batch === 1) await bench.append_each(n);
+  else await bench.append_batches(n, batch);
+  const t = performance.now() - t0;
+  bench.free();
+  await drop(name);
+  return t;
+}
+
+async function pair(name, ops, ours, plain) {
+  const a = [];
+  const b = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    a.push(await ours());
+    b.push(await plain());
+  }
+  return { name, ops, oursMs: median(a), plainMs: median(b) };
+}
+
+async function solo(name, ops, fn) {
+  const a = [];
+  for (let round = 0; round < ROUNDS; round++) a.push(await fn());
+  return { name, ops, oursMs: median(a), plainMs: null };
+}
+
+await init();
+const N = 10_000;
+const records = JSON.parse(StoreBench.sample_records(N));
+const results = [];
+
+results.push(await pair("append 10,000 events, one transaction each", N, () => oursAppend(N, 1), () => plainAppend(records, 1)));
+results.push(await pair("append 10,000 events in transactions of 500", N, () => oursAppend(N, 500), () => plainAppend(records, 500)));
+
+// Replay: one case of 1,000 events pulled from the server.
+{
+  const name = fresh("replay");
+  const bench = await StoreBench.open(name);
+  await bench.fill_case(7, 1_000, 1);
+  const timed = async (fn) => {
+    const t0 = performance.now();
+    const version = await fn();
+    if (version !== 1_000) throw new Error(`replayed to version ${version}`);
+    return performance.now() - t0;
+  };
+  await bench.replay_with_snapshot(7); // makes the snapshot
+  results.push(await solo("replay a case of 1,000 events, no snapshot (read, verify, fold)", 1_000, () => timed(() => bench.replay_full(7))));
+  results.push(await solo("replay a case of 1,000 events from its snapshot", 1_000, () => timed(() => bench.replay_with_snapshot(7))));
+  bench.free();
+  await drop(name);
+}
+
+// Unsynced scan: 100,000 events in the log, 100 of them pending.
+{
+  const name = fresh("scan");
+  const bench = await StoreBench.open(name);
+  for (let c = 0; c < 10; c++) await bench.fill_case(100 + c, 10_000, 1 + c * 10_000);
+  await bench.append_batches(100, 100);
+  const plainName = fresh("scan-plain");
+  const db = await openPlain(plainName);
+  const big = JSON.parse(StoreBench.sample_records(10_000));
+  for (let c = 0; c < 10; c++) {
+    await putAll(db, big.map((r, i) => ({ ...r, id: `${c}-${r.id}`, synced: c === 0 && i < 100 ? 0 : 1 })));
+  }
+  const plainScan = () =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const req = db.transaction("events").objectStore("events").index("synced").getAll(0);
+      req.onsuccess = () => {
+        if (req.result.length !== 100) reject(new Error(`plain scan found ${req.result.length}`));
+        resolve(performance.now() - t0);
+      };
+      req.onerror = () => reject(req.error);
+    });
+  const oursScan = async () => {
+    const t0 = performance.now();
+    const n = await bench.unsynced();
+    if (n !== 100) throw new Error(`scan found ${n}`);
+    return performance.now() - t0;
+  };
+  results.push(await pair("unsynced() over 100,000 events (100 pending)", 100, oursScan, plainScan));
+  db.close();
+  bench.free();
+  await drop(name);
+  await drop(plainName);
+}
+
+window.__store_results = results;
+document.getElementById("out").textContent = JSON.stringify(results, null, 2);
