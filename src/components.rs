@@ -13,6 +13,7 @@ use leptos_router::components::A;
 #[component]
 pub fn Header() -> impl IntoView {
     let online = use_online();
+    let offline_data = crate::http::offline_data();
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -26,16 +27,25 @@ pub fn Header() -> impl IntoView {
                 <A href="/sync">"Sync"</A>
                 <A href="/performance">"Performance"</A>
             </nav>
+            <UpdateBanner/>
             <PendingCount/>
             <span
                 class="net"
-                class:net-offline=move || !online.get()
+                class:net-offline=move || !online.get() || offline_data.get().is_some()
                 role="status"
                 aria-live="polite"
                 data-testid="online-indicator"
+                title=move || offline_data.get().map(|at| format!(
+                    "The server cannot be reached; showing data saved {}.",
+                    relative_time(at as i64, now_ms())
+                ))
             >
                 <span class="net-dot" aria-hidden="true"></span>
-                {move || if online.get() { "Online" } else { "Offline" }}
+                {move || match (online.get(), offline_data.get()) {
+                    (false, _) => "Offline",
+                    (true, Some(_)) => "Server unreachable · offline data",
+                    (true, None) => "Online",
+                }}
             </span>
         </header>
     }
@@ -274,4 +284,20 @@ pub fn PendingBadge(
         format!("{count} changes wait to reach the server")
     };
     view! { <span class="badge pending" title=title.clone() aria-label=title>"Pending"</span> }
+}
+
+/// "Update available — Reload" while a new build's worker waits.
+#[component]
+fn UpdateBanner() -> impl IntoView {
+    let waiting = crate::worker::update_waiting();
+    move || {
+        waiting.get().then(|| {
+            view! {
+                <span class="update" role="status" data-testid="update-banner">
+                    "Update available — "
+                    <button class="btn-link" on:click=|_| crate::worker::apply_update()>"Reload"</button>
+                </span>
+            }
+        })
+    }
 }

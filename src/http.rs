@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 
 thread_local! {
+    static OFFLINE_DATA: leptos::prelude::RwSignal<Option<u64>> = leptos::prelude::RwSignal::new(None);
     static POOL: RefCell<OriginPool> = RefCell::new(OriginPool::new(configured_origins(), configured_balance()));
     static PROBE_ARMED: Cell<bool> = const { Cell::new(false) };
 }
@@ -320,12 +321,25 @@ pub async fn post_json<T: DeserializeOwned>(
     })
 }
 
+/// When the last API read was answered by the service worker from its cache
+/// because the server could not be reached: `Some(when that copy was
+/// stored)`; `None` once the server answers again.
+pub fn offline_data() -> leptos::prelude::RwSignal<Option<u64>> {
+    OFFLINE_DATA.with(|s| *s)
+}
+
 async fn send_value(
     out: &Outgoing<'_>,
 ) -> Result<(std::sync::Arc<serde_json::Value>, String), FetchError> {
+    use leptos::prelude::Set;
     let path = out.path;
     let request_id = new_request_id();
     let res = send_with_failover(out, &request_id).await?;
+    let stored_at = res
+        .headers()
+        .get(casefile_core::strategy::OFFLINE_HEADER)
+        .and_then(|v| v.parse().ok());
+    offline_data().set(stored_at);
     if !res.ok() {
         let err = into_error(res, request_id).await;
         leptos::logging::warn!("{path} failed: {err}");

@@ -1,6 +1,7 @@
 //! Registers the service worker and reports its state to the UI.
 
 use leptos::prelude::*;
+use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ServiceWorkerRegistration;
@@ -43,6 +44,64 @@ impl WorkerStatus {
 
 thread_local! {
     static STATUS: RwSignal<WorkerStatus> = RwSignal::new(WorkerStatus::Registering);
+    static UPDATE: RwSignal<bool> = RwSignal::new(false);
+    static REGISTRATION: std::cell::RefCell<Option<ServiceWorkerRegistration>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Whether a new build's worker is installed and waiting for this page to
+/// let it take over.
+pub fn update_waiting() -> RwSignal<bool> {
+    UPDATE.with(|s| *s)
+}
+
+/// Tells the waiting worker to take over; the page reloads once it
+/// controls it (so the shell, glue and wasm all come from the new build).
+pub fn apply_update() {
+    let waiting = REGISTRATION.with(|r| r.borrow().as_ref().and_then(|r| r.waiting()));
+    let Some(waiting) = waiting else {
+        let _ = window().location().reload();
+        return;
+    };
+    let message = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&message, &"type".into(), &"skip_waiting".into());
+    let _ = waiting.post_message(&message);
+}
+
+/// Watches `reg` for a new worker that finishes installing while this page
+/// has a controller: that is an update, and it waits.
+fn watch_updates(reg: &ServiceWorkerRegistration) {
+    let container = window().navigator().service_worker();
+    if reg.waiting().is_some() && container.controller().is_some() {
+        update_waiting().set(true);
+    }
+    let on_found = {
+        let reg = reg.clone();
+        Closure::<dyn Fn()>::new(move || {
+            let Some(installing) = reg.installing() else {
+                return;
+            };
+            let watched = installing.clone();
+            let on_state = Closure::<dyn Fn()>::new(move || {
+                let controlled = window().navigator().service_worker().controller().is_some();
+                if watched.state() == web_sys::ServiceWorkerState::Installed && controlled {
+                    update_waiting().set(true);
+                }
+            });
+            installing.set_onstatechange(Some(on_state.as_ref().unchecked_ref()));
+            on_state.forget();
+        })
+    };
+    reg.set_onupdatefound(Some(on_found.as_ref().unchecked_ref()));
+    on_found.forget();
+    // Reload once when a new worker takes over after the person asked for it.
+    let on_change = Closure::<dyn Fn()>::new(move || {
+        if update_waiting().get_untracked() {
+            update_waiting().set(false);
+            let _ = window().location().reload();
+        }
+    });
+    container.set_oncontrollerchange(Some(on_change.as_ref().unchecked_ref()));
+    on_change.forget();
 }
 
 /// The worker status signal (global: registration starts before mounting).
@@ -65,7 +124,9 @@ pub fn register() {
     wasm_bindgen_futures::spawn_local(async move {
         match JsFuture::from(container.register("/sw.js")).await {
             Ok(reg) => {
-                let _reg: ServiceWorkerRegistration = reg.unchecked_into();
+                let reg: ServiceWorkerRegistration = reg.unchecked_into();
+                watch_updates(&reg);
+                REGISTRATION.with(|r| *r.borrow_mut() = Some(reg));
                 let controlling = container.controller().is_some();
                 status.set(WorkerStatus::Active { controlling });
             }

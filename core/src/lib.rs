@@ -11,5 +11,6 @@ pub mod origins;
 pub mod precache;
 pub mod query;
 pub mod retry;
+pub mod strategy;
 
 pub use retry::{Failure, FailureClass, RetryDecision, RetryPolicy};

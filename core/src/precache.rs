@@ -28,6 +28,14 @@ pub enum Route {
         /// The precache key to look up.
         path: String,
     },
+    /// A read with a runtime strategy (API reads: network-first, falling
+    /// back to the runtime cache).
+    Runtime {
+        /// How to answer.
+        strategy: crate::strategy::Strategy,
+        /// Where answers are kept.
+        cache: crate::strategy::RuntimeCache,
+    },
     /// Everything else goes to the network untouched.
     Network,
 }
@@ -120,6 +128,10 @@ impl Precache {
         let path = normalise(req.path);
         if self.paths.contains(&path) {
             Route::Precached { path }
+        } else if let Some((strategy, cache)) =
+            crate::strategy::runtime_route(&path).filter(|_| !req.navigate)
+        {
+            Route::Runtime { strategy, cache }
         } else {
             Route::Network
         }
@@ -226,6 +238,20 @@ mod tests {
             }
         );
         assert_eq!(p.route(&get("/other.js", false)), Route::Network);
+    }
+
+    #[test]
+    fn api_reads_get_the_runtime_strategy_but_api_navigations_do_not() {
+        let p = shell();
+        assert!(matches!(
+            p.route(&get("/api/v1/cases?q=a", false)),
+            Route::Runtime { .. }
+        ));
+        assert_eq!(
+            p.route(&get("/api/v1/events?after=3", false)),
+            Route::Network
+        );
+        assert_eq!(p.route(&get("/api/v1/cases", true)), Route::Network);
     }
 
     #[test]

@@ -3,9 +3,13 @@
 //! in at build time) registers the listeners synchronously and forwards each
 //! event here once the module is instantiated.
 
+pub mod strategy;
+
 use casefile_core::precache::{Precache, RequestFacts, Route, SHELL_PATH};
+use casefile_core::strategy::{RuntimeCache, Strategy};
 use js_sys::{Array, Promise};
 use std::cell::RefCell;
+use strategy::{FetchStrategy, Fetcher, Handler};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -93,11 +97,21 @@ async fn network(request: &Request) -> Result<Response, JsValue> {
         .unchecked_into())
 }
 
-/// Answers one request by the route core chose.
-pub async fn respond(
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The real network.
+pub fn network_fetcher() -> Fetcher {
+    std::rc::Rc::new(|request: Request| Box::pin(async move { network(&request).await }))
+}
+
+/// Answers one request by the route core chose, through `fetcher`.
+pub async fn respond_with(
     precache: &Precache,
     request: &Request,
     navigate: bool,
+    fetcher: Fetcher,
 ) -> Result<Response, JsValue> {
     let url = web_sys::Url::new(&request.url())?;
     let own_origin = scope().location().origin();
@@ -108,15 +122,53 @@ pub async fn respond(
         same_origin: url.origin() == own_origin,
         navigate,
     };
-    let cached = match precache.route(&facts) {
-        Route::AppShell => from_cache(precache, SHELL_PATH).await?,
-        Route::Precached { path } => from_cache(precache, &path).await?,
-        Route::Network => None,
-    };
-    match cached {
-        Some(response) => Ok(response),
-        None => network(request).await,
+    match precache.route(&facts) {
+        Route::AppShell => match from_cache(precache, SHELL_PATH).await? {
+            Some(response) => Ok(response),
+            None => (fetcher)(request.clone()?).await,
+        },
+        Route::Precached { path } => match from_cache(precache, &path).await? {
+            Some(response) => Ok(response),
+            None => (fetcher)(request.clone()?).await,
+        },
+        Route::Runtime { strategy, cache } => {
+            let handler = Handler {
+                cache,
+                bounded: true,
+                fetcher,
+                now: now_ms,
+            };
+            strategy.handle(&handler, request.clone()?).await
+        }
+        Route::Network => {
+            Strategy::NetworkOnly
+                .handle(&plain(fetcher), request.clone()?)
+                .await
+        }
     }
+}
+
+/// A handler with no cache of its own, for network-only answers.
+fn plain(fetcher: Fetcher) -> Handler {
+    Handler {
+        cache: RuntimeCache {
+            name: "casefile-unused",
+            max_entries: 0,
+            max_age_ms: 0,
+        },
+        bounded: false,
+        fetcher,
+        now: now_ms,
+    }
+}
+
+/// Answers one request by the route core chose.
+pub async fn respond(
+    precache: &Precache,
+    request: &Request,
+    navigate: bool,
+) -> Result<Response, JsValue> {
+    respond_with(precache, request, navigate, network_fetcher()).await
 }
 
 /// `fetch`: the bootstrap passes every fetch event here.

@@ -1,0 +1,303 @@
+//! The fetch strategies against real Cache Storage inside a service worker,
+//! with a scripted network.
+#![cfg(target_arch = "wasm32")]
+
+use casefile_core::precache::Precache;
+use casefile_core::strategy::{RuntimeCache, Strategy, OFFLINE_HEADER, STORED_AT_HEADER};
+use casefile_sw::respond_with;
+use casefile_sw::strategy::{FetchStrategy, Fetcher, Handler};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{Cache, Headers, Request, Response, ResponseInit, ServiceWorkerGlobalScope};
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+fn scope() -> ServiceWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+async fn open(name: &str) -> Cache {
+    JsFuture::from(scope().caches().unwrap().open(name))
+        .await
+        .unwrap()
+        .unchecked_into()
+}
+
+async fn drop_cache(name: &str) {
+    JsFuture::from(scope().caches().unwrap().delete(name))
+        .await
+        .unwrap();
+}
+
+async fn text(response: Response) -> String {
+    JsFuture::from(response.text().unwrap())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+fn url(path: &str) -> String {
+    format!("{}{path}", scope().location().origin())
+}
+
+fn get(path: &str) -> Request {
+    Request::new_with_str(&url(path)).unwrap()
+}
+
+/// What the scripted network does next.
+#[derive(Clone, Copy)]
+enum Net {
+    Answer(u16, &'static str, Option<&'static str>),
+    Down,
+    Slow(i32, &'static str),
+}
+
+struct Network {
+    next: Rc<Cell<Net>>,
+    calls: Rc<Cell<u32>>,
+}
+
+fn response(status: u16, body: &str, cache_control: Option<&str>) -> Response {
+    let init = ResponseInit::new();
+    init.set_status(status);
+    let headers = Headers::new().unwrap();
+    headers.set("content-type", "application/json").unwrap();
+    if let Some(cc) = cache_control {
+        headers.set("cache-control", cc).unwrap();
+    }
+    init.set_headers(&headers);
+    Response::new_with_opt_str_and_init(Some(body), &init).unwrap()
+}
+
+fn sleep(ms: i32) -> JsFuture {
+    JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
+        scope()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    }))
+}
+
+impl Network {
+    fn new() -> Self {
+        Network {
+            next: Rc::new(Cell::new(Net::Down)),
+            calls: Rc::new(Cell::new(0)),
+        }
+    }
+
+    fn fetcher(&self) -> Fetcher {
+        let (next, calls) = (self.next.clone(), self.calls.clone());
+        Rc::new(move |_request: Request| {
+            calls.set(calls.get() + 1);
+            let step = next.get();
+            Box::pin(async move {
+                match step {
+                    Net::Answer(status, body, cc) => Ok(response(status, body, cc)),
+                    Net::Down => Err(JsValue::from_str("TypeError: Failed to fetch")),
+                    Net::Slow(ms, body) => {
+                        let _ = sleep(ms).await;
+                        Ok(response(200, body, None))
+                    }
+                }
+            })
+        })
+    }
+}
+
+fn handler(cache: &'static str, max_entries: usize, network: &Network) -> Handler {
+    Handler {
+        cache: RuntimeCache {
+            name: cache,
+            max_entries,
+            max_age_ms: 60_000,
+        },
+        bounded: true,
+        fetcher: network.fetcher(),
+        now: || js_sys::Date::now() as u64,
+    }
+}
+
+const NETWORK_FIRST: Strategy = Strategy::NetworkFirst { timeout_ms: 200 };
+
+#[wasm_bindgen_test]
+async fn network_first_stores_successes_and_answers_offline_from_the_cache_marked() {
+    let name = "casefile-runtime-t1";
+    drop_cache(name).await;
+    let net = Network::new();
+    let h = handler(name, 10, &net);
+    net.next
+        .set(Net::Answer(200, r#"{"v":1}"#, Some("no-cache")));
+    let res = NETWORK_FIRST
+        .handle(&h, get("/api/v1/cases"))
+        .await
+        .unwrap();
+    assert!(res.headers().get(OFFLINE_HEADER).unwrap().is_none());
+    assert_eq!(text(res).await, r#"{"v":1}"#);
+    let stored: Response = JsFuture::from(open(name).await.match_with_str(&url("/api/v1/cases")))
+        .await
+        .unwrap()
+        .unchecked_into();
+    assert!(stored.headers().get(STORED_AT_HEADER).unwrap().is_some());
+
+    // Errors are answered as they are and never replace the stored copy.
+    net.next
+        .set(Net::Answer(500, r#"{"error":"internal"}"#, None));
+    let res = NETWORK_FIRST
+        .handle(&h, get("/api/v1/cases"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    net.next.set(Net::Answer(
+        200,
+        r#"{"v":"secret"}"#,
+        Some("private, no-store"),
+    ));
+    NETWORK_FIRST
+        .handle(&h, get("/api/v1/cases"))
+        .await
+        .unwrap();
+
+    // Offline: the stored answer, marked as offline data.
+    net.next.set(Net::Down);
+    let res = NETWORK_FIRST
+        .handle(&h, get("/api/v1/cases"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get(OFFLINE_HEADER).unwrap().is_some());
+    assert_eq!(text(res).await, r#"{"v":1}"#);
+    // Nothing stored for this one: the network error goes to the app.
+    assert!(NETWORK_FIRST
+        .handle(&h, get("/api/v1/never-seen"))
+        .await
+        .is_err());
+}
+
+#[wasm_bindgen_test]
+async fn a_slow_network_is_answered_from_the_cache_after_the_timeout() {
+    let name = "casefile-runtime-t2";
+    drop_cache(name).await;
+    let net = Network::new();
+    let h = handler(name, 10, &net);
+    net.next.set(Net::Answer(200, "fast", None));
+    NETWORK_FIRST
+        .handle(&h, get("/api/v1/dashboard"))
+        .await
+        .unwrap();
+    net.next.set(Net::Slow(1_500, "slow"));
+    let started = js_sys::Date::now();
+    let res = NETWORK_FIRST
+        .handle(&h, get("/api/v1/dashboard"))
+        .await
+        .unwrap();
+    let took = js_sys::Date::now() - started;
+    assert_eq!(text(res).await, "fast");
+    assert!(took < 1_000.0, "answered after {took} ms");
+    // With nothing cached it waits for the slow network.
+    let res = NETWORK_FIRST
+        .handle(&h, get("/api/v1/other"))
+        .await
+        .unwrap();
+    assert_eq!(text(res).await, "slow");
+}
+
+#[wasm_bindgen_test]
+async fn the_runtime_cache_stays_within_its_bounds() {
+    let name = "casefile-runtime-t3";
+    drop_cache(name).await;
+    let net = Network::new();
+    let h = handler(name, 2, &net);
+    net.next.set(Net::Answer(200, "x", None));
+    for path in ["/api/v1/a", "/api/v1/b", "/api/v1/c"] {
+        NETWORK_FIRST.handle(&h, get(path)).await.unwrap();
+        let _ = sleep(5).await;
+    }
+    let keys: js_sys::Array = JsFuture::from(open(name).await.keys())
+        .await
+        .unwrap()
+        .unchecked_into();
+    let mut urls: Vec<String> = keys
+        .iter()
+        .map(|r| r.unchecked_into::<Request>().url())
+        .collect();
+    urls.sort();
+    assert_eq!(urls, vec![url("/api/v1/b"), url("/api/v1/c")]);
+}
+
+#[wasm_bindgen_test]
+async fn cache_first_cache_only_and_stale_while_revalidate() {
+    let name = "casefile-runtime-t4";
+    drop_cache(name).await;
+    let net = Network::new();
+    let h = handler(name, 10, &net);
+    // Cache-only with nothing cached: a clear 504, no network.
+    let res = Strategy::CacheOnly.handle(&h, get("/x")).await.unwrap();
+    assert_eq!(res.status(), 504);
+    assert_eq!(net.calls.get(), 0);
+    // Cache-first: the network once, then the cache.
+    net.next.set(Net::Answer(200, "first", None));
+    let res = Strategy::CacheFirst.handle(&h, get("/x")).await.unwrap();
+    assert_eq!(text(res).await, "first");
+    net.next.set(Net::Answer(200, "second", None));
+    let res = Strategy::CacheFirst.handle(&h, get("/x")).await.unwrap();
+    assert_eq!(text(res).await, "first");
+    assert_eq!(net.calls.get(), 1);
+    // Stale-while-revalidate: the cached copy now, the new one next time.
+    let res = Strategy::StaleWhileRevalidate
+        .handle(&h, get("/x"))
+        .await
+        .unwrap();
+    assert_eq!(text(res).await, "first");
+    let _ = sleep(100).await;
+    let res = Strategy::CacheOnly.handle(&h, get("/x")).await.unwrap();
+    assert_eq!(text(res).await, "second");
+}
+
+#[wasm_bindgen_test]
+async fn api_reads_route_to_network_first_and_the_event_log_never_caches() {
+    drop_cache("casefile-runtime-api").await;
+    let precache = Precache::new("v1", ["/app.js"]);
+    let net = Network::new();
+    net.next.set(Net::Answer(200, r#"{"items":[]}"#, None));
+    respond_with(
+        &precache,
+        &get("/api/v1/cases?limit=5"),
+        false,
+        net.fetcher(),
+    )
+    .await
+    .unwrap();
+    respond_with(
+        &precache,
+        &get("/api/v1/events?after=0"),
+        false,
+        net.fetcher(),
+    )
+    .await
+    .unwrap();
+    net.next.set(Net::Down);
+    let res = respond_with(
+        &precache,
+        &get("/api/v1/cases?limit=5"),
+        false,
+        net.fetcher(),
+    )
+    .await
+    .unwrap();
+    assert!(res.headers().get(OFFLINE_HEADER).unwrap().is_some());
+    assert!(
+        respond_with(
+            &precache,
+            &get("/api/v1/events?after=0"),
+            false,
+            net.fetcher()
+        )
+        .await
+        .is_err(),
+        "the event log is never answered from a cache"
+    );
+}
