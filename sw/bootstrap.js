@@ -23,3 +23,4 @@ self.addEventListener("fetch", (e) =>
   e.respondWith(ready.then(() => wasm_bindgen.on_fetch(e), () => fetch(e.request))),
 );
 self.addEventListener("message", (e) => e.waitUntil(ready.then(() => wasm_bindgen.on_message(e.data))));
+self.addEventListener("sync", (e) => e.waitUntil(ready.then(() => wasm_bindgen.on_sync())));

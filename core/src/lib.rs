@@ -10,6 +10,7 @@ pub mod event;
 pub mod origins;
 pub mod precache;
 pub mod query;
+pub mod queue;
 pub mod retry;
 pub mod strategy;
 

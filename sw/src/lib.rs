@@ -3,6 +3,7 @@
 //! in at build time) registers the listeners synchronously and forwards each
 //! event here once the module is instantiated.
 
+pub mod queue;
 pub mod strategy;
 
 use casefile_core::precache::{Precache, RequestFacts, Route, SHELL_PATH};
@@ -25,6 +26,11 @@ fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+/// Whether the bootstrap configured this worker (a real worker, not a test).
+pub fn configured() -> bool {
+    PRECACHE.with(|p| p.borrow().is_some())
+}
+
 fn precache() -> Result<Precache, JsValue> {
     PRECACHE
         .with(|p| p.borrow().clone())
@@ -35,6 +41,16 @@ fn precache() -> Result<Precache, JsValue> {
 #[wasm_bindgen]
 pub fn configure(version: String, paths: Vec<String>) {
     PRECACHE.with(|p| *p.borrow_mut() = Some(Precache::new(version, paths)));
+    // Worker start-up is a replay trigger: writes may wait from last time.
+    wasm_bindgen_futures::spawn_local(async {
+        let _ = queue::replay(network_fetcher()).await;
+    });
+}
+
+/// `sync` (Background Sync): replay the queue.
+#[wasm_bindgen]
+pub async fn on_sync() -> Result<(), JsValue> {
+    queue::replay(network_fetcher()).await
 }
 
 async fn open_cache(name: &str) -> Result<Cache, JsValue> {
@@ -116,10 +132,14 @@ pub async fn respond_with(
     let url = web_sys::Url::new(&request.url())?;
     let own_origin = scope().location().origin();
     let method = request.method();
+    let same_origin = url.origin() == own_origin;
+    if casefile_core::queue::is_queueable(&method, &url.pathname(), same_origin) {
+        return queue::send_or_queue(request, fetcher).await;
+    }
     let facts = RequestFacts {
         method: &method,
         path: &url.pathname(),
-        same_origin: url.origin() == own_origin,
+        same_origin,
         navigate,
     };
     match precache.route(&facts) {
@@ -184,14 +204,21 @@ pub fn on_fetch(event: FetchEvent) -> Promise {
     })
 }
 
-/// `message`: `{"type": "skip_waiting"}` activates a waiting update now.
+/// `message`: a page's request (`casefile_core::queue::ToWorker`, as JSON
+/// text or as an object), e.g. `{"type": "skip_waiting"}`.
 #[wasm_bindgen]
 pub async fn on_message(data: JsValue) -> Result<(), JsValue> {
-    let kind = js_sys::Reflect::get(&data, &"type".into())
-        .ok()
-        .and_then(|v| v.as_string());
-    if kind.as_deref() == Some("skip_waiting") {
-        JsFuture::from(scope().skip_waiting()?).await?;
+    let text = match data.as_string() {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&data)?
+            .as_string()
+            .unwrap_or_default(),
+    };
+    match serde_json::from_str::<casefile_core::queue::ToWorker>(&text) {
+        Ok(message) => queue::on_page_message(message).await,
+        Err(e) => {
+            web_sys::console::warn_1(&format!("casefile-sw: ignored message {text}: {e}").into());
+            Ok(())
+        }
     }
-    Ok(())
 }

@@ -1,0 +1,430 @@
+//! The service worker's write queue (SPEC §6): what is stored for a failed
+//! write, what each replay outcome means, and the messages between the
+//! worker and its pages. Plain data and pure decisions; the worker keeps the
+//! entries in IndexedDB and sends the requests.
+//!
+//! Policy (shared with the app through [`RetryPolicy::SYNC_QUEUE`]):
+//! - network unreachable → stays queued, no attempt spent (offline can last
+//!   days);
+//! - 5xx, 408, 429 → attempt + 1, next try after 5 s, 10 s, 20 s … (cap
+//!   300 s, jitter, `Retry-After` honoured); after 3 failed attempts → dead
+//!   letter;
+//! - any other 4xx → dead letter at once;
+//! - 2xx → removed, pages told.
+//!
+//! Order: FIFO. Only the oldest entry is replayed; the others wait behind it,
+//! so writes reach the server in the order they were made.
+
+use crate::retry::{Failure, RetryDecision, RetryPolicy};
+use serde::{Deserialize, Serialize};
+
+/// The most of a failed answer's body kept in a dead letter.
+pub const EXCERPT_MAX: usize = 2 * 1024;
+/// How often a worker with open pages looks at its queue.
+pub const TICK_MS: u64 = 15_000;
+
+/// A write as stored: everything needed to send it again, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRequest {
+    /// Queue id (also the `queued` id the page was given).
+    pub id: String,
+    /// HTTP method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers to send again (`Idempotency-Key` always among them; no
+    /// cookies or credentials: the app sends none).
+    pub headers: Vec<(String, String)>,
+    /// The body, as text (the app's writes are JSON).
+    pub body: String,
+    /// The key that makes a replay safe.
+    pub idempotency_key: String,
+    /// When it was queued (ms).
+    pub enqueued_at: u64,
+    /// Failed attempts that counted.
+    pub attempts: u32,
+    /// Not before this time (ms).
+    pub next_attempt_at: u64,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+    /// The last HTTP status, if there was a response.
+    pub last_status: Option<u16>,
+}
+
+/// A write that will not be retried on its own: for the person to retry or
+/// discard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The request as it was queued.
+    pub request: StoredRequest,
+    /// Why it stopped.
+    pub reason: String,
+    /// The last status, if any.
+    pub status: Option<u16>,
+    /// The start of the last answer's body (≤ [`EXCERPT_MAX`] bytes).
+    pub excerpt: String,
+    /// When it was given up (ms).
+    pub dead_at: u64,
+}
+
+/// What became of one replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx.
+    Delivered,
+    /// No answer, or an error status.
+    Failed(Failure),
+}
+
+/// What to do with the entry next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Delivered: remove it and tell the pages.
+    Remove,
+    /// Try again at this time (ms).
+    RetryAt(u64),
+    /// The network is unreachable: keep it, spend nothing, wait for a trigger.
+    Wait,
+    /// Give up on it: into the dead letter store.
+    DeadLetter(String),
+}
+
+/// Decides what follows a replay of `entry` (whose `attempts` do not yet
+/// count this one), and updates the entry's bookkeeping to match.
+pub fn after_replay(
+    entry: &mut StoredRequest,
+    outcome: Outcome,
+    now: u64,
+    jitter: f64,
+    online: bool,
+) -> Step {
+    let failure = match outcome {
+        Outcome::Delivered => return Step::Remove,
+        Outcome::Failed(f) => f,
+    };
+    let policy = RetryPolicy::SYNC_QUEUE;
+    if policy.counts_attempt(&failure, online) {
+        entry.attempts += 1;
+    }
+    entry.last_status = match failure {
+        Failure::Http { status, .. } => Some(status),
+        _ => None,
+    };
+    entry.last_error = Some(describe(&failure));
+    match policy.decide(&failure, entry.attempts, online, jitter) {
+        RetryDecision::WaitForNetwork => Step::Wait,
+        RetryDecision::RetryIn(ms) if entry.attempts < 3 => {
+            entry.next_attempt_at = now + ms;
+            Step::RetryAt(entry.next_attempt_at)
+        }
+        RetryDecision::RetryIn(_) | RetryDecision::GiveUp => Step::DeadLetter(match failure {
+            Failure::Http { status, .. }
+                if RetryPolicy::classify(&failure) == crate::FailureClass::Permanent =>
+            {
+                format!("the server refused it ({status}); retrying cannot help")
+            }
+            _ => format!("failed {} times: {}", entry.attempts, describe(&failure)),
+        }),
+    }
+}
+
+fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Network => "the server could not be reached".into(),
+        Failure::Http { status, .. } => format!("the server answered {status}"),
+        Failure::Decode => "the answer could not be read".into(),
+    }
+}
+
+/// The start of a body, cut at a character boundary within [`EXCERPT_MAX`].
+pub fn excerpt(body: &str) -> String {
+    if body.len() <= EXCERPT_MAX {
+        return body.to_string();
+    }
+    let mut end = EXCERPT_MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    body[..end].to_string()
+}
+
+/// The entry to replay now: the oldest, if it is due (FIFO: the others wait
+/// behind it). Entries are ordered by id.
+pub fn due(entries: &[StoredRequest], now: u64) -> Option<&StoredRequest> {
+    entries
+        .iter()
+        .min_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)))
+        .filter(|e| e.next_attempt_at <= now)
+}
+
+/// A dead letter back in the queue, attempts reset (the person's Retry).
+pub fn revive(dead: DeadLetter, now: u64) -> StoredRequest {
+    StoredRequest {
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        last_status: None,
+        ..dead.request
+    }
+}
+
+/// Whether a request is a write the worker queues when it fails.
+pub fn is_queueable(method: &str, path: &str, same_origin: bool) -> bool {
+    same_origin
+        && path.starts_with("/api/")
+        && matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
+/// The queue's figures, for the sync center and the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// Entries waiting.
+    pub queued: usize,
+    /// Dead letters.
+    pub dead: usize,
+    /// When the next replay is planned (ms), if any.
+    pub next_attempt_at: Option<u64>,
+    /// A replay is running.
+    pub replaying: bool,
+}
+
+/// From the worker to every page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToPage {
+    /// A failed write was queued (the page got `202 {"queued": id}`).
+    Queued {
+        /// Queue id.
+        id: String,
+    },
+    /// A queued write reached the server; `status` and `body` are its answer.
+    Synced {
+        /// Queue id.
+        id: String,
+        /// The request's URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The answer's body (an event push: a `PushResponse`).
+        body: String,
+    },
+    /// The next try is planned.
+    RetryScheduled {
+        /// Queue id.
+        id: String,
+        /// When (ms).
+        at: u64,
+    },
+    /// A write was given up.
+    DeadLettered {
+        /// The dead letter.
+        letter: Box<DeadLetter>,
+    },
+    /// A dead letter was discarded by the person.
+    Discarded {
+        /// The dead letter as it was.
+        letter: Box<DeadLetter>,
+    },
+    /// The queue's figures.
+    Stats {
+        /// The figures.
+        stats: QueueStats,
+    },
+    /// Everything in the queue and the dead letter store.
+    Listing {
+        /// Waiting entries, oldest first.
+        queued: Vec<StoredRequest>,
+        /// Dead letters.
+        dead: Vec<DeadLetter>,
+    },
+}
+
+/// From a page to the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Replay now (page came online, got focus, or "Sync now").
+    ReplayNow,
+    /// Send a `Listing`.
+    List,
+    /// Put a dead letter back in the queue.
+    Retry {
+        /// Queue id.
+        id: String,
+    },
+    /// Drop a dead letter, or a write still waiting.
+    Discard {
+        /// Queue id.
+        id: String,
+    },
+    /// Activate the waiting update.
+    SkipWaiting,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, at: u64) -> StoredRequest {
+        StoredRequest {
+            id: id.into(),
+            method: "POST".into(),
+            url: "http://127.0.0.1/api/v1/events".into(),
+            headers: vec![("idempotency-key".into(), "k".into())],
+            body: "{}".into(),
+            idempotency_key: "k".into(),
+            enqueued_at: at,
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            last_status: None,
+        }
+    }
+
+    const T0: u64 = 1_000_000;
+
+    fn http(status: u16) -> Outcome {
+        Outcome::Failed(Failure::Http {
+            status,
+            retry_after_ms: None,
+        })
+    }
+
+    #[test]
+    fn server_errors_retry_after_5_then_10_s_and_the_third_goes_to_the_dead_letter() {
+        let mut e = entry("a", T0);
+        assert_eq!(
+            after_replay(&mut e, http(500), T0, 0.0, true),
+            Step::RetryAt(T0 + 5_000)
+        );
+        assert_eq!(
+            after_replay(&mut e, http(503), T0 + 5_000, 0.0, true),
+            Step::RetryAt(T0 + 15_000)
+        );
+        let step = after_replay(&mut e, http(500), T0 + 15_000, 0.0, true);
+        assert!(
+            matches!(step, Step::DeadLetter(ref why) if why.contains("3 times")),
+            "{step:?}"
+        );
+        assert_eq!((e.attempts, e.last_status), (3, Some(500)));
+    }
+
+    #[test]
+    fn jitter_stays_within_a_fifth_and_retry_after_is_honoured() {
+        let mut e = entry("a", T0);
+        let Step::RetryAt(at) = after_replay(&mut e, http(502), T0, 0.999, true) else {
+            panic!()
+        };
+        assert!((T0 + 5_000..T0 + 6_000).contains(&at));
+        let mut e = entry("b", T0);
+        let limited = Outcome::Failed(Failure::Http {
+            status: 429,
+            retry_after_ms: Some(60_000),
+        });
+        assert_eq!(
+            after_replay(&mut e, limited, T0, 0.0, true),
+            Step::RetryAt(T0 + 60_000)
+        );
+    }
+
+    #[test]
+    fn offline_for_days_spends_no_attempt() {
+        let mut e = entry("a", T0);
+        for day in 0..5u64 {
+            let now = T0 + day * 86_400_000;
+            assert_eq!(
+                after_replay(&mut e, Outcome::Failed(Failure::Network), now, 0.5, false),
+                Step::Wait
+            );
+            // Even with the browser believing it is online.
+            assert_eq!(
+                after_replay(&mut e, Outcome::Failed(Failure::Network), now, 0.5, true),
+                Step::Wait
+            );
+        }
+        assert_eq!(e.attempts, 0);
+        assert_eq!(
+            after_replay(&mut e, Outcome::Delivered, T0, 0.0, true),
+            Step::Remove
+        );
+    }
+
+    #[test]
+    fn other_4xx_go_to_the_dead_letter_at_once_but_408_and_429_retry() {
+        for status in [400, 404, 409, 413, 422] {
+            let mut e = entry("a", T0);
+            let step = after_replay(&mut e, http(status), T0, 0.0, true);
+            assert!(
+                matches!(step, Step::DeadLetter(ref why) if why.contains("refused")),
+                "{status}: {step:?}"
+            );
+        }
+        for status in [408, 429] {
+            let mut e = entry("a", T0);
+            assert!(matches!(
+                after_replay(&mut e, http(status), T0, 0.0, true),
+                Step::RetryAt(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn fifo_only_the_oldest_is_due() {
+        let mut first = entry("2", T0);
+        let second = entry("1", T0 + 10);
+        assert_eq!(due(&[second.clone(), first.clone()], T0).unwrap().id, "2");
+        first.next_attempt_at = T0 + 5_000;
+        assert!(
+            due(&[second.clone(), first.clone()], T0 + 100).is_none(),
+            "the rest wait behind it"
+        );
+        assert_eq!(due(&[second, first], T0 + 5_000).unwrap().id, "2");
+        assert!(due(&[], T0).is_none());
+    }
+
+    #[test]
+    fn retry_revives_with_attempts_reset_and_excerpts_are_bounded() {
+        let mut e = entry("a", T0);
+        e.attempts = 3;
+        e.last_status = Some(500);
+        let letter = DeadLetter {
+            request: e,
+            reason: "x".into(),
+            status: Some(500),
+            excerpt: excerpt(&"é".repeat(3_000)),
+            dead_at: T0,
+        };
+        assert!(letter.excerpt.len() <= EXCERPT_MAX);
+        assert!(letter.excerpt.chars().all(|c| c == 'é'));
+        let back = revive(letter, T0 + 1);
+        assert_eq!(
+            (back.attempts, back.next_attempt_at, back.last_status),
+            (0, T0 + 1, None)
+        );
+    }
+
+    #[test]
+    fn only_same_origin_api_writes_are_queued() {
+        assert!(is_queueable("POST", "/api/v1/events", true));
+        assert!(is_queueable("DELETE", "/api/v1/cases/1", true));
+        assert!(!is_queueable("GET", "/api/v1/cases", true));
+        assert!(!is_queueable("POST", "/api/v1/events", false));
+        assert!(!is_queueable("POST", "/login", true));
+    }
+
+    #[test]
+    fn messages_round_trip_as_tagged_json() {
+        let m = ToPage::Synced {
+            id: "q1".into(),
+            url: "/api/v1/events".into(),
+            status: 200,
+            body: "{}".into(),
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.starts_with(r#"{"type":"synced""#), "{text}");
+        assert_eq!(serde_json::from_str::<ToPage>(&text).unwrap(), m);
+        let w: ToWorker = serde_json::from_str(r#"{"type":"retry","id":"q9"}"#).unwrap();
+        assert_eq!(w, ToWorker::Retry { id: "q9".into() });
+        assert!(serde_json::from_str::<ToWorker>(r#"{"type":"explode"}"#).is_err());
+    }
+}

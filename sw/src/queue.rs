@@ -1,0 +1,463 @@
+//! The durable write queue and its dead letters, in IndexedDB
+//! (`casefile-queue`), replayed by core's policy (`casefile_core::queue`).
+//! Writes that fail for want of a server are answered `202 {"queued": id}`;
+//! every page hears what happens to them.
+
+use casefile_core::queue::{
+    after_replay, due, excerpt, revive, DeadLetter, Outcome, QueueStats, Step, StoredRequest,
+    ToPage, ToWorker,
+};
+use casefile_core::retry::{parse_retry_after, Failure};
+use casefile_core::{FailureClass, RetryPolicy};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::KeyPath;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, ServiceWorkerGlobalScope};
+
+use crate::strategy::Fetcher;
+
+/// The database; its schema version (upgrades keep the entries).
+pub const DB_NAME: &str = "casefile-queue";
+/// Version 1: `queue` and `dead`, both keyed by the entry id.
+pub const DB_VERSION: u8 = 1;
+const QUEUE: &str = "queue";
+const DEAD: &str = "dead";
+
+thread_local! {
+    static REPLAYING: Cell<bool> = const { Cell::new(false) };
+    static AGAIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A stored record: the entry as JSON beside its key (numbers stay exact).
+#[derive(Serialize, Deserialize)]
+struct Record {
+    id: String,
+    json: String,
+}
+
+fn scope() -> ServiceWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn fail(e: impl std::fmt::Display) -> JsValue {
+    JsValue::from_str(&format!("casefile-sw queue: {e}"))
+}
+
+async fn open() -> Result<Database, JsValue> {
+    Database::open(DB_NAME)
+        .with_version(DB_VERSION)
+        .with_on_upgrade_needed(|event, db| {
+            if event.old_version() < 1.0 {
+                for name in [QUEUE, DEAD] {
+                    db.create_object_store(name)
+                        .with_key_path(KeyPath::One("id"))
+                        .build()?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(fail)
+}
+
+async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>, JsValue> {
+    let db = open().await?;
+    let tx = db.transaction(store).build().map_err(fail)?;
+    let records: Vec<Record> = tx
+        .object_store(store)
+        .map_err(fail)?
+        .get_all()
+        .serde()
+        .map_err(fail)?
+        .await
+        .map_err(fail)?
+        .collect::<Result<_, _>>()
+        .map_err(fail)?;
+    // A record that no longer parses is reported, never silently dropped
+    // from the store: it stays there for inspection.
+    Ok(records
+        .into_iter()
+        .filter_map(|r| match serde_json::from_str(&r.json) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                web_sys::console::error_1(&fail(format!("unreadable entry {}: {e}", r.id)));
+                None
+            }
+        })
+        .collect())
+}
+
+/// Writes `put` into `to` and deletes `delete` from `from`, in one
+/// transaction (an entry is never in both stores, nor in neither).
+async fn write(
+    to: &str,
+    put: Option<(&str, String)>,
+    from: &str,
+    delete: Option<&str>,
+) -> Result<(), JsValue> {
+    let db = open().await?;
+    let tx = db
+        .transaction([QUEUE, DEAD])
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .map_err(fail)?;
+    if let Some(id) = delete {
+        tx.object_store(from)
+            .map_err(fail)?
+            .delete(id.to_string())
+            .primitive()
+            .map_err(fail)?
+            .await
+            .map_err(fail)?;
+    }
+    if let Some((id, json)) = put {
+        let record = Record {
+            id: id.to_string(),
+            json,
+        };
+        tx.object_store(to)
+            .map_err(fail)?
+            .put(record)
+            .serde()
+            .map_err(fail)?
+            .await
+            .map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
+}
+
+async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
+    let json = serde_json::to_string(entry).map_err(fail)?;
+    write(QUEUE, Some((&entry.id, json)), QUEUE, None).await
+}
+
+/// Everything queued (oldest first) and every dead letter.
+pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
+    let mut queued: Vec<StoredRequest> = read_all(QUEUE).await?;
+    queued.sort_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)));
+    let dead: Vec<DeadLetter> = read_all(DEAD).await?;
+    Ok((queued, dead))
+}
+
+/// Tells every page (all tabs, controlled or not).
+pub async fn tell(message: &ToPage) {
+    let Ok(text) = serde_json::to_string(message) else {
+        return;
+    };
+    let options = web_sys::ClientQueryOptions::new();
+    options.set_include_uncontrolled(true);
+    options.set_type(web_sys::ClientType::Window);
+    let Ok(list) = JsFuture::from(scope().clients().match_all_with_options(&options)).await else {
+        return;
+    };
+    for client in js_sys::Array::from(&list).iter() {
+        let client: web_sys::Client = client.unchecked_into();
+        let _ = client.post_message(&JsValue::from_str(&text));
+    }
+}
+
+async fn tell_stats() {
+    if let Ok((queued, dead)) = listing().await {
+        let stats = QueueStats {
+            queued: queued.len(),
+            dead: dead.len(),
+            next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
+            replaying: REPLAYING.with(Cell::get),
+        };
+        tell(&ToPage::Stats { stats }).await;
+    }
+}
+
+fn new_id() -> String {
+    let random = (js_sys::Math::random() * 1e12) as u64;
+    format!("q{:013}-{random:012}", now())
+}
+
+async fn headers_of(request: &Request) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(&request.headers()) {
+        for pair in iter.flatten() {
+            let pair = js_sys::Array::from(&pair);
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((k.to_ascii_lowercase(), v));
+            }
+        }
+    }
+    out
+}
+
+fn to_request(entry: &StoredRequest) -> Result<Request, JsValue> {
+    let headers = Headers::new()?;
+    for (k, v) in &entry.headers {
+        headers.set(k, v)?;
+    }
+    let init = RequestInit::new();
+    init.set_method(&entry.method);
+    init.set_headers(&headers);
+    if !entry.body.is_empty() {
+        init.set_body(&JsValue::from_str(&entry.body));
+    }
+    Request::new_with_str_and_init(&entry.url, &init)
+}
+
+async fn body_text(response: &Response) -> String {
+    match response.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn failure_of(response: &Response) -> Option<Failure> {
+    let status = response.status();
+    (!(200..300).contains(&status)).then(|| Failure::Http {
+        status,
+        retry_after_ms: response
+            .headers()
+            .get("retry-after")
+            .ok()
+            .flatten()
+            .and_then(|v| parse_retry_after(&v, now())),
+    })
+}
+
+fn online() -> bool {
+    let nav: web_sys::WorkerNavigator = scope().navigator();
+    nav.on_line()
+}
+
+fn queued_answer(id: &str) -> Result<Response, JsValue> {
+    let init = ResponseInit::new();
+    init.set_status(202);
+    init.set_status_text("Queued");
+    let headers = Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    init.set_headers(&headers);
+    let body = serde_json::json!({ "queued": id }).to_string();
+    Response::new_with_opt_str_and_init(Some(&body), &init)
+}
+
+/// Sends a write; if the server cannot be reached or has a passing problem
+/// (5xx, 408, 429), stores it and answers `202 {"queued": id}`. A definite
+/// answer (2xx, other 4xx) goes back to the page as it is.
+pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Response, JsValue> {
+    let body = match request.clone()?.text() {
+        Ok(p) => JsFuture::from(p).await?.as_string().unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let mut headers = headers_of(request).await;
+    let key = match headers.iter().find(|(k, _)| k == "idempotency-key") {
+        Some((_, v)) => v.clone(),
+        None => {
+            let key = format!("sw-{}", new_id());
+            headers.push(("idempotency-key".into(), key.clone()));
+            key
+        }
+    };
+    let mut entry = StoredRequest {
+        id: new_id(),
+        method: request.method(),
+        url: request.url(),
+        headers,
+        body,
+        idempotency_key: key,
+        enqueued_at: now(),
+        attempts: 0,
+        next_attempt_at: now(),
+        last_error: None,
+        last_status: None,
+    };
+    let outcome = match (fetcher)(to_request(&entry)?).await {
+        Ok(response) => match failure_of(&response) {
+            Some(failure) if RetryPolicy::classify(&failure) == FailureClass::Transient => {
+                Outcome::Failed(failure)
+            }
+            _ => return Ok(response),
+        },
+        Err(_) => Outcome::Failed(Failure::Network),
+    };
+    match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
+        Step::RetryAt(_) | Step::Wait => {}
+        // The first try cannot exhaust the attempts; keep it either way.
+        Step::Remove | Step::DeadLetter(_) => entry.next_attempt_at = now(),
+    }
+    save(&entry).await?;
+    tell(&ToPage::Queued {
+        id: entry.id.clone(),
+    })
+    .await;
+    tell_stats().await;
+    if entry.attempts > 0 {
+        schedule(entry.next_attempt_at);
+    }
+    queued_answer(&entry.id)
+}
+
+/// Wakes the replay at `at` while the worker lives (pages also ask). Only a
+/// configured worker arms timers (tests drive the replay themselves).
+fn schedule(at: u64) {
+    if !crate::configured() {
+        return;
+    }
+    let wait = at.saturating_sub(now()).min(i32::MAX as u64) as i32;
+    let callback = Closure::once_into_js(|| {
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = replay(crate::network_fetcher()).await;
+        });
+    });
+    let _ = scope()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), wait);
+}
+
+/// Replays the queue, oldest first, until it is empty, the oldest entry is
+/// not due yet, or the network is unreachable. One replay at a time: a
+/// trigger during a replay makes it look once more at the end.
+pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
+    if REPLAYING.with(|r| r.replace(true)) {
+        AGAIN.with(|a| a.set(true));
+        return Ok(());
+    }
+    let result = replay_loop(&fetcher).await;
+    REPLAYING.with(|r| r.set(false));
+    tell_stats().await;
+    if AGAIN.with(|a| a.replace(false)) {
+        return Box::pin(replay(fetcher)).await;
+    }
+    result
+}
+
+async fn replay_loop(fetcher: &Fetcher) -> Result<(), JsValue> {
+    tell_stats().await;
+    loop {
+        let (queued, _) = listing().await?;
+        let Some(entry) = due(&queued, now()).cloned() else {
+            if let Some(next) = queued.iter().map(|e| e.next_attempt_at).min() {
+                schedule(next);
+            }
+            return Ok(());
+        };
+        let mut entry = entry;
+        let sent = (fetcher)(to_request(&entry)?).await;
+        let (outcome, status, body) = match sent {
+            Ok(response) => {
+                let status = response.status();
+                let failure = failure_of(&response);
+                let body = body_text(&response).await;
+                (
+                    failure.map_or(Outcome::Delivered, Outcome::Failed),
+                    Some(status),
+                    body,
+                )
+            }
+            Err(_) => (Outcome::Failed(Failure::Network), None, String::new()),
+        };
+        match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
+            Step::Remove => {
+                write(QUEUE, None, QUEUE, Some(&entry.id)).await?;
+                tell(&ToPage::Synced {
+                    id: entry.id.clone(),
+                    url: entry.url.clone(),
+                    status: status.unwrap_or(200),
+                    body,
+                })
+                .await;
+            }
+            Step::RetryAt(at) => {
+                save(&entry).await?;
+                tell(&ToPage::RetryScheduled {
+                    id: entry.id.clone(),
+                    at,
+                })
+                .await;
+            }
+            Step::Wait => {
+                save(&entry).await?;
+                return Ok(());
+            }
+            Step::DeadLetter(reason) => {
+                let letter = DeadLetter {
+                    reason,
+                    status,
+                    excerpt: excerpt(&body),
+                    dead_at: now(),
+                    request: entry,
+                };
+                let json = serde_json::to_string(&letter).map_err(fail)?;
+                let id = letter.request.id.clone();
+                write(DEAD, Some((&id, json)), QUEUE, Some(&id)).await?;
+                tell(&ToPage::DeadLettered {
+                    letter: Box::new(letter),
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// Carries out a page's request.
+pub async fn on_page_message(message: ToWorker) -> Result<(), JsValue> {
+    match message {
+        ToWorker::ReplayNow => replay(crate::network_fetcher()).await,
+        ToWorker::List => {
+            let (queued, dead) = listing().await?;
+            tell(&ToPage::Listing { queued, dead }).await;
+            Ok(())
+        }
+        ToWorker::Retry { id } => {
+            let (_, dead) = listing().await?;
+            if let Some(letter) = dead.into_iter().find(|d| d.request.id == id) {
+                let entry = revive(letter, now());
+                let json = serde_json::to_string(&entry).map_err(fail)?;
+                write(QUEUE, Some((&id, json)), DEAD, Some(&id)).await?;
+            }
+            replay(crate::network_fetcher()).await
+        }
+        ToWorker::Discard { id } => {
+            // A dead letter, or a write still waiting in the queue.
+            let (queued, dead) = listing().await?;
+            let letter = match dead.into_iter().find(|d| d.request.id == id) {
+                Some(letter) => {
+                    write(DEAD, None, DEAD, Some(&id)).await?;
+                    Some(letter)
+                }
+                None => match queued.into_iter().find(|q| q.id == id) {
+                    Some(request) => {
+                        write(QUEUE, None, QUEUE, Some(&id)).await?;
+                        Some(DeadLetter {
+                            reason: "discarded while waiting".into(),
+                            status: request.last_status,
+                            excerpt: String::new(),
+                            dead_at: now(),
+                            request,
+                        })
+                    }
+                    None => None,
+                },
+            };
+            if let Some(letter) = letter {
+                tell(&ToPage::Discarded {
+                    letter: Box::new(letter),
+                })
+                .await;
+            }
+            tell_stats().await;
+            Ok(())
+        }
+        ToWorker::SkipWaiting => {
+            JsFuture::from(scope().skip_waiting()?).await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The write queue in a real service worker: IndexedDB round trips, the
+//! 202 answer, replay outcomes, dead letters with Retry and Discard.
+#![cfg(target_arch = "wasm32")]
+
+use casefile_core::queue::ToWorker;
+use casefile_sw::queue::{listing, on_page_message, replay, send_or_queue};
+use casefile_sw::strategy::Fetcher;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, ServiceWorkerGlobalScope};
+
+wasm_bindgen_test_configure!(run_in_service_worker);
+
+fn scope() -> ServiceWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+/// A scripted server: each call takes the next status (0 = unreachable)
+/// and records the body and idempotency key it got.
+#[derive(Clone, Default)]
+struct Server {
+    script: Rc<RefCell<Vec<u16>>>,
+    seen: Rc<RefCell<Vec<(String, String)>>>,
+    calls: Rc<Cell<u32>>,
+}
+
+impl Server {
+    fn will(&self, statuses: &[u16]) {
+        *self.script.borrow_mut() = statuses.to_vec();
+    }
+
+    fn fetcher(&self) -> Fetcher {
+        let me = self.clone();
+        Rc::new(move |request: Request| {
+            let me = me.clone();
+            Box::pin(async move {
+                me.calls.set(me.calls.get() + 1);
+                let key = request
+                    .headers()
+                    .get("idempotency-key")?
+                    .unwrap_or_default();
+                let body = JsFuture::from(request.text()?).await?.as_string().unwrap();
+                me.seen.borrow_mut().push((body, key));
+                let status = {
+                    let mut s = me.script.borrow_mut();
+                    if s.is_empty() {
+                        200
+                    } else {
+                        s.remove(0)
+                    }
+                };
+                if status == 0 {
+                    return Err(JsValue::from_str("TypeError: Failed to fetch"));
+                }
+                let init = ResponseInit::new();
+                init.set_status(status);
+                Response::new_with_opt_str_and_init(
+                    Some(&format!(r#"{{"status":{status}}}"#)),
+                    &init,
+                )
+            })
+        })
+    }
+}
+
+fn write(body: &str, key: Option<&str>) -> Request {
+    let headers = Headers::new().unwrap();
+    headers.set("content-type", "application/json").unwrap();
+    if let Some(k) = key {
+        headers.set("idempotency-key", k).unwrap();
+    }
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    let url = format!("{}/api/v1/events", scope().location().origin());
+    Request::new_with_str_and_init(&url, &init).unwrap()
+}
+
+async fn json(response: Response) -> serde_json::Value {
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap();
+    serde_json::from_str(&text.as_string().unwrap()).unwrap()
+}
+
+async fn clear() {
+    let (queued, dead) = listing().await.unwrap();
+    let ids = queued
+        .into_iter()
+        .map(|q| q.id)
+        .chain(dead.into_iter().map(|d| d.request.id));
+    for id in ids {
+        on_page_message(ToWorker::Discard { id }).await.unwrap();
+    }
+    assert_eq!(listing().await.unwrap(), (vec![], vec![]));
+}
+
+/// One test in phases: the queue is one shared database, and browser tests
+/// run concurrently.
+#[wasm_bindgen_test]
+async fn the_queue_end_to_end() {
+    unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent().await;
+    definite_answers_pass_through_and_a_missing_key_is_added().await;
+    a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it().await;
+}
+
+async fn unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent() {
+    clear().await;
+    let server = Server::default();
+    server.will(&[0]);
+    let answer = send_or_queue(
+        &write(r#"{"events":[1]}"#, Some("batch-1")),
+        server.fetcher(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 202);
+    let id = json(answer).await["queued"].as_str().unwrap().to_string();
+    // Durable: read back from IndexedDB.
+    let (queued, _) = listing().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].id, id);
+    assert_eq!(
+        (queued[0].attempts, queued[0].idempotency_key.as_str()),
+        (0, "batch-1")
+    );
+    // Still unreachable: it stays and spends nothing.
+    server.will(&[0]);
+    replay(server.fetcher()).await.unwrap();
+    assert_eq!(listing().await.unwrap().0[0].attempts, 0);
+    // Back: delivered once, with the same body and key, and removed.
+    replay(server.fetcher()).await.unwrap();
+    assert!(listing().await.unwrap().0.is_empty());
+    let seen = server.seen.borrow().clone();
+    assert_eq!(
+        seen.last().unwrap(),
+        &(r#"{"events":[1]}"#.to_string(), "batch-1".to_string())
+    );
+    assert_eq!(server.calls.get(), 3);
+}
+
+async fn definite_answers_pass_through_and_a_missing_key_is_added() {
+    clear().await;
+    let server = Server::default();
+    server.will(&[422]);
+    let answer = send_or_queue(&write("{}", None), server.fetcher())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 422, "a refusal is the page's to handle");
+    assert!(listing().await.unwrap().0.is_empty());
+    server.will(&[503]);
+    let answer = send_or_queue(&write("{}", None), server.fetcher())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let (queued, _) = listing().await.unwrap();
+    assert_eq!(queued[0].attempts, 1, "the first 503 counts");
+    assert!(queued[0].next_attempt_at as f64 >= js_sys::Date::now() + 4_000.0);
+    assert!(queued[0].idempotency_key.starts_with("sw-"));
+    assert!(queued[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "idempotency-key" && *v == queued[0].idempotency_key));
+    clear().await;
+}
+
+async fn a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it() {
+    clear().await;
+    let server = Server::default();
+    server.will(&[0]);
+    send_or_queue(&write(r#"{"n":1}"#, Some("k1")), server.fetcher())
+        .await
+        .unwrap();
+    server.will(&[422]);
+    replay(server.fetcher()).await.unwrap();
+    let (queued, dead) = listing().await.unwrap();
+    assert!(
+        queued.is_empty(),
+        "{queued:?} {dead:?} calls {}",
+        server.calls.get()
+    );
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].status, Some(422));
+    assert!(dead[0].excerpt.contains("422"));
+    assert!(dead[0].reason.contains("refused"));
+    // Retry puts it back, attempts reset.
+    let id = dead[0].request.id.clone();
+    on_page_message(ToWorker::Retry { id: id.clone() })
+        .await
+        .ok();
+    let (queued, dead) = listing().await.unwrap();
+    // The real network (the test server) answers 404 here: dead again, but
+    // it went back through the queue with its attempts reset.
+    assert!(queued.is_empty() || queued[0].attempts == 0);
+    let id = dead.first().map_or(id, |d| d.request.id.clone());
+    on_page_message(ToWorker::Discard { id }).await.unwrap();
+    let (queued, dead) = listing().await.unwrap();
+    assert!(dead.is_empty());
+    assert!(queued.is_empty());
+}
