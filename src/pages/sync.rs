@@ -15,6 +15,9 @@ pub fn SyncCenter() -> impl IntoView {
     let status = use_sync_status();
     let sync = StoredValue::new_local(use_sync());
     let (problems, set_problems) = signal(Vec::<(EventRecord, DomainEvent)>::new());
+    if let Some(engine) = sync.get_value() {
+        engine.list_queue();
+    }
     Effect::new(move |_| {
         status.revision.track();
         status.attention.track();
@@ -53,6 +56,7 @@ pub fn SyncCenter() -> impl IntoView {
             </dl>
             {move || status.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </section>
+        <WorkerQueue/>
         <section class="card">
             <h2>"Writes that did not go through"</h2>
             {move || {
@@ -116,5 +120,78 @@ fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
                 }
             })}
         </div>
+    }
+}
+
+/// The service worker's queue: writes it holds for the server, and the ones
+/// it gave up on, with Retry and Discard.
+#[component]
+fn WorkerQueue() -> impl IntoView {
+    let status = use_sync_status();
+    let sync = StoredValue::new_local(use_sync());
+    // A clock for the countdowns.
+    let (tick, set_tick) = signal(now_ms());
+    let handle = set_interval_with_handle(
+        move || set_tick.set(now_ms()),
+        std::time::Duration::from_secs(1),
+    );
+    on_cleanup(move || {
+        if let Ok(h) = handle {
+            h.clear();
+        }
+    });
+    view! {
+        <section class="card" data-testid="worker-queue">
+            <h2>"Offline queue"</h2>
+            {move || status.queue.get().replaying.then(|| view! {
+                <progress aria-label="Replaying queued writes"></progress>
+            })}
+            {move || {
+                let (queued, dead) = status.queue_list.get();
+                let now = tick.get();
+                let queued_view = if queued.is_empty() {
+                    view! { <p class="muted">"Nothing waiting in the offline queue."</p> }.into_any()
+                } else {
+                    queued.into_iter().map(|q| {
+                        let wait = (q.next_attempt_at as i64 - now) / 1000;
+                        let when = if wait > 0 { format!("next try in {wait} s") } else { "next try when the server is reachable".to_string() };
+                        view! {
+                            <div class="problem" data-testid="queued-write">
+                                <p><strong>{format!("{} {}", q.method, q.url)}</strong></p>
+                                <p>{format!("{} failed attempts · {when}", q.attempts)}
+                                    {q.last_error.map(|e| format!(" · last: {e}"))}</p>
+                            </div>
+                        }
+                    }).collect_view().into_any()
+                };
+                let dead_view = dead.into_iter().map(|letter| {
+                    let events = crate::sync::letter_events(&letter);
+                    let (retry, discard) = (letter.clone(), letter.clone());
+                    view! {
+                        <div class="problem" data-testid="dead-letter">
+                            <p><strong>"Gave up: "</strong>{letter.reason.clone()}</p>
+                            <p>{format!("{} {} · {} attempts · status {}", letter.request.method, letter.request.url,
+                                letter.request.attempts, letter.status.map_or("none".into(), |s| s.to_string()))}</p>
+                            <ul>{events.into_iter().map(|e| view! {
+                                <li>{format!("{} on case {} · stamp ({}, {})", e.event_type.as_str(), e.aggregate_id, e.clock,
+                                    e.node_id.chars().take(8).collect::<String>())}</li>
+                            }).collect_view()}</ul>
+                            <pre>{letter.excerpt.clone()}</pre>
+                            <button class="btn" on:click=move |_| {
+                                let letter = retry.clone();
+                                if let Some(e) = sync.get_value() {
+                                    leptos::task::spawn_local(async move { e.retry_letter(&letter).await });
+                                }
+                            }>"Retry"</button>
+                            " "
+                            <button class="btn" on:click=move |_| {
+                                if let Some(e) = sync.get_value() { e.discard_letter(&discard) }
+                            }>"Discard"</button>
+                        </div>
+                    }
+                }).collect_view();
+                view! { {queued_view} {dead_view} }
+            }}
+        </section>
     }
 }

@@ -63,6 +63,9 @@ pub struct EventRecord {
     /// For a conflict: the server's events it collided with.
     #[serde(default)]
     pub theirs: Vec<String>,
+    /// The service worker's queue entry carrying it, while queued or dead.
+    #[serde(default)]
+    pub queue_id: Option<String>,
 }
 
 impl EventRecord {
@@ -81,12 +84,19 @@ impl EventRecord {
             event: serde_json::to_string(event).expect("events encode"),
             server_version: None,
             theirs: Vec::new(),
+            queue_id: None,
         }
     }
 
-    /// Whether the event counts in the case's state: pending or on the server.
+    /// Whether the event counts in the case's state: on the server, or on
+    /// its way (pending here, queued or dead-lettered in the worker).
     pub fn is_live(&self) -> bool {
-        self.synced == PENDING || self.synced == SYNCED
+        matches!(self.synced, PENDING | SYNCED | QUEUED | DEAD)
+    }
+
+    /// Whether the event is not on the server yet but still meant to be.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.synced, PENDING | QUEUED | DEAD)
     }
 
     /// The event, if the record is intact: it parses, its checksum holds, and
@@ -144,6 +154,10 @@ pub enum Change {
     Parked(Vec<String>),
     /// A push was tried and failed (the error is kept for the user).
     Attempted(String),
+    /// The service worker queued its push under this id.
+    Queued(String),
+    /// The worker gave its push up (a dead letter), saying why.
+    Dead(String),
 }
 
 /// What [`EventStore::receive`] did.
@@ -477,18 +491,30 @@ impl EventStore {
         Ok(self.verified(records).await?.0)
     }
 
-    /// How many events wait to be pushed (counted by the index, no reads).
-    pub async fn pending_count(&self) -> Result<usize, StoreError> {
+    /// How many events are in sync state `status` (counted by the index,
+    /// no reads).
+    pub async fn count(&self, status: u8) -> Result<usize, StoreError> {
         let tx = self.db.transaction(EVENTS).build().map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let n = events
             .index(INDEX_SYNCED)
             .map_err(err)?
             .count()
-            .with_query::<u8, _>(KeyRange::Only(PENDING))
+            .with_query::<u8, _>(KeyRange::Only(status))
             .await
             .map_err(err)?;
         Ok(n as usize)
+    }
+
+    /// How many events wait to be pushed by this page.
+    pub async fn pending_count(&self) -> Result<usize, StoreError> {
+        self.count(PENDING).await
+    }
+
+    /// How many events are not on the server yet: pending here, or queued
+    /// or dead-lettered in the worker. What the header shows.
+    pub async fn waiting_count(&self) -> Result<usize, StoreError> {
+        Ok(self.count(PENDING).await? + self.count(QUEUED).await? + self.count(DEAD).await?)
     }
 
     /// Applies what pushes and settlements decided, in one transaction. A
@@ -530,6 +556,22 @@ impl EventStore {
                     record.sync_attempts += 1;
                     record.last_sync_attempt = Some(now);
                     record.sync_error = Some(error.clone());
+                }
+                Change::Queued(queue_id) => {
+                    // A later answer (synced, refused) is never undone.
+                    if !record.is_waiting() {
+                        continue;
+                    }
+                    record.synced = QUEUED;
+                    record.queue_id = Some(queue_id.clone());
+                    record.sync_error = None;
+                }
+                Change::Dead(reason) => {
+                    if !record.is_waiting() {
+                        continue;
+                    }
+                    record.synced = DEAD;
+                    record.sync_error = Some(reason.clone());
                 }
             }
             put_record(&events, record).await?;
@@ -659,7 +701,7 @@ impl EventStore {
             }
         };
         let (good, _) = self.verified(records).await?;
-        let pending = good.iter().filter(|(r, _)| r.synced == PENDING).count();
+        let pending = good.iter().filter(|(r, _)| r.is_waiting()).count();
         let live: Vec<DomainEvent> = good
             .iter()
             .filter(|(r, _)| r.is_live())
@@ -669,7 +711,7 @@ impl EventStore {
         // Settled prefix: every event up to the first one still in play.
         let settled = good
             .iter()
-            .take_while(|(r, _)| r.synced != PENDING && r.synced != PARKED)
+            .take_while(|(r, _)| !r.is_waiting() && r.synced != PARKED)
             .count();
         if settled >= SNAPSHOT_EVERY {
             let prefix: Vec<DomainEvent> = good[..settled]
@@ -726,12 +768,12 @@ impl EventStore {
 
     /// The cases with pending events, as this device sees them.
     pub async fn pending_cases(&self) -> Result<Vec<LocalCase>, StoreError> {
-        let mut ids: Vec<String> = self
-            .unsynced()
-            .await?
-            .into_iter()
-            .map(|e| e.aggregate_id)
-            .collect();
+        let mut ids = Vec::new();
+        for status in [PENDING, QUEUED, DEAD] {
+            for (record, _) in self.with_status(status).await? {
+                ids.push(record.aggregate_id);
+            }
+        }
         ids.sort();
         ids.dedup();
         let mut out = Vec::new();

@@ -56,6 +56,12 @@ pub const REFUSED: u8 = 2;
 pub const OVERRULED: u8 = 3;
 /// `synced` of an event in a manual conflict, waiting for the person.
 pub const PARKED: u8 = 4;
+/// `synced` of an event whose push the service worker queued (it replays
+/// it; the driver does not send it again).
+pub const QUEUED: u8 = 5;
+/// `synced` of an event whose push the worker gave up on (a dead letter):
+/// still shown, for the person to retry or discard.
+pub const DEAD: u8 = 6;
 
 /// Creates or upgrades the schema from `old_version` to [`DB_VERSION`].
 pub fn upgrade(old_version: u32, db: &Database) -> indexed_db_futures::Result<()> {

@@ -16,6 +16,9 @@
 
 mod live;
 mod tabs;
+mod worker_link;
+
+pub use worker_link::letter_events;
 
 use crate::http::{self, FetchError};
 use crate::query::{prefix, QueryClient};
@@ -27,6 +30,7 @@ use casefile_core::event::{
 };
 use casefile_core::query::QueryKey;
 use casefile_core::retry::Failure;
+use casefile_core::{FailureClass, RetryPolicy};
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use leptos::prelude::*;
@@ -38,6 +42,15 @@ pub const CASE_POLICY: ConflictPolicy = ConflictPolicy::Merge;
 
 /// Events pulled per request.
 const PULL_PAGE: usize = 500;
+
+/// What `POST /api/v1/events` answers: the server's results, or the service
+/// worker's `202 {"queued": id}` when the server could not take it now.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PushAnswer {
+    Queued { queued: String },
+    Done(PushResponse),
+}
 
 /// What the UI shows about sync, as signals (every tab has them; tabs that
 /// do not sync hear the syncing tab's figures).
@@ -61,6 +74,13 @@ pub struct SyncStatus {
     pub live: RwSignal<bool>,
     /// This tab is the one that syncs.
     pub leader: RwSignal<bool>,
+    /// The service worker's queue figures.
+    pub queue: RwSignal<casefile_core::queue::QueueStats>,
+    /// The worker's queued writes and dead letters, as last listed.
+    pub queue_list: RwSignal<(
+        Vec<casefile_core::queue::StoredRequest>,
+        Vec<casefile_core::queue::DeadLetter>,
+    )>,
 }
 
 impl SyncStatus {
@@ -75,6 +95,8 @@ impl SyncStatus {
             attention: RwSignal::new(0),
             live: RwSignal::new(false),
             leader: RwSignal::new(false),
+            queue: RwSignal::new(Default::default()),
+            queue_list: RwSignal::new(Default::default()),
         }
     }
 }
@@ -134,8 +156,9 @@ impl SyncEngine {
             channel: tabs::channel(),
             filling: std::cell::Cell::new(cursor == 0),
         }));
-        engine.refresh_attention().await;
+        engine.refresh_counts().await;
         tabs::listen(&engine);
+        worker_link::listen(&engine);
         tabs::wire_triggers(&engine);
         if engine.0.store.is_ok() {
             tabs::lead(&engine);
@@ -153,6 +176,12 @@ impl SyncEngine {
     }
 
     fn trigger(&self, t: Trigger) {
+        if matches!(
+            t,
+            Trigger::Start | Trigger::Online | Trigger::Focus | Trigger::LiveUp | Trigger::SyncNow
+        ) {
+            worker_link::send(&casefile_core::queue::ToWorker::ReplayNow);
+        }
         let _ = self.0.nudge.unbounded_send(t);
     }
 
@@ -257,8 +286,12 @@ impl SyncEngine {
     async fn refresh_attention(&self) {
         if let Ok(store) = self.store() {
             let mut n = 0;
-            for status in [crate::store::schema::PARKED, crate::store::schema::REFUSED] {
-                n += store.with_status(status).await.map_or(0, |v| v.len());
+            for status in [
+                crate::store::schema::PARKED,
+                crate::store::schema::REFUSED,
+                crate::store::schema::DEAD,
+            ] {
+                n += store.count(status).await.unwrap_or(0);
             }
             self.0.status.attention.set(n);
         }
@@ -298,8 +331,10 @@ impl SyncEngine {
         if let Ok(store) = self.store() {
             let pending = store.pending_count().await.unwrap_or(0);
             self.0.schedule.borrow_mut().set_pending(pending, now());
-            self.0.status.pending.set(pending);
         }
+        self.refresh_counts().await;
+        worker_link::send(&casefile_core::queue::ToWorker::List);
+        worker_link::tick_while_queued(&self);
         self.trigger(Trigger::Start);
         loop {
             while let Ok(t) = wakeups.try_recv() {
@@ -337,7 +372,7 @@ impl SyncEngine {
         };
         if unsynced.is_empty() {
             self.0.schedule.borrow_mut().set_pending(0, now());
-            self.0.status.pending.set(0);
+            self.refresh_counts().await;
             return;
         }
         let batch = next_batch(&unsynced);
@@ -349,19 +384,69 @@ impl SyncEngine {
                 .collect(),
         };
         let body = serde_json::to_string(&body).expect("requests encode");
-        let answer = http::post_json::<PushResponse>(
+        let answer = http::post_json::<PushAnswer>(
             "/api/v1/events",
             &body,
             &[("Idempotency-Key", key.as_str())],
         )
         .await;
-        let response = match answer {
-            Ok(r) => r,
+        match answer {
+            Ok(PushAnswer::Done(response)) => {
+                self.apply_answer(&batch, &response).await;
+                self.0.status.error.set(None);
+            }
+            Ok(PushAnswer::Queued { queued }) => {
+                // The worker holds the batch now and replays it; its
+                // `synced` message brings the answer.
+                let changes: Vec<(String, Change)> = batch
+                    .iter()
+                    .map(|e| (e.id.clone(), Change::Queued(queued.clone())))
+                    .collect();
+                if let Err(e) = store.update(&changes).await {
+                    self.0.status.error.set(Some(e.to_string()));
+                }
+                worker_link::ask_for_background_sync();
+            }
+            Err(e)
+                if e.status().is_some()
+                    && RetryPolicy::classify(&e.failure()) == FailureClass::Permanent =>
+            {
+                // The whole batch refused (e.g. 400, 413): sending it again
+                // cannot help. Its events leave the view and stay listed.
+                let reason = format!("the server refused the batch: {e}");
+                let changes: Vec<(String, Change)> = batch
+                    .iter()
+                    .map(|ev| (ev.id.clone(), Change::Refused(reason.clone())))
+                    .collect();
+                if let Err(e) = store.update(&changes).await {
+                    self.0.status.error.set(Some(e.to_string()));
+                }
+                self.0.status.error.set(Some(reason));
+                let mut cases: Vec<String> = batch.iter().map(|e| e.aggregate_id.clone()).collect();
+                cases.sort();
+                cases.dedup();
+                self.changed(cases, true);
+            }
             Err(e) => return self.push_failed(&batch, e.to_string(), e.failure()).await,
-        };
+        }
+        let remaining = store.pending_count().await.unwrap_or(0);
+        self.0.schedule.borrow_mut().push_done(
+            PushOutcome::Answered { remaining },
+            now(),
+            online(),
+            js_sys::Math::random(),
+        );
+        self.0.status.last_push.set(Some(now()));
+        self.refresh_counts().await;
+    }
+
+    /// Applies the server's answer to a batch (from this page's push or from
+    /// the worker's replay): synced, refused, or conflicts settled.
+    async fn apply_answer(&self, batch: &[&DomainEvent], response: &PushResponse) {
+        let Ok(store) = self.store() else { return };
         let mut changes = Vec::new();
         let mut conflicts = Vec::new();
-        for action in read_response(&batch, &response) {
+        for action in read_response(batch, response) {
             match action {
                 LocalAction::MarkSynced { id, version } => {
                     changes.push((id, Change::Synced(version.max(0) as u64)))
@@ -379,21 +464,20 @@ impl SyncEngine {
             while self.pull().await {}
             self.settle(conflicts).await;
         }
-        let remaining = store.pending_count().await.unwrap_or(0);
-        self.0.schedule.borrow_mut().push_done(
-            PushOutcome::Answered { remaining },
-            now(),
-            online(),
-            js_sys::Math::random(),
-        );
-        let s = self.0.status;
-        s.pending.set(remaining);
-        s.last_push.set(Some(now()));
-        s.error.set(None);
-        self.refresh_attention().await;
         let mut cases: Vec<String> = batch.iter().map(|e| e.aggregate_id.clone()).collect();
+        cases.sort();
         cases.dedup();
         self.changed(cases, true);
+    }
+
+    /// Re-reads the figures the header and sync center show.
+    async fn refresh_counts(&self) {
+        if let Ok(store) = self.store() {
+            if let Ok(n) = store.waiting_count().await {
+                self.0.status.pending.set(n);
+            }
+        }
+        self.refresh_attention().await;
     }
 
     async fn push_failed(&self, batch: &[&DomainEvent], error: String, failure: Failure) {
@@ -411,6 +495,7 @@ impl SyncEngine {
             js_sys::Math::random(),
         );
         self.0.status.error.set(Some(error));
+        self.refresh_counts().await;
     }
 
     /// Settles each conflicted event against the latest server event it

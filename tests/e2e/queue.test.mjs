@@ -1,0 +1,175 @@
+// The service worker's write queue against the real server: offline writes
+// answered 202 and replayed exactly once, the backoff schedule into the dead
+// letter, a refusal dead-lettered at once, Retry and Discard, and a queue
+// that outlives the page.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+async function until(fn, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function serverCase(server, id) {
+  const r = await fetch(`${server.url}/api/v1/cases/${id}`);
+  return r.status === 200 ? r.json() : null;
+}
+
+async function eventsOf(server, id) {
+  const log = await (await fetch(`${server.url}/api/v1/events?after=0&limit=1000`)).json();
+  return log.events.filter((e) => e.event.aggregate_id === id);
+}
+
+/** A page under the worker, with the app started. */
+async function controlledPage(context, server) {
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await waitForController(page);
+  await page.reload();
+  await page.locator("h1").first().waitFor();
+  return page;
+}
+
+async function create(page, server, title) {
+  await page.goto(`${server.url}/cases/new`);
+  await page.getByLabel("Title").fill(title);
+  await page.getByRole("button", { name: "Create case" }).click();
+  await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+  await page.locator("h1", { hasText: title }).waitFor();
+  return page.url().split("/").pop();
+}
+
+test("an offline write is queued by the worker (202) and reaches the server exactly once", async () => {
+  const server = await startServer({ seed: 2 });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    await server.stop();
+    // The worker answers a failed write with 202 and its queue id.
+    const answer = await page.evaluate(async () => {
+      const r = await fetch("/api/v1/events", {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": "e2e-probe" },
+        body: JSON.stringify({ events: [] }),
+      });
+      return { status: r.status, body: await r.json() };
+    });
+    assert.equal(answer.status, 202);
+    assert.match(answer.body.queued, /^q\d+/);
+
+    const id = await create(page, server, "Queued by the worker");
+    await page.goto(`${server.url}/sync`);
+    await until(async () => (await page.getByTestId("queued-write").count()) >= 2, "two queued writes");
+    await page.screenshot({ path: path.join(OUTPUT, "sync-center-queued.png"), fullPage: true });
+
+    await server.start();
+    await until(async () => (await serverCase(server, id)) !== null, "the queued write on the server");
+    await until(async () => (await page.getByTestId("queued-write").count()) === 0, "an empty queue", 30_000);
+    const events = await eventsOf(server, id);
+    assert.equal(events.length, 1, "applied exactly once");
+    await page.getByTestId("pending-count").waitFor({ state: "detached", timeout: 20_000 });
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("server errors back off 5 s then 10 s into the dead letter; Retry delivers once the fault is gone", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 500 }]);
+    const id = await create(page, server, "Hit by server errors");
+    await page.goto(`${server.url}/sync`);
+    const letter = page.getByTestId("dead-letter");
+    await letter.waitFor({ timeout: 45_000 });
+    const hits = (await faultHits(server)).filter((h) => h.path === "/api/v1/events");
+    assert.equal(hits.length, 3, "the first try and two replays");
+    const gaps = hits.slice(1).map((h, i) => h.at_ms - hits[i].at_ms);
+    console.log(`queue: gaps between tries ${gaps.join(" ms, ")} ms (policy: 5 s, 10 s, +≤20 % jitter)`);
+    assert.ok(gaps[0] >= 4_900 && gaps[0] < 7_500, `first gap ${gaps[0]}`);
+    assert.ok(gaps[1] >= 9_900 && gaps[1] < 14_000, `second gap ${gaps[1]}`);
+    await letter.getByText("case.created").waitFor();
+    await page.screenshot({ path: path.join(OUTPUT, "sync-center-dead-letter.png"), fullPage: true });
+    // Still shown on its case, waiting for a decision.
+    assert.equal(await serverCase(server, id), null);
+
+    await setFaults(server, []);
+    await letter.getByRole("button", { name: "Retry" }).click();
+    await until(async () => (await serverCase(server, id)) !== null, "the retried write on the server");
+    await letter.waitFor({ state: "detached", timeout: 20_000 });
+    assert.equal((await eventsOf(server, id)).length, 1);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("a refused replay is dead-lettered at once, and Discard rolls the change back", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    await server.stop();
+    const id = await create(page, server, "Refused on replay");
+    await page.locator(".case-badges .badge.pending").waitFor();
+    await page.goto(`${server.url}/sync`);
+    await until(async () => (await page.getByTestId("queued-write").count()) === 1, "the write in the queue");
+    await server.start();
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 422 }]);
+    await page.getByRole("button", { name: "Sync now" }).click();
+    const letter = page.getByTestId("dead-letter");
+    await letter.waitFor({ timeout: 30_000 });
+    const hits = (await faultHits(server)).filter((h) => h.path === "/api/v1/events");
+    assert.equal(hits.length, 1, "no retry after a refusal");
+    await letter.getByText("422").first().waitFor();
+
+    await letter.getByRole("button", { name: "Discard" }).click();
+    await letter.waitFor({ state: "detached" });
+    await page.goto(`${server.url}/cases/${id}`);
+    await page.getByText("Case not found").waitFor();
+    await page.goto(`${server.url}/sync`);
+    await page.getByTestId("sync-problem").getByText("discarded by you").first().waitFor();
+    assert.equal(await serverCase(server, id), null);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("a queue left behind by a closed page drains when the app opens again", async () => {
+  const server = await startServer({ seed: 2 });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    await server.stop();
+    const id = await create(page, server, "Left in the queue");
+    await page.goto(`${server.url}/sync`);
+    await until(async () => (await page.getByTestId("queued-write").count()) === 1, "one queued write");
+    await page.close();
+    await server.start();
+    const again = await context.newPage();
+    await again.goto(server.url);
+    await until(async () => (await serverCase(server, id)) !== null, "the queue drained");
+    assert.equal((await eventsOf(server, id)).length, 1);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
