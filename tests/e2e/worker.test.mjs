@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { launchBrowser, startServer, waitForController, ROOT, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, waitForController, ROOT, OUTPUT } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -74,28 +74,31 @@ test("with the server gone, API reads come from the worker's cache, marked as of
   }
 });
 
-test("a new build waits, the banner offers it, and Reload switches to it with local writes intact", async () => {
+test("a new build waits, the banner offers it, and Reload switches to it with the write queue intact", async () => {
   const dist = mkdtempSync(path.join(tmpdir(), "casefile-dist-"));
   cpSync(path.join(ROOT, "dist"), dist, { recursive: true });
-  const server = await startServer({ seed: 3, dist });
+  const server = await startServer({ seed: 3, dist, faults: true });
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
     await page.goto(server.url);
     await waitForController(page);
+    await page.reload();
+    await page.locator("h1").first().waitFor();
     const oldVersion = readFileSync(path.join(dist, "sw.js"), "utf8").match(/const VERSION = "([^"]+)"/)[1];
-    // A write that waits on this device: it must survive the update.
-    await server.stop();
+    // A write the server keeps failing: it waits in the worker's queue.
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503 }]);
     await page.goto(`${server.url}/cases/new`);
     await page.getByLabel("Title").fill("Written before the update");
     await page.getByRole("button", { name: "Create case" }).click();
     await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
     const id = page.url().split("/").pop();
+    await page.goto(`${server.url}/sync`);
+    await page.getByTestId("queued-write").waitFor({ timeout: 20_000 });
 
     // Deploy a "new build": the worker script changes, so the browser installs it.
     const sw = readFileSync(path.join(dist, "sw.js"), "utf8");
     writeFileSync(path.join(dist, "sw.js"), sw.replace(oldVersion, "e2e-next-build"));
-    await server.start();
     await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
     const banner = page.getByTestId("update-banner");
     await banner.waitFor({ timeout: 20_000 });
@@ -112,12 +115,17 @@ test("a new build waits, the banner offers it, and Reload switches to it with lo
     });
     assert.deepEqual(after, ["casefile-precache-e2e-next-build"]);
     await page.getByTestId("update-banner").waitFor({ state: "detached" });
-    // The write made before the update reaches the server afterwards.
-    const deadline = Date.now() + 30_000;
+    // The new worker has the old worker's queue; once the server recovers, it drains.
+    await page.locator("[data-testid=queued-write], [data-testid=dead-letter]").first().waitFor({ timeout: 20_000 });
+    await setFaults(server, []);
+    await page.getByRole("button", { name: "Sync now" }).click();
+    const letter = page.getByTestId("dead-letter");
+    if (await letter.count()) await letter.getByRole("button", { name: "Retry" }).click();
+    const deadline = Date.now() + 40_000;
     for (;;) {
       const r = await fetch(`${server.url}/api/v1/cases/${id}`);
       if (r.status === 200) break;
-      if (Date.now() > deadline) throw new Error("the write did not survive the update");
+      if (Date.now() > deadline) throw new Error("the queued write did not survive the update");
       await new Promise((r2) => setTimeout(r2, 300));
     }
   } finally {
