@@ -4,7 +4,9 @@
 #   Chromium;
 # - the app's IndexedDB event store beside plain IndexedDB from JS (appends,
 #   replay with and without a snapshot, the unsynced scan);
-# - the server ingesting 10,000 events over loopback on SQLite.
+# - the server ingesting 10,000 events over loopback on SQLite;
+# - our service worker beside a Workbox 7 worker (bundled locally with
+#   esbuild) serving the same build: cold start, asset latency, queue replay.
 # The wasm is built with the release profile and wasm-opt -Oz, as the app ships.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +18,6 @@ wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int target/bench
 node scripts/bench.mjs
 echo
 cargo run --quiet --profile server -p casefile-server --example ingest
+echo
+cargo build --quiet -p casefile-server
+node scripts/bench-worker.mjs 2>&1 | grep -v "casefile_server"

@@ -29,6 +29,7 @@ const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
 thread_local! {
+    static DB: std::cell::RefCell<Option<Database>> = const { std::cell::RefCell::new(None) };
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
     static AGAIN: Cell<bool> = const { Cell::new(false) };
 }
@@ -52,7 +53,17 @@ fn fail(e: impl std::fmt::Display) -> JsValue {
     JsValue::from_str(&format!("casefile-sw queue: {e}"))
 }
 
+/// The database, opened once per worker life.
 async fn open() -> Result<Database, JsValue> {
+    if let Some(db) = DB.with(|d| d.borrow().clone()) {
+        return Ok(db);
+    }
+    let db = open_fresh().await?;
+    DB.with(|d| *d.borrow_mut() = Some(db.clone()));
+    Ok(db)
+}
+
+async fn open_fresh() -> Result<Database, JsValue> {
     Database::open(DB_NAME)
         .with_version(DB_VERSION)
         .with_on_upgrade_needed(|event, db| {
@@ -341,69 +352,85 @@ pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
 async fn replay_loop(fetcher: &Fetcher) -> Result<(), JsValue> {
     tell_stats().await;
     loop {
+        // One read per pass, oldest first; a new pass picks up writes queued
+        // meanwhile.
         let (queued, _) = listing().await?;
-        let Some(entry) = due(&queued, now()).cloned() else {
-            if let Some(next) = queued.iter().map(|e| e.next_attempt_at).min() {
-                schedule(next);
-            }
+        if queued.is_empty() {
             return Ok(());
-        };
-        let mut entry = entry;
-        let sent = (fetcher)(to_request(&entry)?).await;
-        let (outcome, status, body) = match sent {
-            Ok(response) => {
-                let status = response.status();
-                let failure = failure_of(&response);
-                let body = body_text(&response).await;
-                (
-                    failure.map_or(Outcome::Delivered, Outcome::Failed),
-                    Some(status),
-                    body,
-                )
-            }
-            Err(_) => (Outcome::Failed(Failure::Network), None, String::new()),
-        };
-        match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
-            Step::Remove => {
-                write(QUEUE, None, QUEUE, Some(&entry.id)).await?;
-                tell(&ToPage::Synced {
-                    id: entry.id.clone(),
-                    url: entry.url.clone(),
-                    status: status.unwrap_or(200),
-                    body,
-                })
-                .await;
-            }
-            Step::RetryAt(at) => {
-                save(&entry).await?;
-                tell(&ToPage::RetryScheduled {
-                    id: entry.id.clone(),
-                    at,
-                })
-                .await;
-            }
-            Step::Wait => {
-                save(&entry).await?;
+        }
+        for entry in queued {
+            if due(std::slice::from_ref(&entry), now()).is_none() {
+                // FIFO: the oldest is not due yet, so nothing behind it is.
+                schedule(entry.next_attempt_at);
                 return Ok(());
             }
-            Step::DeadLetter(reason) => {
-                let letter = DeadLetter {
-                    reason,
-                    status,
-                    excerpt: excerpt(&body),
-                    dead_at: now(),
-                    request: entry,
-                };
-                let json = serde_json::to_string(&letter).map_err(fail)?;
-                let id = letter.request.id.clone();
-                write(DEAD, Some((&id, json)), QUEUE, Some(&id)).await?;
-                tell(&ToPage::DeadLettered {
-                    letter: Box::new(letter),
-                })
-                .await;
+            if !replay_one(fetcher, entry).await? {
+                return Ok(());
             }
         }
     }
+}
+
+/// Sends one entry and records what follows; false when the network is
+/// unreachable (the replay stops there).
+async fn replay_one(fetcher: &Fetcher, mut entry: StoredRequest) -> Result<bool, JsValue> {
+    let sent = (fetcher)(to_request(&entry)?).await;
+    let (outcome, status, body) = match sent {
+        Ok(response) => {
+            let status = response.status();
+            let failure = failure_of(&response);
+            let body = body_text(&response).await;
+            (
+                failure.map_or(Outcome::Delivered, Outcome::Failed),
+                Some(status),
+                body,
+            )
+        }
+        Err(_) => (Outcome::Failed(Failure::Network), None, String::new()),
+    };
+    match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
+        Step::Remove => {
+            write(QUEUE, None, QUEUE, Some(&entry.id)).await?;
+            tell(&ToPage::Synced {
+                id: entry.id.clone(),
+                url: entry.url.clone(),
+                status: status.unwrap_or(200),
+                body,
+            })
+            .await;
+        }
+        Step::RetryAt(at) => {
+            save(&entry).await?;
+            tell(&ToPage::RetryScheduled {
+                id: entry.id.clone(),
+                at,
+            })
+            .await;
+            schedule(at);
+            return Ok(false);
+        }
+        Step::Wait => {
+            save(&entry).await?;
+            return Ok(false);
+        }
+        Step::DeadLetter(reason) => {
+            let letter = DeadLetter {
+                reason,
+                status,
+                excerpt: excerpt(&body),
+                dead_at: now(),
+                request: entry,
+            };
+            let json = serde_json::to_string(&letter).map_err(fail)?;
+            let id = letter.request.id.clone();
+            write(DEAD, Some((&id, json)), QUEUE, Some(&id)).await?;
+            tell(&ToPage::DeadLettered {
+                letter: Box::new(letter),
+            })
+            .await;
+        }
+    }
+    Ok(true)
 }
 
 /// Carries out a page's request.
