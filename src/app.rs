@@ -24,6 +24,8 @@ pub fn App(
     provide_online();
     provide_query_client(client.unwrap_or_default());
     provide_sync(sync);
+    crate::toast::provide_toaster();
+    crate::sync::toast_refusals();
     view! {
         <Router>
             <Header/>
@@ -37,6 +39,7 @@ pub fn App(
                     <Route path=path!("/performance") view=PerformancePage/>
                 </Routes>
             </main>
+            <crate::toast::ToastHost/>
         </Router>
     }
 }

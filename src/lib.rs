@@ -13,6 +13,7 @@ pub mod queries;
 pub mod query;
 pub mod store;
 pub mod sync;
+pub mod toast;
 pub mod worker;
 
 pub use app::App;

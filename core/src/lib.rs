@@ -13,5 +13,6 @@ pub mod query;
 pub mod queue;
 pub mod retry;
 pub mod strategy;
+pub mod toast;
 
 pub use retry::{Failure, FailureClass, RetryDecision, RetryPolicy};

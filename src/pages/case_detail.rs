@@ -7,6 +7,7 @@ use crate::store::LocalCase;
 use crate::sync::{use_sync, use_sync_status};
 use casefile_core::api::{Case, Note};
 use casefile_core::event::{CasePatch, EventData, NoteData};
+use casefile_core::toast::ToastKind;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -61,6 +62,7 @@ pub fn CaseDetail() -> impl IntoView {
     };
     let (error, set_error) = signal(None::<String>);
     let sync = StoredValue::new_local(sync);
+    let toaster = crate::toast::use_toaster();
     let write = move |data: EventData| {
         let Some(engine) = sync.get_value() else {
             set_error.set(Some("Saving is not available in this view.".into()));
@@ -68,8 +70,31 @@ pub fn CaseDetail() -> impl IntoView {
         };
         let id = id.get_untracked();
         leptos::task::spawn_local(async move {
-            let result = engine.append(&id, data).await;
-            set_error.set(result.err().map(|e| format!("Not saved: {e}")));
+            let deleting = matches!(data, EventData::CaseDeleted);
+            let noting = matches!(data, EventData::NoteAdded(_));
+            match engine.append(&id, data).await {
+                Ok(_) if deleting => {
+                    toaster.with_action(ToastKind::Success, "Case deleted.", "Undo", move || {
+                        let (engine, id) = (engine.clone(), id.clone());
+                        leptos::task::spawn_local(async move {
+                            if let Err(e) = engine.append(&id, EventData::CaseRestored).await {
+                                toaster.error(format!("Could not undo: {e}"));
+                            }
+                        });
+                    });
+                    set_error.set(None);
+                }
+                Ok(_) => {
+                    if noting {
+                        toaster.success("Note added.");
+                    }
+                    set_error.set(None);
+                }
+                Err(e) => {
+                    toaster.error(format!("Not saved: {e}"));
+                    set_error.set(Some(format!("Not saved: {e}")));
+                }
+            }
         });
     };
     view! {

@@ -36,6 +36,7 @@ pub fn parse_tags(text: &str) -> Vec<String> {
 pub fn NewCase() -> impl IntoView {
     let sync = use_sync();
     let navigate = use_navigate();
+    let toaster = crate::toast::use_toaster();
     let (title, set_title) = signal(String::new());
     let (touched, set_touched) = signal(false);
     let (status, set_status) = signal(CaseStatus::Open);
@@ -70,8 +71,12 @@ pub fn NewCase() -> impl IntoView {
         set_saving.set(true);
         leptos::task::spawn_local(async move {
             match sync.append(&id, EventData::CaseCreated(fields)).await {
-                Ok(_) => navigate(&format!("/cases/{id}"), Default::default()),
+                Ok(_) => {
+                    toaster.success("Case created.");
+                    navigate(&format!("/cases/{id}"), Default::default())
+                }
                 Err(e) => {
+                    toaster.error(format!("Not saved: {e}"));
                     set_error.set(Some(format!("Not saved: {e}")));
                     set_saving.set(false);
                 }

@@ -74,6 +74,9 @@ pub struct SyncStatus {
     pub live: RwSignal<bool>,
     /// This tab is the one that syncs.
     pub leader: RwSignal<bool>,
+    /// The latest thing the person must hear about (a refusal, a dead
+    /// letter), numbered so the same text twice still shows twice.
+    pub notice: RwSignal<Option<(u64, String)>>,
     /// The service worker's queue figures.
     pub queue: RwSignal<casefile_core::queue::QueueStats>,
     /// The worker's queued writes and dead letters, as last listed.
@@ -95,6 +98,7 @@ impl SyncStatus {
             attention: RwSignal::new(0),
             live: RwSignal::new(false),
             leader: RwSignal::new(false),
+            notice: RwSignal::new(None),
             queue: RwSignal::new(Default::default()),
             queue_list: RwSignal::new(Default::default()),
         }
@@ -414,6 +418,7 @@ impl SyncEngine {
                 // The whole batch refused (e.g. 400, 413): sending it again
                 // cannot help. Its events leave the view and stay listed.
                 let reason = format!("the server refused the batch: {e}");
+                self.notify(format!("Changes were refused and undone: {e}"));
                 let changes: Vec<(String, Change)> = batch
                     .iter()
                     .map(|ev| (ev.id.clone(), Change::Refused(reason.clone())))
@@ -446,18 +451,31 @@ impl SyncEngine {
         let Ok(store) = self.store() else { return };
         let mut changes = Vec::new();
         let mut conflicts = Vec::new();
+        let mut refused = Vec::new();
         for action in read_response(batch, response) {
             match action {
                 LocalAction::MarkSynced { id, version } => {
                     changes.push((id, Change::Synced(version.max(0) as u64)))
                 }
-                LocalAction::Reject { id, reason } => changes.push((id, Change::Refused(reason))),
+                LocalAction::Reject { id, reason } => {
+                    refused.push(reason.clone());
+                    changes.push((id, Change::Refused(reason)))
+                }
                 LocalAction::Conflict { id, theirs, .. } => conflicts.push((id, theirs)),
                 LocalAction::Retry { .. } => {}
             }
         }
         if let Err(e) = store.update(&changes).await {
             self.0.status.error.set(Some(e.to_string()));
+        }
+        if let Some(first) = refused.first() {
+            let more = match refused.len() {
+                1 => String::new(),
+                n => format!(" ({} more refused; see the sync center)", n - 1),
+            };
+            self.notify(format!(
+                "The server refused a change, so it was undone: {first}{more}"
+            ));
         }
         if !conflicts.is_empty() {
             // The colliding events must be here before settling.
@@ -468,6 +486,14 @@ impl SyncEngine {
         cases.sort();
         cases.dedup();
         self.changed(cases, true);
+    }
+
+    /// Tells the person (a toast, through [`toast_refusals`]).
+    fn notify(&self, text: String) {
+        self.0
+            .status
+            .notice
+            .update(|n| *n = Some((n.as_ref().map_or(1, |(k, _)| k + 1), text)));
     }
 
     /// Re-reads the figures the header and sync center show.
@@ -635,4 +661,15 @@ pub fn use_sync() -> Option<SyncEngine> {
 /// The status signals from context.
 pub fn use_sync_status() -> SyncStatus {
     expect_context::<SyncStatus>()
+}
+
+/// Shows the sync engine's notices as error toasts (call inside the app).
+pub fn toast_refusals() {
+    let status = use_sync_status();
+    let toaster = crate::toast::use_toaster();
+    Effect::new(move |_| {
+        if let Some((_, text)) = status.notice.get() {
+            toaster.error(text);
+        }
+    });
 }

@@ -140,6 +140,10 @@ impl SyncEngine {
             ToPage::Synced { .. } => {}
             ToPage::DeadLettered { letter } if leader => {
                 let reason = format!("{} ({})", letter.reason, letter.excerpt);
+                self.notify(format!(
+                    "A change could not be delivered: {}. Retry or discard it in the sync center.",
+                    letter.reason
+                ));
                 self.mark(&letter, Change::Dead(reason)).await;
             }
             ToPage::Discarded { letter } if leader => {

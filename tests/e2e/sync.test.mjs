@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, watchProblems, waitForController, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, watchProblems, waitForController, OUTPUT } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -195,6 +195,50 @@ test("two devices editing one case converge on the server's state; a second tab 
   } finally {
     await deviceA.close();
     await deviceB.close();
+    await server.dispose();
+  }
+});
+
+test("delete shows an Undo toast that restores the case; a refused write rolls back with an error toast naming the reason", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const id = await createCase(page, server, "Delete me, then undo");
+    await page.getByTestId("toast").filter({ hasText: "Case created." }).waitFor();
+    await until(async () => (await api(server, `/api/v1/cases/${id}`)).status === 200, "creation synced");
+
+    await page.getByRole("button", { name: "Delete case" }).click();
+    const toast = page.getByTestId("toast").filter({ hasText: "Case deleted." });
+    await toast.waitFor();
+    assert.equal(await toast.getAttribute("role"), "status");
+    await page.locator(".case-badges .badge.deleted").waitFor();
+    await toast.getByRole("button", { name: "Undo" }).click();
+    await page.locator(".case-badges .badge.deleted").waitFor({ state: "detached" });
+    await until(async () => {
+      const c = (await api(server, `/api/v1/cases/${id}`)).body;
+      return c && c.deleted === false && c.version >= 3;
+    }, "delete and restore on the server");
+
+    // The server refuses the next write: it shows at once, then rolls back
+    // with an error toast that says why.
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 422, times: 1 }]);
+    await page.getByTestId("set-priority").selectOption("critical");
+    await page.locator(".case-badges .prio-critical").waitFor();
+    const error = page.getByRole("alert").filter({ hasText: "refused" });
+    await error.waitFor({ timeout: 15_000 });
+    assert.match(await error.innerText(), /422/);
+    await page.locator(".case-badges .prio-critical").waitFor({ state: "detached" });
+    await page.screenshot({ path: path.join(OUTPUT, "refused-toast.png") });
+    // Errors stay until dismissed; Escape dismisses the newest toast.
+    await new Promise((r) => setTimeout(r, 4_500));
+    assert.equal(await error.count(), 1);
+    assert.equal(await page.getByTestId("toast").filter({ hasText: "Case created." }).count(), 0, "success toasts go after 4 s");
+    await page.keyboard.press("Escape");
+    await error.waitFor({ state: "detached" });
+    assert.notEqual((await api(server, `/api/v1/cases/${id}`)).body.priority, "critical");
+  } finally {
+    await context.close();
     await server.dispose();
   }
 });
