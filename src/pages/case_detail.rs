@@ -116,6 +116,7 @@ pub fn CaseDetail() -> impl IntoView {
                     <NoteList notes/>
                     <NoteForm write/>
                 </section>
+                <AuditTrail id/>
             }.into_any()
         } else if !local_read.get() {
             view! { <crate::components::Loading what="the case"/> }.into_any()
@@ -269,5 +270,145 @@ fn CaseView(c: Case, pending: usize) -> impl IntoView {
                 </p>
             </section>
         </article>
+    }
+}
+
+/// What an event did, in words: its type and, for updates, the fields and
+/// their new values.
+fn describe(event: &casefile_core::event::DomainEvent) -> String {
+    use casefile_core::event::EventData;
+    match event.typed_data() {
+        Ok(EventData::CaseCreated(f)) => format!("Created “{}”", f.title),
+        Ok(EventData::CaseUpdated(p)) => {
+            let mut parts = Vec::new();
+            if let Some(t) = &p.title {
+                parts.push(format!("title → “{t}”"));
+            }
+            if p.description.is_some() {
+                parts.push("description changed".into());
+            }
+            if let Some(s) = p.status {
+                parts.push(format!("status → {}", s.label()));
+            }
+            if let Some(pr) = p.priority {
+                parts.push(format!("priority → {}", pr.label()));
+            }
+            if let Some(a) = &p.assignee {
+                parts.push(format!(
+                    "assignee → {}",
+                    a.clone().unwrap_or_else(|| "nobody".into())
+                ));
+            }
+            if let Some(tags) = &p.tags {
+                parts.push(format!("tags → {}", tags.join(", ")));
+            }
+            format!("Updated: {}", parts.join("; "))
+        }
+        Ok(EventData::CaseDeleted) => "Deleted".into(),
+        Ok(EventData::CaseRestored) => "Restored".into(),
+        Ok(EventData::NoteAdded(n)) => format!("Note by {}", n.author),
+        Err(e) => format!("Unreadable: {e}"),
+    }
+}
+
+fn sync_state(record: &crate::store::EventRecord) -> &'static str {
+    use crate::store::schema::*;
+    match record.synced {
+        PENDING => "pending",
+        SYNCED => "on the server",
+        REFUSED => "refused",
+        OVERRULED => "overruled",
+        PARKED => "conflict",
+        QUEUED => "queued",
+        DEAD => "failed",
+        _ => "unknown",
+    }
+}
+
+/// The audit trail: every event of the case in stamp order, with its stamp
+/// `(clock, node)`, time, what it changed and where it stands; and the case
+/// as it was after any of them (a replay of the events up to it).
+#[component]
+pub fn AuditTrail(
+    /// The case.
+    id: Memo<String>,
+) -> impl IntoView {
+    let status = use_sync_status();
+    let sync = StoredValue::new_local(use_sync());
+    let (history, set_history) = signal(Vec::<(
+        crate::store::EventRecord,
+        casefile_core::event::DomainEvent,
+    )>::new());
+    let (past, set_past) = signal(None::<(usize, Option<casefile_core::event::CaseView>)>);
+    Effect::new(move |_| {
+        let id = id.get();
+        status.revision.track();
+        if let Some(engine) = sync.get_value() {
+            leptos::task::spawn_local(async move { set_history.set(engine.history(&id).await) });
+        }
+    });
+    let show_at = move |index: usize| {
+        let events: Vec<casefile_core::event::DomainEvent> = history.with_untracked(|h| {
+            h.iter()
+                .take(index + 1)
+                .filter(|(r, _)| r.is_live())
+                .map(|(_, e)| e.clone())
+                .collect()
+        });
+        set_past.set(Some((index, casefile_core::event::replay(&events))));
+    };
+    view! {
+        <section class="card" data-testid="audit-trail">
+            <h2>"History"</h2>
+            {move || {
+                let h = history.get();
+                if h.is_empty() {
+                    return view! { <p class="muted">"No events on this device yet."</p> }.into_any();
+                }
+                let now = now_ms();
+                view! {
+                    <ol class="history">
+                        {h.into_iter().enumerate().map(|(i, (record, event))| {
+                            let live = record.is_live();
+                            view! {
+                                <li class="history-row" class:history-dead=!live data-testid="history-event">
+                                    <span class="stamp" title="Lamport stamp (clock, device)">
+                                        {format!("({}, {})", event.clock, event.node_id.chars().take(8).collect::<String>())}
+                                    </span>
+                                    <span class="muted">{relative_time(event.timestamp as i64, now)}</span>
+                                    <span class="history-what">
+                                        <code>{event.event_type.as_str()}</code>" "{describe(&event)}
+                                    </span>
+                                    <span class="badge">{sync_state(&record)}</span>
+                                    <button class="btn" on:click=move |_| show_at(i)
+                                        aria-label=format!("Show the case as it was after event {}", i + 1)>
+                                        "As of here"
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+            {move || past.get().map(|(i, view)| view! {
+                <div class="panel" data-testid="past-state" role="region" aria-label="The case as it was">
+                    <h3>{format!("As it was after event {}", i + 1)}</h3>
+                    {match view {
+                        None => view! { <p>"The case did not exist yet."</p> }.into_any(),
+                        Some(v) => view! {
+                            <dl class="facts">
+                                <dt>"Title"</dt><dd>{v.case.title.clone()}</dd>
+                                <dt>"Status"</dt><dd>{v.case.status.label()}</dd>
+                                <dt>"Priority"</dt><dd>{v.case.priority.label()}</dd>
+                                <dt>"Assignee"</dt><dd>{v.case.assignee.clone().unwrap_or_else(|| "Unassigned".into())}</dd>
+                                <dt>"Deleted"</dt><dd>{if v.case.deleted { "yes" } else { "no" }}</dd>
+                                <dt>"Notes"</dt><dd>{v.notes.len()}</dd>
+                            </dl>
+                        }.into_any(),
+                    }}
+                    <button class="btn" on:click=move |_| set_past.set(None)>"Back to now"</button>
+                </div>
+            })}
+        </section>
     }
 }

@@ -84,6 +84,22 @@ test("a new case shows at once, reaches the server once, and the pending count c
       ["case.created", "case.updated", "note.added"],
     );
     assert.equal(new Set(mine.map((e) => e.event.id)).size, 3);
+
+    // The audit trail: every event with its stamp, and the past replayed.
+    const rows = page.getByTestId("history-event");
+    await until(async () => (await rows.count()) === 3, "three events in the history");
+    const texts = await rows.allInnerTexts();
+    assert.match(texts[0], /^\(\d+, [0-9a-f]{8}\)/);
+    assert.match(texts[0], /case\.created/);
+    assert.match(texts[1], /status → In review/);
+    assert.match(texts[2], /note\.added/);
+    assert.ok(texts.every((t) => t.includes("on the server")));
+    await rows.nth(0).getByRole("button", { name: /As of here|Show the case/ }).click();
+    const past = page.getByTestId("past-state");
+    await past.getByText("As it was after event 1").waitFor();
+    assert.match(await past.innerText(), /Status\s+Open/);
+    assert.match(await past.innerText(), /Notes\s+0/);
+    await page.screenshot({ path: path.join(OUTPUT, "audit-trail.png"), fullPage: true });
     assert.deepEqual(problems.errors, []);
   } finally {
     await context.close();
