@@ -132,7 +132,7 @@ pub fn ToastHost() -> impl IntoView {
     });
     on_cleanup(move || escape.remove());
     view! {
-        <div class="toasts" aria-label="Notifications">
+        <section class="toasts" aria-label="Notifications">
             <For
                 each=move || list.with(|l| l.items().to_vec())
                 key=|t| t.id
@@ -157,6 +157,6 @@ pub fn ToastHost() -> impl IntoView {
                     }
                 }
             </For>
-        </div>
+        </section>
     }
 }

@@ -381,7 +381,7 @@ pub fn AuditTrail(
                                     </span>
                                     <span class="badge">{sync_state(&record)}</span>
                                     <button class="btn" on:click=move |_| show_at(i)
-                                        aria-label=format!("Show the case as it was after event {}", i + 1)>
+                                        aria-label=format!("As of here (event {})", i + 1)>
                                         "As of here"
                                     </button>
                                 </li>

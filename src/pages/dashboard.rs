@@ -13,7 +13,34 @@ pub fn DashboardPage() -> impl IntoView {
             <h1>"Dashboard"</h1>
             <a class="btn btn-primary" href="/cases/new">"New case"</a>
         </div>
+        <SyncHealth/>
         {query_view(dashboard, "the dashboard", |d| view! { <DashboardBody d/> })}
+    }
+}
+
+/// Sync health: what waits, what needs the person, and when this device
+/// last heard from the server.
+#[component]
+fn SyncHealth() -> impl IntoView {
+    let status = crate::sync::use_sync_status();
+    let when = move |t: Option<u64>| {
+        t.map_or("not yet".to_string(), |t| relative_time(t as i64, now_ms()))
+    };
+    view! {
+        <section class="card sync-health" aria-label="Sync health" data-testid="sync-health">
+            <h2>"Sync health"</h2>
+            <dl class="sync-facts">
+                <dt>"Changes waiting to reach the server"</dt>
+                <dd>{move || status.pending.get()}</dd>
+                <dt>"Need your attention (refused, conflicts, failed)"</dt>
+                <dd>{move || status.attention.get()}</dd>
+                <dt>"In the offline queue / gave up"</dt>
+                <dd>{move || { let q = status.queue.get(); format!("{} / {}", q.queued, q.dead) }}</dd>
+                <dt>"Last sent · last received"</dt>
+                <dd>{move || format!("{} · {}", when(status.last_push.get()), when(status.last_pull.get()))}</dd>
+            </dl>
+            <a href="/sync">"Open the sync center"</a>
+        </section>
     }
 }
 
