@@ -3,7 +3,7 @@
 use crate::components::Header;
 use crate::online::provide_online;
 use crate::pages::{
-    CaseDetail, CasesPage, DashboardPage, NewCase, NotFound, PerformancePage, SyncCenter,
+    CaseDetail, CasesPage, DashboardPage, EditCase, NewCase, NotFound, PerformancePage, SyncCenter,
 };
 use crate::query::{provide_query_client, QueryClient};
 use crate::sync::{provide_sync, SyncEngine};
@@ -35,6 +35,7 @@ pub fn App(
                     <Route path=path!("/cases") view=CasesPage/>
                     <Route path=path!("/cases/new") view=NewCase/>
                     <Route path=path!("/cases/:id") view=CaseDetail/>
+                    <Route path=path!("/cases/:id/edit") view=EditCase/>
                     <Route path=path!("/sync") view=SyncCenter/>
                     <Route path=path!("/performance") view=PerformancePage/>
                 </Routes>

@@ -119,3 +119,52 @@ async fn a_dead_origin_fails_over_to_a_live_one_and_is_marked_unhealthy() {
     );
     configure_origins(Vec::new(), Balance::RoundRobin);
 }
+
+#[wasm_bindgen_test]
+fn the_case_form_checks_what_core_checks_and_edits_send_only_changes() {
+    use casefile::pages::new_case::{
+        assignee_problem, parse_tags, patch_between, tags_problem, title_problem,
+    };
+    use casefile_core::event::{validate_fields, CaseFields};
+    assert_eq!(title_problem("  ").as_deref(), Some("A title is required."));
+    assert!(title_problem(&"x".repeat(201)).is_some());
+    assert!(title_problem("Rent arrears").is_none());
+    assert!(assignee_problem(&"a".repeat(101)).is_some());
+    assert!(tags_problem(&["t"; 21].join(",")).is_some());
+    assert!(tags_problem(&"x".repeat(41)).is_some());
+    assert_eq!(parse_tags(" a, ,b ,"), vec!["a", "b"]);
+    // What the form accepts, core accepts.
+    let fields = CaseFields {
+        title: "x".repeat(200),
+        description: String::new(),
+        status: casefile_core::api::CaseStatus::Open,
+        priority: casefile_core::api::Priority::Low,
+        assignee: Some("a".repeat(100)),
+        tags: vec!["t".repeat(40); 20],
+    };
+    assert!(validate_fields(&fields).is_ok());
+    let before = casefile_core::api::Case {
+        id: "c".into(),
+        title: "Old".into(),
+        description: "Same".into(),
+        status: casefile_core::api::CaseStatus::Open,
+        priority: casefile_core::api::Priority::Low,
+        assignee: None,
+        tags: vec![],
+        created_at: 0,
+        updated_at: 0,
+        version: 3,
+        deleted: false,
+    };
+    let after = CaseFields {
+        title: "New".into(),
+        description: "Same".into(),
+        status: casefile_core::api::CaseStatus::Open,
+        priority: casefile_core::api::Priority::High,
+        assignee: Some("Dana".into()),
+        tags: vec![],
+    };
+    let patch = patch_between(&before, &after);
+    let changed: Vec<&str> = patch.fields().into_iter().collect();
+    assert_eq!(changed, vec!["assignee", "priority", "title"]);
+}

@@ -165,6 +165,7 @@ fn CaseActions(c: Case, write: impl Fn(EventData) + Copy + 'static) -> impl Into
                         }
                     }>{priority_options(Some(current_priority))}</select>
                 </label>
+                <a class="btn" href=format!("/cases/{}/edit", c.id)>"Edit"</a>
                 {if deleted {
                     view! { <button class="btn" on:click=move |_| write(EventData::CaseRestored)>"Restore case"</button> }.into_any()
                 } else {

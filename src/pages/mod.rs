@@ -3,7 +3,7 @@
 mod case_detail;
 mod cases;
 mod dashboard;
-mod new_case;
+pub mod new_case;
 mod not_found;
 mod performance;
 mod sync;
@@ -11,7 +11,7 @@ mod sync;
 pub use case_detail::CaseDetail;
 pub use cases::CasesPage;
 pub use dashboard::DashboardPage;
-pub use new_case::NewCase;
+pub use new_case::{EditCase, NewCase};
 pub use not_found::NotFound;
 pub use performance::PerformancePage;
 pub use sync::SyncCenter;

@@ -1,15 +1,21 @@
 use crate::components::{priority_options, status_options};
+use crate::store::LocalCase;
 use crate::sync::use_sync;
-use casefile_core::api::{CaseStatus, Priority};
-use casefile_core::event::{CaseFields, EventData};
+use casefile_core::api::{Case, CaseStatus, Priority};
+use casefile_core::event::{CaseFields, CasePatch, EventData};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// Longest title accepted (SPEC §2).
 const TITLE_MAX: usize = 200;
+/// Longest assignee name.
+const ASSIGNEE_MAX: usize = 100;
+/// Most tags, and the longest tag.
+const TAGS_MAX: usize = 20;
+const TAG_MAX: usize = 40;
 
 /// The title's problem, in words, if any (the same limits core enforces).
-fn title_problem(title: &str) -> Option<String> {
+pub fn title_problem(title: &str) -> Option<String> {
     let len = title.trim().chars().count();
     if len == 0 {
         Some("A title is required.".to_string())
@@ -18,6 +24,23 @@ fn title_problem(title: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The assignee's problem, if any.
+pub fn assignee_problem(assignee: &str) -> Option<String> {
+    let len = assignee.trim().chars().count();
+    (len > ASSIGNEE_MAX).then(|| format!("At most {ASSIGNEE_MAX} characters ({len} now)."))
+}
+
+/// The tags' problem, if any.
+pub fn tags_problem(text: &str) -> Option<String> {
+    let tags = parse_tags(text);
+    if tags.len() > TAGS_MAX {
+        return Some(format!("At most {TAGS_MAX} tags ({} now).", tags.len()));
+    }
+    tags.iter()
+        .find(|t| t.chars().count() > TAG_MAX)
+        .map(|t| format!("Each tag at most {TAG_MAX} characters (“{t}” is longer)."))
 }
 
 /// Comma-separated tags, trimmed, empty ones dropped.
@@ -29,50 +52,157 @@ pub fn parse_tags(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The form's fields as the person left them.
+fn fields_of(
+    title: &str,
+    description: &str,
+    status: CaseStatus,
+    priority: Priority,
+    assignee: &str,
+    tags: &str,
+) -> CaseFields {
+    let assignee = assignee.trim().to_string();
+    CaseFields {
+        title: title.trim().to_string(),
+        description: description.to_string(),
+        status,
+        priority,
+        assignee: (!assignee.is_empty()).then_some(assignee),
+        tags: parse_tags(tags),
+    }
+}
+
+/// Only what changed between `before` and `after` (a `case.updated` carries
+/// nothing else).
+pub fn patch_between(before: &Case, after: &CaseFields) -> CasePatch {
+    CasePatch {
+        title: (before.title != after.title).then(|| after.title.clone()),
+        description: (before.description != after.description).then(|| after.description.clone()),
+        status: (before.status != after.status).then_some(after.status),
+        priority: (before.priority != after.priority).then_some(after.priority),
+        assignee: (before.assignee != after.assignee).then(|| after.assignee.clone()),
+        tags: (before.tags != after.tags).then(|| after.tags.clone()),
+    }
+}
+
 /// The new-case form. Saving appends a `case.created` event to this device's
 /// store (so it works offline) and opens the case at once; the sync driver
 /// takes it to the server.
 #[component]
 pub fn NewCase() -> impl IntoView {
+    view! { <CaseForm existing=None/> }
+}
+
+/// Editing a case: the same form, filled in; saving appends one
+/// `case.updated` with only the changed fields.
+#[component]
+pub fn EditCase() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
+    let sync = StoredValue::new_local(use_sync());
+    let (found, set_found) = signal(None::<Option<LocalCase>>);
+    Effect::new(move |_| {
+        let id = id.get();
+        if let Some(engine) = sync.get_value() {
+            leptos::task::spawn_local(
+                async move { set_found.set(Some(engine.local_case(&id).await)) },
+            );
+        }
+    });
+    move || {
+        match found.get() {
+        None => view! { <crate::components::Loading what="the case"/> }.into_any(),
+        Some(None) => view! {
+            <div class="panel empty">
+                <h1>"Case not found"</h1>
+                <p>"This device has no case at this address yet. Open the list, or wait for the next sync."</p>
+            </div>
+        }
+        .into_any(),
+        Some(Some(c)) => view! { <CaseForm existing=Some(c.view.case)/> }.into_any(),
+    }
+    }
+}
+
+#[component]
+fn CaseForm(existing: Option<Case>) -> impl IntoView {
     let sync = use_sync();
     let navigate = use_navigate();
     let toaster = crate::toast::use_toaster();
-    let (title, set_title) = signal(String::new());
+    let editing = existing.is_some();
+    let start = existing.clone();
+    let (title, set_title) = signal(start.as_ref().map(|c| c.title.clone()).unwrap_or_default());
     let (touched, set_touched) = signal(false);
-    let (status, set_status) = signal(CaseStatus::Open);
-    let (priority, set_priority) = signal(Priority::Medium);
-    let (assignee, set_assignee) = signal(String::new());
-    let (tags, set_tags) = signal(String::new());
-    let (description, set_description) = signal(String::new());
+    let (status, set_status) = signal(start.as_ref().map_or(CaseStatus::Open, |c| c.status));
+    let (priority, set_priority) = signal(start.as_ref().map_or(Priority::Medium, |c| c.priority));
+    let (assignee, set_assignee) = signal(
+        start
+            .as_ref()
+            .and_then(|c| c.assignee.clone())
+            .unwrap_or_default(),
+    );
+    let (tags, set_tags) = signal(
+        start
+            .as_ref()
+            .map(|c| c.tags.join(", "))
+            .unwrap_or_default(),
+    );
+    let (description, set_description) = signal(
+        start
+            .as_ref()
+            .map(|c| c.description.clone())
+            .unwrap_or_default(),
+    );
     let (error, set_error) = signal(None::<String>);
     let (saving, set_saving) = signal(false);
     let title_error = move || title_problem(&title.read());
+    let assignee_error = move || assignee_problem(&assignee.read());
+    let tags_error = move || tags_problem(&tags.read());
+    let existing = StoredValue::new(existing);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         set_touched.set(true);
-        if title_error().is_some() || saving.get_untracked() {
+        let invalid =
+            title_error().is_some() || assignee_error().is_some() || tags_error().is_some();
+        if invalid || saving.get_untracked() {
             return;
         }
         let Some(sync) = sync.clone() else {
             set_error.set(Some("Saving is not available in this view.".into()));
             return;
         };
-        let assignee = assignee.get_untracked().trim().to_string();
-        let fields = CaseFields {
-            title: title.get_untracked().trim().to_string(),
-            description: description.get_untracked(),
-            status: status.get_untracked(),
-            priority: priority.get_untracked(),
-            assignee: (!assignee.is_empty()).then_some(assignee),
-            tags: parse_tags(&tags.get_untracked()),
+        let fields = fields_of(
+            &title.get_untracked(),
+            &description.get_untracked(),
+            status.get_untracked(),
+            priority.get_untracked(),
+            &assignee.get_untracked(),
+            &tags.get_untracked(),
+        );
+        let (id, data) = match existing.get_value() {
+            None => (
+                uuid::Uuid::new_v4().to_string(),
+                EventData::CaseCreated(fields),
+            ),
+            Some(before) => {
+                let patch = patch_between(&before, &fields);
+                if patch.fields().is_empty() {
+                    navigate(&format!("/cases/{}", before.id), Default::default());
+                    return;
+                }
+                (before.id, EventData::CaseUpdated(patch))
+            }
         };
-        let id = uuid::Uuid::new_v4().to_string();
         let navigate = navigate.clone();
         set_saving.set(true);
         leptos::task::spawn_local(async move {
-            match sync.append(&id, EventData::CaseCreated(fields)).await {
+            match sync.append(&id, data).await {
                 Ok(_) => {
-                    toaster.success("Case created.");
+                    toaster.success(if editing {
+                        "Changes saved."
+                    } else {
+                        "Case created."
+                    });
                     navigate(&format!("/cases/{id}"), Default::default())
                 }
                 Err(e) => {
@@ -83,8 +213,16 @@ pub fn NewCase() -> impl IntoView {
             }
         });
     };
+    let field_error =
+        move |id: &'static str, problem: Box<dyn Fn() -> Option<String> + Send + Sync>| {
+            view! {
+                <p id=id class="field-error" aria-live="polite">
+                    {move || touched.get().then(&problem).flatten()}
+                </p>
+            }
+        };
     view! {
-        <div class="page-head"><h1>"New case"</h1></div>
+        <div class="page-head"><h1>{if editing { "Edit case" } else { "New case" }}</h1></div>
         <form class="card form" on:submit=submit novalidate>
             <label for="title">"Title"</label>
             <input
@@ -98,29 +236,33 @@ pub fn NewCase() -> impl IntoView {
                 on:input=move |ev| set_title.set(event_target_value(&ev))
                 on:blur=move |_| set_touched.set(true)
             />
-            <p id="title-error" class="field-error" aria-live="polite">
-                {move || touched.get().then(title_error).flatten()}
-            </p>
+            {field_error("title-error", Box::new(title_error))}
             <label for="status">"Status"</label>
             <select id="status" on:change=move |ev| {
                 if let Ok(s) = event_target_value(&ev).parse() { set_status.set(s) }
-            }>{status_options(Some(CaseStatus::Open))}</select>
+            }>{status_options(Some(status.get_untracked()))}</select>
             <label for="priority">"Priority"</label>
             <select id="priority" on:change=move |ev| {
                 if let Ok(p) = event_target_value(&ev).parse() { set_priority.set(p) }
-            }>{priority_options(Some(Priority::Medium))}</select>
+            }>{priority_options(Some(priority.get_untracked()))}</select>
             <label for="assignee">"Assignee"</label>
-            <input id="assignee" maxlength="100" prop:value=assignee
+            <input id="assignee" maxlength="200" prop:value=assignee aria-describedby="assignee-error"
+                aria-invalid=move || (touched.get() && assignee_error().is_some()).to_string()
                 on:input=move |ev| set_assignee.set(event_target_value(&ev))/>
+            {field_error("assignee-error", Box::new(assignee_error))}
             <label for="tags">"Tags (comma-separated)"</label>
-            <input id="tags" prop:value=tags placeholder="e.g. housing, urgent"
+            <input id="tags" prop:value=tags placeholder="e.g. housing, urgent" aria-describedby="tags-error"
+                aria-invalid=move || (touched.get() && tags_error().is_some()).to_string()
                 on:input=move |ev| set_tags.set(event_target_value(&ev))/>
+            {field_error("tags-error", Box::new(tags_error))}
             <label for="description">"Description"</label>
             <textarea id="description" rows="5" maxlength="10000" prop:value=description
                 on:input=move |ev| set_description.set(event_target_value(&ev))></textarea>
             <p class="form-error" role="alert">{move || error.get()}</p>
             <p class="muted">"Saved on this device at once; it reaches the server as soon as there is a connection."</p>
-            <button class="btn btn-primary" type="submit" disabled=move || saving.get()>"Create case"</button>
+            <button class="btn btn-primary" type="submit" disabled=move || saving.get()>
+                {if editing { "Save changes" } else { "Create case" }}
+            </button>
         </form>
     }
 }

@@ -258,3 +258,34 @@ test("delete shows an Undo toast that restores the case; a refused write rolls b
     await server.dispose();
   }
 });
+
+test("editing a case sends only the changed fields; invalid input says why and saves nothing", async () => {
+  const server = await startServer({ seed: 2 });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const id = await createCase(page, server, "Before the edit");
+    await page.getByRole("link", { name: "Edit" }).click();
+    await page.waitForURL(/\/edit$/);
+    await page.getByLabel("Title").fill("   ");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("A title is required.").waitFor();
+    await page.getByLabel("Title").fill("After the edit");
+    await page.getByLabel("Assignee").fill("Kim");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForURL(new RegExp(`/cases/${id}$`));
+    await page.locator("h1", { hasText: "After the edit" }).waitFor();
+    const onServer = await until(async () => {
+      const c = (await api(server, `/api/v1/cases/${id}`)).body;
+      return c?.title === "After the edit" && c;
+    }, "the edit on the server");
+    assert.equal(onServer.assignee, "Kim");
+    assert.deepEqual(onServer.tags, ["housing", "urgent"], "untouched fields stay");
+    const log = (await api(server, `/api/v1/events?after=0&limit=1000`)).body.events;
+    const update = log.find((e) => e.event.aggregate_id === id && e.event.event_type === "case.updated");
+    assert.deepEqual(Object.keys(update.event.data).sort(), ["assignee", "title"]);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
