@@ -13,7 +13,6 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyPath;
-use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -34,8 +33,8 @@ thread_local! {
     static AGAIN: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A stored record: the entry as JSON beside its key (numbers stay exact).
-#[derive(Serialize, Deserialize)]
+/// A stored record: the entry as JSON beside its key (numbers stay exact),
+/// kept as a plain JS object `{id, json}`.
 struct Record {
     id: String,
     json: String,
@@ -83,20 +82,29 @@ async fn open_fresh() -> Result<Database, JsValue> {
 async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>, JsValue> {
     let db = open().await?;
     let tx = db.transaction(store).build().map_err(fail)?;
-    let records: Vec<Record> = tx
+    let raw: Vec<JsValue> = tx
         .object_store(store)
         .map_err(fail)?
         .get_all()
-        .serde()
+        .primitive()
         .map_err(fail)?
         .await
         .map_err(fail)?
         .collect::<Result<_, _>>()
         .map_err(fail)?;
+    let text = |v: &JsValue, key: &str| {
+        js_sys::Reflect::get(v, &key.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let records = raw.iter().map(|v| Record {
+        id: text(v, "id"),
+        json: text(v, "json"),
+    });
     // A record that no longer parses is reported, never silently dropped
     // from the store: it stays there for inspection.
     Ok(records
-        .into_iter()
         .filter_map(|r| match serde_json::from_str(&r.json) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -131,14 +139,13 @@ async fn write(
             .map_err(fail)?;
     }
     if let Some((id, json)) = put {
-        let record = Record {
-            id: id.to_string(),
-            json,
-        };
+        let record = js_sys::Object::new();
+        js_sys::Reflect::set(&record, &"id".into(), &id.into())?;
+        js_sys::Reflect::set(&record, &"json".into(), &json.into())?;
         tx.object_store(to)
             .map_err(fail)?
-            .put(record)
-            .serde()
+            .put(JsValue::from(record))
+            .primitive()
             .map_err(fail)?
             .await
             .map_err(fail)?;
