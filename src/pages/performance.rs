@@ -221,6 +221,32 @@ pub fn PerformancePage() -> impl IntoView {
             <h2>"Offline worker"</h2>
             <p>{move || worker.get().describe()}</p>
         </section>
+        <EventStoreFigures/>
+    }
+}
+
+/// The event store's size and state.
+#[component]
+fn EventStoreFigures() -> impl IntoView {
+    let status = crate::sync::use_sync_status();
+    let sync = StoredValue::new_local(crate::sync::use_sync());
+    let (figures, set_figures) = signal(Vec::<(&'static str, String)>::new());
+    Effect::new(move |_| {
+        status.revision.track();
+        status.pending.track();
+        if let Some(engine) = sync.get_value() {
+            leptos::task::spawn_local(async move { set_figures.set(engine.store_figures().await) });
+        }
+    });
+    view! {
+        <section class="card" data-testid="event-store">
+            <h2>"Event store"</h2>
+            <dl class="sync-facts">
+                {move || figures.get().into_iter().map(|(label, value)| view! {
+                    <dt>{label}</dt><dd>{value}</dd>
+                }).collect_view()}
+            </dl>
+        </section>
     }
 }
 

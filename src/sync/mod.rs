@@ -281,6 +281,38 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// The event store in figures, for the performance panel: events by
+    /// sync state, quarantined records, the Lamport clock and this device.
+    pub async fn store_figures(&self) -> Vec<(&'static str, String)> {
+        use crate::store::schema::*;
+        let Ok(store) = self.store() else {
+            return vec![("Event store", "unavailable".into())];
+        };
+        let mut out = Vec::new();
+        let mut total = 0;
+        for (label, status) in [
+            ("On the server", SYNCED),
+            ("Pending", PENDING),
+            ("In the worker's queue", QUEUED),
+            ("Dead-lettered", DEAD),
+            ("Refused", REFUSED),
+            ("Overruled", OVERRULED),
+            ("In conflict", PARKED),
+        ] {
+            let n = store.count(status).await.unwrap_or(0);
+            total += n;
+            out.push((label, n.to_string()));
+        }
+        out.insert(0, ("Events", total.to_string()));
+        let quarantined = store.quarantined().await.map_or(0, |q| q.len());
+        out.push(("Quarantined (failed checksum)", quarantined.to_string()));
+        let clock = store.clock().await.map_or(0, |c| c.value());
+        out.push(("Lamport clock", clock.to_string()));
+        out.push(("This device", store.node_id().await.unwrap_or_default()));
+        out.push(("Pull cursor", store.cursor().await.unwrap_or(0).to_string()));
+        out
+    }
+
     /// "Sync now": push and pull at once, forgetting any backoff.
     pub fn sync_now(&self) {
         self.trigger(Trigger::SyncNow);

@@ -101,6 +101,13 @@ test("the Performance page shows live cache figures, slow fetches and entries", 
       [...document.querySelectorAll("[data-testid=cache-entries] tbody tr td:nth-child(4)")].every((td) => td.textContent === "0"),
     );
     await page.getByTestId("slow-fetches").getByText('["dashboard"]').waitFor();
+    // The event store in figures: the seeded log pulled to this device.
+    const store = page.getByTestId("event-store");
+    await page.waitForFunction(() => {
+      const dd = [...document.querySelectorAll("[data-testid=event-store] dt")].find((dt) => dt.textContent === "Events");
+      return dd && Number(dd.nextElementSibling.textContent) > 0;
+    });
+    await store.getByText("Quarantined (failed checksum)").waitFor();
     await page.screenshot({ path: path.join(OUTPUT, "performance.png"), fullPage: true });
 
     await entries.filter({ hasText: '["dashboard"]' }).getByRole("button", { name: "Remove" }).click();
