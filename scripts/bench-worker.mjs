@@ -2,7 +2,8 @@
 // worker serving the same build from the same real server, in one headless
 // Chromium run: cold worker start to first response, precached-asset latency,
 // and replaying 1,000 queued writes. Each worker gets its own server (a copy
-// of dist/ whose sw.js is that worker) and its own browser context.
+// of dist/ whose sw.js is that worker) and its own browser context; their
+// runs alternate.
 import { build } from "esbuild";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,98 +41,122 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-async function measure(name, swText) {
+/** A server serving dist/ with `swText` as its worker, and a page under it. */
+async function setup(name, swText, browser) {
   const folder = mkdtempSync(path.join(tmpdir(), `casefile-bench-${name}-`));
   cpSync(dist, folder, { recursive: true });
   writeFileSync(path.join(folder, "sw.js"), swText);
   const server = await startServer({ dist: folder });
-  const browser = await launchBrowser();
-  try {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await waitForController(page);
-    // A page under the worker without the app running in it.
-    await page.goto(`${server.url}/api/v1/health`);
-    await waitForController(page);
-    const cdp = await context.newCDPSession(page);
-    await cdp.send("ServiceWorker.enable");
-
-    const fetchTime = (url) =>
-      page.evaluate(async (u) => {
-        const t0 = performance.now();
-        const r = await fetch(u);
-        await r.arrayBuffer();
-        return performance.now() - t0;
-      }, url);
-    const cold = [];
-    for (let i = 0; i < COLD_RUNS; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await waitForController(page);
+  // A page under the worker without the app running in it.
+  await page.goto(`${server.url}/api/v1/health`);
+  await waitForController(page);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("ServiceWorker.enable");
+  const fetchTime = (url) =>
+    page.evaluate(async (u) => {
+      const t0 = performance.now();
+      const r = await fetch(u);
+      await r.arrayBuffer();
+      return performance.now() - t0;
+    }, url);
+  let bytes = gzipSync(swText, { level: 9 }).length;
+  if (name === "casefile") {
+    for (const f of precache.filter((p) => p.includes("casefile-sw"))) {
+      bytes += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
+    }
+  }
+  return {
+    name,
+    bytes,
+    cold: [],
+    warm: [],
+    async coldOnce() {
       await cdp.send("ServiceWorker.stopAllWorkers");
       await new Promise((r) => setTimeout(r, 100));
-      cold.push(await fetchTime(asset));
-    }
-    await fetchTime(asset);
-    const warm = await page.evaluate(
-      async ({ u, n }) => {
-        const times = [];
+      this.cold.push(await fetchTime(asset));
+    },
+    async warmBatch(n) {
+      await fetchTime(asset);
+      const times = await page.evaluate(
+        async ({ u, n }) => {
+          const out = [];
+          for (let i = 0; i < n; i++) {
+            const t0 = performance.now();
+            const r = await fetch(u);
+            await r.arrayBuffer();
+            out.push(performance.now() - t0);
+          }
+          return out;
+        },
+        { u: asset, n },
+      );
+      this.warm.push(...times);
+    },
+    async replay() {
+      // 1,000 writes while the server is down: each queued by the worker.
+      await server.stop();
+      const statuses = await page.evaluate(async (n) => {
+        const seen = {};
         for (let i = 0; i < n; i++) {
-          const t0 = performance.now();
-          const r = await fetch(u);
-          await r.arrayBuffer();
-          times.push(performance.now() - t0);
+          const r = await fetch("/api/v1/events", {
+            method: "POST",
+            headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
+            body: JSON.stringify({ events: [] }),
+          });
+          seen[r.status] = (seen[r.status] || 0) + 1;
         }
-        return times;
-      },
-      { u: asset, n: ASSET_FETCHES },
-    );
-
-    // 1,000 writes while the server is down: each queued by the worker.
-    await server.stop();
-    const statuses = await page.evaluate(async (n) => {
-      const seen = {};
-      for (let i = 0; i < n; i++) {
-        const r = await fetch("/api/v1/events", {
-          method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
-          body: JSON.stringify({ events: [] }),
+        return seen;
+      }, QUEUED);
+      if (statuses[202] !== QUEUED) throw new Error(`${name}: not all writes were queued: ${JSON.stringify(statuses)}`);
+      await server.start();
+      this.replayMs = await page.evaluate(async (which) => {
+        const sw = navigator.serviceWorker;
+        const t0 = performance.now();
+        await new Promise((resolve) => {
+          sw.addEventListener("message", (e) => {
+            let m = e.data;
+            if (typeof m === "string") m = JSON.parse(m);
+            if (m.type === "replayed") resolve();
+            if (m.type === "stats" && m.stats.queued === 0 && !m.stats.replaying) resolve();
+          });
+          sw.controller.postMessage(which === "workbox" ? { type: "replay" } : '{"type":"replay_now"}');
         });
-        seen[r.status] = (seen[r.status] || 0) + 1;
-      }
-      return seen;
-    }, QUEUED);
-    if (statuses[202] !== QUEUED) throw new Error(`${name}: not all writes were queued: ${JSON.stringify(statuses)}`);
-    await server.start();
-    const replayMs = await page.evaluate(async (which) => {
-      const sw = navigator.serviceWorker;
-      const t0 = performance.now();
-      await new Promise((resolve) => {
-        sw.addEventListener("message", (e) => {
-          let m = e.data;
-          if (typeof m === "string") m = JSON.parse(m);
-          if (m.type === "replayed") resolve();
-          if (m.type === "stats" && m.stats.queued === 0 && !m.stats.replaying) resolve();
-        });
-        sw.controller.postMessage(which === "workbox" ? { type: "replay" } : '{"type":"replay_now"}');
-      });
-      return performance.now() - t0;
-    }, name);
-    const sizes = { sw: gzipSync(swText, { level: 9 }).length };
-    if (name === "casefile") {
-      for (const f of precache.filter((p) => p.includes("casefile-sw"))) {
-        sizes.sw += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
-      }
-    }
-    await context.close();
-    return { name, cold, warm, replayMs, bytes: sizes.sw };
-  } finally {
-    await browser.close();
-    await server.dispose();
-    rmSync(folder, { recursive: true, force: true });
-  }
+        return performance.now() - t0;
+      }, name);
+    },
+    async close() {
+      await context.close();
+      await server.dispose();
+      rmSync(folder, { recursive: true, force: true });
+    },
+  };
 }
 
-const ours = await measure("casefile", ourSw);
-const theirs = await measure("workbox", await workboxWorker());
+// Both workers side by side, their runs interleaved so drift on this
+// machine hits both alike.
+const browser = await launchBrowser();
+const ours = await setup("casefile", ourSw, browser);
+const theirs = await setup("workbox", await workboxWorker(), browser);
+try {
+  for (let i = 0; i < COLD_RUNS; i++) {
+    await ours.coldOnce();
+    await theirs.coldOnce();
+  }
+  for (let i = 0; i < 10; i++) {
+    await ours.warmBatch(ASSET_FETCHES / 10);
+    await theirs.warmBatch(ASSET_FETCHES / 10);
+  }
+  await ours.replay();
+  await theirs.replay();
+} finally {
+  await ours.close();
+  await theirs.close();
+  await browser.close();
+}
 const ms = (x) => `${x.toFixed(2)} ms`;
 const row = (label, a, b, goal) =>
   console.log(`| ${label} | ${ms(a)} | ${ms(b)} | ${(a / b).toFixed(2)}× | ${goal} |`);
