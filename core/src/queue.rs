@@ -51,6 +51,14 @@ pub struct StoredRequest {
     pub last_status: Option<u16>,
 }
 
+/// The worker's answer to a write it queued: `202 {"queued": id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuedAnswer {
+    /// The queue entry's id.
+    pub queued: String,
+}
+
 /// A write that will not be retried on its own: for the person to retry or
 /// discard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

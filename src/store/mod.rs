@@ -459,12 +459,7 @@ impl EventStore {
     pub async fn event(&self, id: &str) -> Result<Option<(EventRecord, DomainEvent)>, StoreError> {
         let tx = self.db.transaction(EVENTS).build().map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let record: Option<EventRecord> = events
-            .get(id.to_string())
-            .serde()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let record: Option<EventRecord> = get_serde(&events, id.to_string()).await?;
         let records = record.into_iter().collect();
         Ok(self.verified(records).await?.0.pop())
     }
@@ -525,12 +520,7 @@ impl EventStore {
         let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
         let now = js_sys::Date::now();
         for (id, change) in changes {
-            let record: Option<EventRecord> = events
-                .get(id.clone())
-                .serde()
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            let record: Option<EventRecord> = get_serde(&events, id.clone()).await?;
             let Some(mut record) = record else { continue };
             match change {
                 Change::Synced(version) => {
@@ -621,12 +611,7 @@ impl EventStore {
             }
             clock.receive(event.clock);
             raise_version(&aggregates, &event.aggregate_id, version).await?;
-            let existing: Option<EventRecord> = events
-                .get(event.id.clone())
-                .serde()
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            let existing: Option<EventRecord> = get_serde(&events, event.id.clone()).await?;
             let record = match existing {
                 Some(mut r) => {
                     if r.synced == SYNCED && r.server_version == Some(version as f64) {
@@ -642,12 +627,8 @@ impl EventStore {
                     if !out.aggregates.contains(&event.aggregate_id) {
                         out.aggregates.push(event.aggregate_id.clone());
                     }
-                    let snapshot: Option<SnapshotRecord> = snapshots
-                        .get(event.aggregate_id.clone())
-                        .serde()
-                        .map_err(err)?
-                        .await
-                        .map_err(err)?;
+                    let snapshot: Option<SnapshotRecord> =
+                        get_serde(&snapshots, event.aggregate_id.clone()).await?;
                     let stale = snapshot
                         .and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok())
                         .is_some_and(|s| !s.holds_after(&event.stamp()));
@@ -736,12 +717,7 @@ impl EventStore {
     async fn snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>, StoreError> {
         let tx = self.db.transaction(SNAPSHOTS).build().map_err(err)?;
         let store = tx.object_store(SNAPSHOTS).map_err(err)?;
-        let record: Option<SnapshotRecord> = store
-            .get(aggregate_id.to_string())
-            .serde()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        let record: Option<SnapshotRecord> = get_serde(&store, aggregate_id.to_string()).await?;
         Ok(record.and_then(|r| serde_json::from_str(&r.json).ok()))
     }
 
@@ -815,6 +791,14 @@ fn with_server_version(record: &EventRecord, event: &DomainEvent) -> DomainEvent
 enum KeyPart {
     Text(String),
     Number(f64),
+}
+
+/// One record by key, decoded, in the caller's transaction.
+async fn get_serde<T: serde::de::DeserializeOwned>(
+    store: &ObjectStore<'_>,
+    key: String,
+) -> Result<Option<T>, StoreError> {
+    store.get(key).serde().map_err(err)?.await.map_err(err)
 }
 
 async fn get_js(store: &ObjectStore<'_>, key: &str) -> Result<Option<JsValue>, StoreError> {

@@ -48,7 +48,7 @@ const PULL_PAGE: usize = 500;
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
 enum PushAnswer {
-    Queued { queued: String },
+    Queued(casefile_core::queue::QueuedAnswer),
     Done(PushResponse),
 }
 
@@ -431,7 +431,7 @@ impl SyncEngine {
                 self.apply_answer(&batch, &response).await;
                 self.0.status.error.set(None);
             }
-            Ok(PushAnswer::Queued { queued }) => {
+            Ok(PushAnswer::Queued(casefile_core::queue::QueuedAnswer { queued })) => {
                 // The worker holds the batch now and replays it; its
                 // `synced` message brings the answer.
                 let changes: Vec<(String, Change)> = batch

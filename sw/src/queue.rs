@@ -263,7 +263,10 @@ fn queued_answer(id: &str) -> Result<Response, JsValue> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
     init.set_headers(&headers);
-    let body = serde_json::json!({ "queued": id }).to_string();
+    let answer = casefile_core::queue::QueuedAnswer {
+        queued: id.to_string(),
+    };
+    let body = serde_json::to_string(&answer).map_err(fail)?;
     Response::new_with_opt_str_and_init(Some(&body), &init)
 }
 

@@ -172,3 +172,14 @@ export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Polls `fn` until it returns a truthy value, which it returns (Playwright's waitForFunction does not await promises). */
+export async function until(fn, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -15,15 +15,6 @@ after(async () => {
   await browser?.close();
 });
 
-async function until(fn, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function serverCase(server, id) {
   const r = await fetch(`${server.url}/api/v1/cases/${id}`);

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, watchProblems, waitForController, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, watchProblems, waitForController, OUTPUT, until } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -19,16 +19,6 @@ async function api(server, p) {
   return { status: res.status, body: res.status === 200 ? await res.json() : null };
 }
 
-/** Polls `fn` until it returns a truthy value (Playwright's waitForFunction does not await promises). */
-async function until(fn, what, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function createCase(page, server, title, { priority = "high" } = {}) {
   await page.goto(`${server.url}/cases/new`);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, waitForController, ROOT, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, until, waitForController, ROOT, OUTPUT } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -108,11 +108,11 @@ test("a new build waits, the banner offers it, and Reload switches to it with th
     await page.screenshot({ path: path.join(OUTPUT, "update-banner.png") });
 
     await Promise.all([page.waitForEvent("load"), banner.getByRole("button", { name: "Reload" }).click()]);
-    const after = await until(page, async () => {
+    const after = await until(() => page.evaluate(async () => {
       const keys = await caches.keys();
       const pre = keys.filter((k) => k.startsWith("casefile-precache-"));
       return pre.length === 1 && pre[0] === "casefile-precache-e2e-next-build" ? pre : null;
-    });
+    }), "only the new build's precache");
     assert.deepEqual(after, ["casefile-precache-e2e-next-build"]);
     await page.getByTestId("update-banner").waitFor({ state: "detached" });
     // The new worker has the old worker's queue; once the server recovers, it drains.
@@ -135,12 +135,3 @@ test("a new build waits, the banner offers it, and Reload switches to it with th
   }
 });
 
-async function until(page, fn, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await page.evaluate(fn);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
