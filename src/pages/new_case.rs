@@ -2,19 +2,14 @@ use crate::components::{priority_options, status_options};
 use crate::store::LocalCase;
 use crate::sync::use_sync;
 use casefile_core::api::{Case, CaseStatus, Priority};
-use casefile_core::event::{CaseFields, CasePatch, EventData};
+use casefile_core::event::{
+    CaseFields, CasePatch, EventData, ASSIGNEE_MAX, TAGS_MAX, TAG_MAX, TITLE_MAX,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-/// Longest title accepted (SPEC §2).
-const TITLE_MAX: usize = 200;
-/// Longest assignee name.
-const ASSIGNEE_MAX: usize = 100;
-/// Most tags, and the longest tag.
-const TAGS_MAX: usize = 20;
-const TAG_MAX: usize = 40;
-
-/// The title's problem, in words, if any (the same limits core enforces).
+/// The title's problem, in words, if any (core's limits, in the form's
+/// wording; core checks again when the event is made).
 pub fn title_problem(title: &str) -> Option<String> {
     let len = title.trim().chars().count();
     if len == 0 {

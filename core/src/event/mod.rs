@@ -18,7 +18,8 @@ pub use conflict::{detect_conflicts, overlap, resolve, ConflictPolicy, Resolutio
 pub use judge::{judge, Applied, Verdict};
 pub use model::{
     validate_fields, validate_patch, AggregateType, CaseFields, CasePatch, DomainEvent, EventData,
-    EventError, EventHeader, EventType, NoteData,
+    EventError, EventHeader, EventType, NoteData, ASSIGNEE_MAX, DESCRIPTION_MAX, TAGS_MAX, TAG_MAX,
+    TITLE_MAX,
 };
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};
 pub use schedule::{

@@ -342,21 +342,32 @@ fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result
 }
 
 fn check_tags(tags: &[String]) -> Result<(), EventError> {
-    if tags.len() > 20 {
-        return Err(invalid("tags", "at most 20 tags"));
+    if tags.len() > TAGS_MAX {
+        return Err(invalid("tags", format!("at most {TAGS_MAX} tags")));
     }
     for tag in tags {
-        check_len("tags", tag, 1, 40)?;
+        check_len("tags", tag, 1, TAG_MAX)?;
     }
     Ok(())
 }
 
+/// Longest case title (SPEC §2).
+pub const TITLE_MAX: usize = 200;
+/// Longest description.
+pub const DESCRIPTION_MAX: usize = 10_000;
+/// Longest assignee name.
+pub const ASSIGNEE_MAX: usize = 100;
+/// Most tags on a case.
+pub const TAGS_MAX: usize = 20;
+/// Longest tag.
+pub const TAG_MAX: usize = 40;
+
 /// Validates case fields (SPEC §2).
 pub fn validate_fields(f: &CaseFields) -> Result<(), EventError> {
-    check_len("title", &f.title, 1, 200)?;
-    check_len("description", &f.description, 0, 10_000)?;
+    check_len("title", &f.title, 1, TITLE_MAX)?;
+    check_len("description", &f.description, 0, DESCRIPTION_MAX)?;
     if let Some(a) = &f.assignee {
-        check_len("assignee", a, 0, 100)?;
+        check_len("assignee", a, 0, ASSIGNEE_MAX)?;
     }
     check_tags(&f.tags)
 }
@@ -367,13 +378,13 @@ pub fn validate_patch(p: &CasePatch) -> Result<(), EventError> {
         return Err(invalid("data", "an update must change at least one field"));
     }
     if let Some(t) = &p.title {
-        check_len("title", t, 1, 200)?;
+        check_len("title", t, 1, TITLE_MAX)?;
     }
     if let Some(d) = &p.description {
-        check_len("description", d, 0, 10_000)?;
+        check_len("description", d, 0, DESCRIPTION_MAX)?;
     }
     if let Some(Some(a)) = &p.assignee {
-        check_len("assignee", a, 0, 100)?;
+        check_len("assignee", a, 0, ASSIGNEE_MAX)?;
     }
     if let Some(tags) = &p.tags {
         check_tags(tags)?;
