@@ -98,8 +98,14 @@ pub fn listen(engine: &SyncEngine) {
     let me = engine.clone();
     let on_message =
         Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let Some(text) = ev.data().as_string() else {
-                return;
+            // The worker posts plain objects; JSON text is read as well.
+            let data = ev.data();
+            let text = match data.as_string() {
+                Some(text) => text,
+                None => js_sys::JSON::stringify(&data)
+                    .ok()
+                    .and_then(|t| t.as_string())
+                    .unwrap_or_default(),
             };
             let Ok(message) = serde_json::from_str::<ToPage>(&text) else {
                 leptos::logging::warn!("ignored a malformed worker message: {text}");

@@ -208,16 +208,14 @@ pub fn on_fetch(event: FetchEvent) -> Promise {
 /// text or as an object), e.g. `{"type": "skip_waiting"}`.
 #[wasm_bindgen]
 pub async fn on_message(data: JsValue) -> Result<(), JsValue> {
-    let text = match data.as_string() {
-        Some(text) => text,
-        None => js_sys::JSON::stringify(&data)?
-            .as_string()
-            .unwrap_or_default(),
+    let value = match data.as_string() {
+        Some(text) => js_sys::JSON::parse(&text),
+        None => Ok(data.clone()),
     };
-    match serde_json::from_str::<casefile_core::queue::ToWorker>(&text) {
+    match value.and_then(queue::from_js::<casefile_core::queue::ToWorker>) {
         Ok(message) => queue::on_page_message(message).await,
         Err(e) => {
-            web_sys::console::warn_1(&format!("casefile-sw: ignored message {text}: {e}").into());
+            web_sys::console::warn_3(&"casefile-sw: ignored message".into(), &data, &e);
             Ok(())
         }
     }

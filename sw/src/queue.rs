@@ -10,6 +10,7 @@ use casefile_core::queue::{
 use casefile_core::retry::{parse_retry_after, Failure};
 use casefile_core::{FailureClass, RetryPolicy};
 use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyPath;
@@ -22,8 +23,12 @@ use crate::strategy::Fetcher;
 
 /// The database; its schema version (upgrades keep the entries).
 pub const DB_NAME: &str = "casefile-queue";
-/// Version 1: `queue` and `dead`, both keyed by the entry id.
-pub const DB_VERSION: u8 = 1;
+/// Version 1: `queue` and `dead`, both keyed by the entry id, each record
+/// `{id, json}` with the entry as JSON text.
+/// Version 2: the same stores; a record is `{id, entry}` with the entry as a
+/// plain object (no JSON text to write or parse). Version 1 records stay as
+/// they are and are still read; the next write of an entry stores it anew.
+pub const DB_VERSION: u8 = 2;
 const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
@@ -31,13 +36,6 @@ thread_local! {
     static DB: std::cell::RefCell<Option<Database>> = const { std::cell::RefCell::new(None) };
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
     static AGAIN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// A stored record: the entry as JSON beside its key (numbers stay exact),
-/// kept as a plain JS object `{id, json}`.
-struct Record {
-    id: String,
-    json: String,
 }
 
 fn scope() -> ServiceWorkerGlobalScope {
@@ -58,8 +56,21 @@ async fn open() -> Result<Database, JsValue> {
         return Ok(db);
     }
     let db = open_fresh().await?;
+    // A newer worker upgrading the schema must not wait for this one.
+    let on_change = Closure::<dyn FnMut()>::new(close);
+    db.as_sys()
+        .set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
+    on_change.forget();
     DB.with(|d| *d.borrow_mut() = Some(db.clone()));
     Ok(db)
+}
+
+/// Closes the connection; the next use opens it again (and upgrades it if a
+/// newer schema is due).
+pub fn close() {
+    if let Some(db) = DB.with(|d| d.borrow_mut().take()) {
+        db.close();
+    }
 }
 
 async fn open_fresh() -> Result<Database, JsValue> {
@@ -73,10 +84,35 @@ async fn open_fresh() -> Result<Database, JsValue> {
                         .build()?;
                 }
             }
+            // 1 → 2: records change shape as they are next written (see
+            // `DB_VERSION`); nothing has to move now.
             Ok(())
         })
         .await
         .map_err(fail)
+}
+
+/// A stored entry as a JS value: `{entry}` (version 2) or `{json}` (version
+/// 1, parsed by the browser's own JSON).
+fn entry_of(record: &JsValue) -> Result<JsValue, JsValue> {
+    let entry = js_sys::Reflect::get(record, &"entry".into())?;
+    if !entry.is_undefined() {
+        return Ok(entry);
+    }
+    let json = js_sys::Reflect::get(record, &"json".into())?;
+    js_sys::JSON::parse(&json.as_string().unwrap_or_default())
+}
+
+/// A value as a plain JS object (`None` as `null`, as JSON would have it).
+pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(fail)
+}
+
+/// A plain JS object as a value.
+pub fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(fail)
 }
 
 async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>, JsValue> {
@@ -92,23 +128,14 @@ async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>,
         .map_err(fail)?
         .collect::<Result<_, _>>()
         .map_err(fail)?;
-    let text = |v: &JsValue, key: &str| {
-        js_sys::Reflect::get(v, &key.into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    let records = raw.iter().map(|v| Record {
-        id: text(v, "id"),
-        json: text(v, "json"),
-    });
-    // A record that no longer parses is reported, never silently dropped
+    // A record that no longer reads is reported, never silently dropped
     // from the store: it stays there for inspection.
-    Ok(records
-        .filter_map(|r| match serde_json::from_str(&r.json) {
+    Ok(raw
+        .iter()
+        .filter_map(|r| match entry_of(r).and_then(from_js) {
             Ok(v) => Some(v),
             Err(e) => {
-                web_sys::console::error_1(&fail(format!("unreadable entry {}: {e}", r.id)));
+                web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), &e);
                 None
             }
         })
@@ -119,7 +146,7 @@ async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>,
 /// transaction (an entry is never in both stores, nor in neither).
 async fn write(
     to: &str,
-    put: Option<(&str, String)>,
+    put: Option<(&str, JsValue)>,
     from: &str,
     delete: Option<&str>,
 ) -> Result<(), JsValue> {
@@ -138,10 +165,10 @@ async fn write(
             .await
             .map_err(fail)?;
     }
-    if let Some((id, json)) = put {
+    if let Some((id, entry)) = put {
         let record = js_sys::Object::new();
         js_sys::Reflect::set(&record, &"id".into(), &id.into())?;
-        js_sys::Reflect::set(&record, &"json".into(), &json.into())?;
+        js_sys::Reflect::set(&record, &"entry".into(), &entry)?;
         tx.object_store(to)
             .map_err(fail)?
             .put(JsValue::from(record))
@@ -154,8 +181,7 @@ async fn write(
 }
 
 async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
-    let json = serde_json::to_string(entry).map_err(fail)?;
-    write(QUEUE, Some((&entry.id, json)), QUEUE, None).await
+    write(QUEUE, Some((&entry.id, to_js(entry)?)), QUEUE, None).await
 }
 
 /// Everything queued (oldest first) and every dead letter.
@@ -168,7 +194,7 @@ pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue>
 
 /// Tells every page (all tabs, controlled or not).
 pub async fn tell(message: &ToPage) {
-    let Ok(text) = serde_json::to_string(message) else {
+    let Ok(value) = to_js(message) else {
         return;
     };
     let options = web_sys::ClientQueryOptions::new();
@@ -179,7 +205,7 @@ pub async fn tell(message: &ToPage) {
     };
     for client in js_sys::Array::from(&list).iter() {
         let client: web_sys::Client = client.unchecked_into();
-        let _ = client.post_message(&JsValue::from_str(&text));
+        let _ = client.post_message(&value);
     }
 }
 
@@ -266,8 +292,8 @@ fn queued_answer(id: &str) -> Result<Response, JsValue> {
     let answer = casefile_core::queue::QueuedAnswer {
         queued: id.to_string(),
     };
-    let body = serde_json::to_string(&answer).map_err(fail)?;
-    Response::new_with_opt_str_and_init(Some(&body), &init)
+    let body = js_sys::JSON::stringify(&to_js(&answer)?)?;
+    Response::new_with_opt_str_and_init(body.as_string().as_deref(), &init)
 }
 
 /// Sends a write; if the server cannot be reached or has a passing problem
@@ -431,9 +457,8 @@ async fn replay_one(fetcher: &Fetcher, mut entry: StoredRequest) -> Result<bool,
                 dead_at: now(),
                 request: entry,
             };
-            let json = serde_json::to_string(&letter).map_err(fail)?;
             let id = letter.request.id.clone();
-            write(DEAD, Some((&id, json)), QUEUE, Some(&id)).await?;
+            write(DEAD, Some((&id, to_js(&letter)?)), QUEUE, Some(&id)).await?;
             tell(&ToPage::DeadLettered {
                 letter: Box::new(letter),
             })
@@ -456,8 +481,7 @@ pub async fn on_page_message(message: ToWorker) -> Result<(), JsValue> {
             let (_, dead) = listing().await?;
             if let Some(letter) = dead.into_iter().find(|d| d.request.id == id) {
                 let entry = revive(letter, now());
-                let json = serde_json::to_string(&entry).map_err(fail)?;
-                write(QUEUE, Some((&id, json)), DEAD, Some(&id)).await?;
+                write(QUEUE, Some((&id, to_js(&entry)?)), DEAD, Some(&id)).await?;
             }
             replay(crate::network_fetcher()).await
         }

@@ -2,9 +2,13 @@
 //! 202 answer, replay outcomes, dead letters with Retry and Discard.
 #![cfg(target_arch = "wasm32")]
 
-use casefile_core::queue::ToWorker;
-use casefile_sw::queue::{listing, on_page_message, replay, send_or_queue};
+use casefile_core::queue::{DeadLetter, StoredRequest, ToWorker};
+use casefile_sw::queue::{close, listing, on_page_message, replay, send_or_queue, DB_NAME};
 use casefile_sw::strategy::Fetcher;
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::KeyPath;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -101,6 +105,7 @@ async fn clear() {
 /// run concurrently.
 #[wasm_bindgen_test]
 async fn the_queue_end_to_end() {
+    a_version_1_queue_is_upgraded_and_keeps_its_entries().await;
     unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent().await;
     definite_answers_pass_through_and_a_missing_key_is_added().await;
     a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it().await;
@@ -199,4 +204,103 @@ async fn a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it
     let (queued, dead) = listing().await.unwrap();
     assert!(dead.is_empty());
     assert!(queued.is_empty());
+}
+
+fn stored(id: &str, enqueued_at: u64) -> StoredRequest {
+    StoredRequest {
+        id: id.into(),
+        method: "POST".into(),
+        url: format!("{}/api/v1/events", scope().location().origin()),
+        headers: vec![("idempotency-key".into(), format!("key-{id}"))],
+        body: format!(r#"{{"from":"{id}"}}"#),
+        idempotency_key: format!("key-{id}"),
+        enqueued_at,
+        attempts: 1,
+        next_attempt_at: 0,
+        last_error: Some("503".into()),
+        last_status: Some(503),
+    }
+}
+
+/// Writes a queue as the version 1 worker left it: `{id, json}` records.
+async fn write_version_1(queued: &[StoredRequest], dead: &[DeadLetter]) {
+    close();
+    Database::delete_by_name(DB_NAME).unwrap().await.unwrap();
+    let db = Database::open(DB_NAME)
+        .with_version(1u8)
+        .with_on_upgrade_needed(|_, db| {
+            for name in ["queue", "dead"] {
+                db.create_object_store(name)
+                    .with_key_path(KeyPath::One("id"))
+                    .build()?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let tx = db
+        .transaction(["queue", "dead"])
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    let records = queued
+        .iter()
+        .map(|q| ("queue", q.id.clone(), serde_json::to_string(q).unwrap()))
+        .chain(dead.iter().map(|d| {
+            let json = serde_json::to_string(d).unwrap();
+            ("dead", d.request.id.clone(), json)
+        }));
+    for (store, id, json) in records {
+        let record = js_sys::Object::new();
+        js_sys::Reflect::set(&record, &"id".into(), &id.into()).unwrap();
+        js_sys::Reflect::set(&record, &"json".into(), &json.into()).unwrap();
+        let store = tx.object_store(store).unwrap();
+        store
+            .put(JsValue::from(record))
+            .primitive()
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.close();
+}
+
+async fn a_version_1_queue_is_upgraded_and_keeps_its_entries() {
+    let queued = vec![stored("q-old-1", 10), stored("q-old-2", 20)];
+    let letter = DeadLetter {
+        request: stored("q-old-dead", 5),
+        reason: "the server refused it (422)".into(),
+        status: Some(422),
+        excerpt: r#"{"error":"bad"}"#.into(),
+        dead_at: 30,
+    };
+    write_version_1(&queued, std::slice::from_ref(&letter)).await;
+    // The worker opens it at version 2: every entry is there, unchanged.
+    assert_eq!(
+        listing().await.unwrap(),
+        (queued.clone(), vec![letter.clone()])
+    );
+    // Durable across a re-open.
+    close();
+    assert_eq!(listing().await.unwrap(), (queued.clone(), vec![letter]));
+    // And they still work: the old entries replay, in order, exactly once.
+    let server = Server::default();
+    replay(server.fetcher()).await.unwrap();
+    let seen = server.seen.borrow().clone();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                r#"{"from":"q-old-1"}"#.to_string(),
+                "key-q-old-1".to_string()
+            ),
+            (
+                r#"{"from":"q-old-2"}"#.to_string(),
+                "key-q-old-2".to_string()
+            ),
+        ]
+    );
+    assert!(listing().await.unwrap().0.is_empty());
+    clear().await;
 }
