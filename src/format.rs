@@ -23,3 +23,10 @@ pub fn date(ms: i64) -> String {
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
+
+/// A sub-millisecond clock for measuring work in the page (ms).
+pub fn precise_now() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}

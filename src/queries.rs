@@ -89,7 +89,10 @@ pub fn use_dashboard() -> UseQueryReturn<Dashboard> {
 }
 
 /// A filtered case list; the previous list stays up while a new filter loads.
-pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
+pub fn use_case_list(
+    filters: Memo<CaseFilters>,
+    enabled: Signal<bool>,
+) -> UseQueryReturn<CasePage> {
     use_query_with_options(
         move || keys::case_list(&filters.get()),
         move |_| {
@@ -98,6 +101,7 @@ pub fn use_case_list(filters: Memo<CaseFilters>) -> UseQueryReturn<CasePage> {
         },
         UseQueryOptions {
             keep_previous_data: true,
+            enabled,
             ..UseQueryOptions::default()
         },
     )

@@ -6,6 +6,7 @@
 //! the server all share these rules, so each one is written exactly once.
 
 pub mod api;
+pub mod cases;
 pub mod event;
 pub mod origins;
 pub mod precache;

@@ -682,13 +682,7 @@ impl EventStore {
             }
         };
         let (good, _) = self.verified(records).await?;
-        let pending = good.iter().filter(|(r, _)| r.is_waiting()).count();
-        let live: Vec<DomainEvent> = good
-            .iter()
-            .filter(|(r, _)| r.is_live())
-            .map(|(r, e)| with_server_version(r, e))
-            .collect();
-        let view = replay_from(snapshot.as_ref(), &live);
+        let case = fold_case(snapshot.as_ref(), &good);
         // Settled prefix: every event up to the first one still in play.
         let settled = good
             .iter()
@@ -706,7 +700,51 @@ impl EventStore {
             };
             self.save_snapshot(aggregate_id, &next).await?;
         }
-        Ok(view.map(|view| LocalCase { view, pending }))
+        Ok(case)
+    }
+
+    /// Many cases in one read, each as [`local_case`](Self::local_case)
+    /// sees it: every case this device knows (`None`), or those named.
+    pub async fn cases(&self, ids: Option<&[String]>) -> Result<Vec<LocalCase>, StoreError> {
+        let records = match ids {
+            None => self.records::<String>(None).await?,
+            Some(ids) => self.records_of(ids).await?,
+        };
+        let (good, _) = self.verified(records).await?;
+        // `good` is in stamp order; grouping keeps that order per case.
+        let mut groups: std::collections::HashMap<String, Vec<(EventRecord, DomainEvent)>> =
+            std::collections::HashMap::new();
+        for (record, event) in good {
+            groups
+                .entry(event.aggregate_id.clone())
+                .or_default()
+                .push((record, event));
+        }
+        Ok(groups.values().filter_map(|g| fold_case(None, g)).collect())
+    }
+
+    /// The records of the named cases, read in one transaction with every
+    /// request in flight at once.
+    async fn records_of(&self, ids: &[String]) -> Result<Vec<EventRecord>, StoreError> {
+        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let index = events.index(INDEX_AGGREGATE).map_err(err)?;
+        let mut reads = Vec::with_capacity(ids.len());
+        for id in ids {
+            reads.push(
+                index
+                    .get_all()
+                    .with_query::<String, _>(KeyRange::Only(id.clone()))
+                    .serde()
+                    .map_err(err)?,
+            );
+        }
+        let mut out = Vec::new();
+        for got in futures_util::future::join_all(reads).await {
+            let got: Vec<EventRecord> = got.map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
+            out.extend(got);
+        }
+        Ok(out)
     }
 
     /// The case's state (see [`local_case`](Self::local_case)).
@@ -744,6 +782,18 @@ impl EventStore {
 
     /// The cases with pending events, as this device sees them.
     pub async fn pending_cases(&self) -> Result<Vec<LocalCase>, StoreError> {
+        let ids = self.waiting_ids().await?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(c) = self.local_case(&id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of the cases with events not yet delivered, sorted.
+    pub async fn waiting_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut ids = Vec::new();
         for status in [PENDING, QUEUED, DEAD] {
             for (record, _) in self.with_status(status).await? {
@@ -752,13 +802,7 @@ impl EventStore {
         }
         ids.sort();
         ids.dedup();
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(c) = self.local_case(&id).await? {
-                out.push(c);
-            }
-        }
-        Ok(out)
+        Ok(ids)
     }
 
     /// Everything in quarantine.
@@ -851,4 +895,19 @@ async fn raise_version(
         put_js(aggregates, aggregate_id, (version as f64).into()).await?;
     }
     Ok(())
+}
+
+/// A case from its verified records (stamp order), folded from `snapshot`:
+/// live events make the view; waiting ones are counted as pending.
+fn fold_case(
+    snapshot: Option<&Snapshot>,
+    good: &[(EventRecord, DomainEvent)],
+) -> Option<LocalCase> {
+    let pending = good.iter().filter(|(r, _)| r.is_waiting()).count();
+    let live: Vec<DomainEvent> = good
+        .iter()
+        .filter(|(r, _)| r.is_live())
+        .map(|(r, e)| with_server_version(r, e))
+        .collect();
+    replay_from(snapshot, &live).map(|view| LocalCase { view, pending })
 }

@@ -14,6 +14,7 @@
 //! - A WebSocket ([`live`]) makes another device's change arrive within a
 //!   second; while it is down, pulls fall back to a short interval.
 
+mod cases;
 mod live;
 mod tabs;
 mod worker_link;
@@ -68,6 +69,8 @@ pub struct SyncStatus {
     pub error: RwSignal<Option<String>>,
     /// Bumped whenever the local store changed: local views re-read.
     pub revision: RwSignal<u64>,
+    /// Bumped when the case list's rows were refreshed.
+    pub cases: RwSignal<u64>,
     /// Events that need the person (refused, or a manual conflict).
     pub attention: RwSignal<usize>,
     /// The live socket is connected.
@@ -95,6 +98,7 @@ impl SyncStatus {
             last_pull: RwSignal::new(None),
             error: RwSignal::new(None),
             revision: RwSignal::new(0),
+            cases: RwSignal::new(0),
             attention: RwSignal::new(0),
             live: RwSignal::new(false),
             leader: RwSignal::new(false),
@@ -115,6 +119,8 @@ struct Inner {
     channel: Option<web_sys::BroadcastChannel>,
     /// The log started empty and the first catch-up is still running.
     filling: std::cell::Cell<bool>,
+    /// The case list's rows.
+    cases: RefCell<cases::CaseIndex>,
 }
 
 /// The driver: one per tab. Cheap to clone.
@@ -159,6 +165,7 @@ impl SyncEngine {
             client,
             channel: tabs::channel(),
             filling: std::cell::Cell::new(cursor == 0),
+            cases: RefCell::new(Default::default()),
         }));
         engine.refresh_counts().await;
         tabs::listen(&engine);
@@ -207,6 +214,7 @@ impl SyncEngine {
     }
 
     fn after_local_change(&self, cases: &[String]) {
+        self.cases_touched(cases);
         self.0.status.pending.update(|n| *n += 1);
         self.0.status.revision.update(|r| *r += 1);
         self.trigger(Trigger::Appended);
@@ -339,6 +347,7 @@ impl SyncEngine {
         if cases.is_empty() {
             return;
         }
+        self.cases_touched(&cases);
         self.0.status.revision.update(|r| *r += 1);
         let client = &self.0.client;
         client.invalidate(prefix(QueryKey::new(["cases"])));
@@ -640,6 +649,7 @@ impl SyncEngine {
                 if !first_fill {
                     self.changed(got.aggregates, true);
                 } else {
+                    self.cases_touched(&got.aggregates);
                     self.0.status.revision.update(|r| *r += 1);
                 }
                 page.has_more

@@ -34,7 +34,9 @@ export async function startServer({ seed = 0, faults = false, dist = path.join(R
     });
     server.child = child;
     server.url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("server did not start in 15 s")), 15_000);
+      // Seeding runs before the server listens: allow 1 s per 1,000 cases.
+      const limit = 15_000 + seed;
+      const timer = setTimeout(() => reject(new Error(`server did not start in ${limit} ms`)), limit);
       let out = "";
       child.stdout.on("data", (chunk) => {
         out += chunk;

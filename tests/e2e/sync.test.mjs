@@ -121,7 +121,8 @@ test("with the server stopped, writes show at once, survive a reload and sync wh
     await page.locator(".case-badges .status-closed").waitFor();
     await page.locator(".case-badges .badge.pending").waitFor();
     await page.goto(`${server.url}/cases`);
-    await page.getByTestId("pending-cases").getByText("Written while the server was down").waitFor();
+    const row = page.locator("table.cases tbody tr", { hasText: "Written while the server was down" });
+    await row.locator(".badge.pending").waitFor();
     await page.screenshot({ path: path.join(OUTPUT, "offline-pending.png"), fullPage: true });
 
     await server.start();
@@ -131,7 +132,7 @@ test("with the server stopped, writes show at once, survive a reload and sync wh
     }, "the offline writes on the server", 60_000);
     assert.equal(onServer.priority, "critical");
     await page.getByTestId("pending-count").waitFor({ state: "detached", timeout: 20_000 });
-    await page.getByTestId("pending-cases").waitFor({ state: "detached" });
+    await row.locator(".badge.pending").waitFor({ state: "detached", timeout: 20_000 });
   } finally {
     await context.close();
     await server.dispose();
