@@ -182,3 +182,169 @@ async fn saved_entries_round_trip_and_corrupted_ones_are_dropped() {
     // The bad records were deleted, so the next start does not trip on them.
     assert_eq!(persist::load().await.len(), 1);
 }
+
+mod mutations {
+    use super::*;
+    use casefile::query::{use_mutation, use_query_client, Mutation, MutationOptions};
+    use casefile::toast::{provide_toaster, use_toaster, ToastHost};
+    use casefile_core::query::MutationStatus;
+    use std::cell::RefCell;
+
+    type Handle = Rc<RefCell<Option<(QueryClient, Mutation<String, String>)>>>;
+
+    fn list() -> QueryKey {
+        QueryKey::new(["cases"])
+    }
+
+    fn detail(id: &str) -> QueryKey {
+        QueryKey::new(["cases", id])
+    }
+
+    /// Mounts a page with a toast host and a mutation that adds `id` to the
+    /// list optimistically and answers `answer` after 30 ms.
+    fn mount(answer: Result<(), &'static str>) -> (web_sys::HtmlElement, Handle) {
+        let handle: Handle = Rc::new(RefCell::new(None));
+        let out = handle.clone();
+        let el = host();
+        let mounted = leptos::mount::mount_to(el.clone(), move || {
+            let client = provide_query_client(QueryClient::new());
+            provide_toaster();
+            client.set_query_data(list(), &vec!["a".to_string()]);
+            let toaster = use_toaster();
+            let mut options = MutationOptions::new(move |id: String| async move {
+                sleep(30).await;
+                answer
+                    .map(|()| format!("server copy of {id}"))
+                    .map_err(String::from)
+            });
+            options.affects = Rc::new(|id: &String| vec![list(), detail(id)]);
+            options.optimistic = Some(Rc::new(|client: &QueryClient, id: &String| {
+                let mut items: Vec<String> = client.get_query_data(&list()).unwrap_or_default();
+                items.push(id.clone());
+                client.set_query_data(list(), &items);
+                client.set_query_data(detail(id), &format!("optimistic {id}"));
+            }));
+            options.on_success = Some(Rc::new(
+                |client: &QueryClient, id: &String, data: &String| {
+                    client.set_query_data(detail(id), data);
+                },
+            ));
+            options.invalidates = vec![list()];
+            options.on_error = Some(Rc::new(move |_: &String, e: &str| {
+                toaster.error(format!("Not saved: {e}"));
+            }));
+            *out.borrow_mut() = Some((
+                use_query_client(),
+                use_mutation(use_query_client(), options),
+            ));
+            view! { <ToastHost/> }
+        });
+        mounted.forget();
+        (el, handle)
+    }
+
+    fn items(client: &QueryClient) -> Vec<String> {
+        client.get_query_data(&list()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_failed_write_rolls_the_list_back_exactly_and_raises_an_error_toast() {
+        let (el, handle) = mount(Err("the server refused it (422): title too long"));
+        let (client, mutation) = handle.borrow().clone().unwrap();
+        let running = {
+            let m = mutation.clone();
+            wasm_bindgen_futures::JsFuture::from(wasm_bindgen_futures::future_to_promise(
+                async move {
+                    let _ = m.mutate_async("b".into()).await;
+                    Ok(wasm_bindgen::JsValue::NULL)
+                },
+            ))
+        };
+        sleep(5).await;
+        // Optimistic: at once.
+        assert_eq!(items(&client), ["a", "b"]);
+        assert_eq!(mutation.status.get_untracked(), MutationStatus::Pending);
+        running.await.unwrap();
+        // Rolled back exactly: the list as it was, the detail gone again.
+        assert_eq!(items(&client), ["a"]);
+        assert_eq!(client.get_query_data::<String>(&detail("b")), None);
+        assert_eq!(mutation.status.get_untracked(), MutationStatus::Error);
+        let alert = text_of(&el, "[role=alert]").await;
+        assert!(
+            alert.contains("Not saved: the server refused it (422)"),
+            "{alert}"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_success_sets_the_detail_and_invalidates_the_list() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, mutation) = handle.borrow().clone().unwrap();
+        let got = mutation.mutate_async("c".into()).await.unwrap();
+        assert_eq!(got, "server copy of c");
+        assert_eq!(
+            client.get_query_data::<String>(&detail("c")).as_deref(),
+            Some("server copy of c")
+        );
+        let invalidated = client.with_cache(|c| c.state(&list().hash_key()).unwrap().invalidated);
+        assert!(invalidated, "the list is marked stale for a refetch");
+        assert_eq!(mutation.status.get_untracked(), MutationStatus::Success);
+    }
+
+    #[wasm_bindgen_test]
+    async fn writes_to_one_scope_run_in_order_and_a_batch_rolls_back_as_one() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, _) = handle.borrow().clone().unwrap();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let o = order.clone();
+        let mut options = MutationOptions::new(move |(scope, n, ms): (String, u32, i32)| {
+            let o = o.clone();
+            async move {
+                sleep(ms).await;
+                o.borrow_mut().push(format!("{scope}{n}"));
+                if n == 99 {
+                    Err("refused".to_string())
+                } else {
+                    Ok(n)
+                }
+            }
+        });
+        options.scope = Some(Rc::new(|(scope, _, _): &(String, u32, i32)| scope.clone()));
+        options.affects = Rc::new(|(scope, _, _): &(String, u32, i32)| vec![detail(scope)]);
+        options.optimistic = Some(Rc::new(
+            |client: &QueryClient, (scope, n, _): &(String, u32, i32)| {
+                client.set_query_data(detail(scope), &format!("{scope}{n}"));
+            },
+        ));
+        let m = use_mutation(client.clone(), options);
+        let slow = m.mutate_async(("x".into(), 1, 60));
+        let fast = m.mutate_async(("x".into(), 2, 0));
+        let other = m.mutate_async(("y".into(), 1, 10));
+        let (a, b, c) = futures_util::future::join3(slow, fast, other).await;
+        assert_eq!((a, b, c), (Ok(1), Ok(2), Ok(1)));
+        assert_eq!(
+            *order.borrow(),
+            ["y1", "x1", "x2"],
+            "x2 waited for x1; y did not"
+        );
+
+        client.set_query_data(detail("z"), &"before".to_string());
+        let batch = m
+            .mutate_batch(vec![
+                ("z".into(), 1, 0),
+                ("z".into(), 99, 0),
+                ("z".into(), 3, 0),
+            ])
+            .await;
+        assert_eq!(batch, Err("refused".to_string()));
+        assert_eq!(
+            client.get_query_data::<String>(&detail("z")).as_deref(),
+            Some("before"),
+            "the whole batch is undone"
+        );
+        assert!(
+            !order.borrow().contains(&"z3".to_string()),
+            "nothing after the failure is sent"
+        );
+    }
+}

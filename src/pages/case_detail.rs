@@ -53,7 +53,9 @@ pub fn CaseDetail() -> impl IntoView {
     let ask_server = Signal::derive(move || local_read.get() && local.with(Option::is_none));
     let case = use_case(id, ask_server);
     let loaded = Signal::derive(move || case.data.with(Option::is_some));
-    let notes = use_notes(id, loaded);
+    // Notes come from the server only when the server's copy is what shows
+    // (the device's own view carries its notes).
+    let notes = use_notes(id, Signal::derive(move || ask_server.get() && loaded.get()));
     let missing = move || {
         local.with(Option::is_none)
             && case
@@ -61,26 +63,19 @@ pub fn CaseDetail() -> impl IntoView {
                 .with(|e| matches!(e.as_ref().and_then(|e| e.status()), Some(404 | 400)))
     };
     let (error, set_error) = signal(None::<String>);
-    let sync = StoredValue::new_local(sync);
     let toaster = crate::toast::use_toaster();
+    let mutation = StoredValue::new_local(crate::sync::use_case_write());
     let write = move |data: EventData| {
-        let Some(engine) = sync.get_value() else {
-            set_error.set(Some("Saving is not available in this view.".into()));
-            return;
-        };
         let id = id.get_untracked();
+        let mutation = mutation.get_value();
         leptos::task::spawn_local(async move {
             let deleting = matches!(data, EventData::CaseDeleted);
             let noting = matches!(data, EventData::NoteAdded(_));
-            match engine.append(&id, data).await {
+            // Errors: the mutation's toast names the reason.
+            match mutation.mutate_async((id.clone(), data)).await {
                 Ok(_) if deleting => {
                     toaster.with_action(ToastKind::Success, "Case deleted.", "Undo", move || {
-                        let (engine, id) = (engine.clone(), id.clone());
-                        leptos::task::spawn_local(async move {
-                            if let Err(e) = engine.append(&id, EventData::CaseRestored).await {
-                                toaster.error(format!("Could not undo: {e}"));
-                            }
-                        });
+                        mutation.mutate((id.clone(), EventData::CaseRestored));
                     });
                     set_error.set(None);
                 }
@@ -90,10 +85,7 @@ pub fn CaseDetail() -> impl IntoView {
                     }
                     set_error.set(None);
                 }
-                Err(e) => {
-                    toaster.error(format!("Not saved: {e}"));
-                    set_error.set(Some(format!("Not saved: {e}")));
-                }
+                Err(e) => set_error.set(Some(format!("Not saved: {e}"))),
             }
         });
     };

@@ -5,6 +5,7 @@ use casefile_core::api::{Case, CaseStatus, Priority};
 use casefile_core::event::{
     CaseFields, CasePatch, EventData, ASSIGNEE_MAX, TAGS_MAX, TAG_MAX, TITLE_MAX,
 };
+use casefile_core::query::MutationStatus;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -121,7 +122,9 @@ pub fn EditCase() -> impl IntoView {
 
 #[component]
 fn CaseForm(existing: Option<Case>) -> impl IntoView {
-    let sync = use_sync();
+    let write = StoredValue::new_local(crate::sync::use_case_write());
+    let saving = write.with_value(|w| w.status);
+    let saving = move || saving.get() == MutationStatus::Pending;
     let navigate = use_navigate();
     let toaster = crate::toast::use_toaster();
     let editing = existing.is_some();
@@ -149,7 +152,6 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             .unwrap_or_default(),
     );
     let (error, set_error) = signal(None::<String>);
-    let (saving, set_saving) = signal(false);
     let title_error = move || title_problem(&title.read());
     let assignee_error = move || assignee_problem(&assignee.read());
     let tags_error = move || tags_problem(&tags.read());
@@ -159,13 +161,9 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
         set_touched.set(true);
         let invalid =
             title_error().is_some() || assignee_error().is_some() || tags_error().is_some();
-        if invalid || saving.get_untracked() {
+        if invalid || untrack(saving) {
             return;
         }
-        let Some(sync) = sync.clone() else {
-            set_error.set(Some("Saving is not available in this view.".into()));
-            return;
-        };
         let fields = fields_of(
             &title.get_untracked(),
             &description.get_untracked(),
@@ -189,9 +187,9 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             }
         };
         let navigate = navigate.clone();
-        set_saving.set(true);
+        let write = write.get_value();
         leptos::task::spawn_local(async move {
-            match sync.append(&id, data).await {
+            match write.mutate_async((id.clone(), data)).await {
                 Ok(_) => {
                     toaster.success(if editing {
                         "Changes saved."
@@ -200,11 +198,9 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
                     });
                     navigate(&format!("/cases/{id}"), Default::default())
                 }
-                Err(e) => {
-                    toaster.error(format!("Not saved: {e}"));
-                    set_error.set(Some(format!("Not saved: {e}")));
-                    set_saving.set(false);
-                }
+                // The mutation's toast names the reason; the form keeps
+                // the input and says it here too.
+                Err(e) => set_error.set(Some(format!("Not saved: {e}"))),
             }
         });
     };
@@ -255,7 +251,7 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
                 on:input=move |ev| set_description.set(event_target_value(&ev))></textarea>
             <p class="form-error" role="alert">{move || error.get()}</p>
             <p class="muted">"Saved on this device at once; it reaches the server as soon as there is a connection."</p>
-            <button class="btn btn-primary" type="submit" disabled=move || saving.get()>
+            <button class="btn btn-primary" type="submit" disabled=saving>
                 {if editing { "Save changes" } else { "Create case" }}
             </button>
         </form>

@@ -3,6 +3,7 @@
 
 mod client;
 mod hooks;
+mod mutation;
 pub mod persist;
 
 pub use client::{
@@ -10,3 +11,4 @@ pub use client::{
     QueryData, QueryMeta,
 };
 pub use hooks::{use_query, use_query_with_options, Fetched, UseQueryOptions, UseQueryReturn};
+pub use mutation::{use_mutation, Mutation, MutationOptions};

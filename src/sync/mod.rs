@@ -15,6 +15,8 @@
 //!   second; while it is down, pulls fall back to a short interval.
 
 mod cases;
+mod write;
+pub use write::{use_case_write, CaseWrite};
 mod live;
 mod tabs;
 mod worker_link;

@@ -14,6 +14,7 @@
 
 use super::key::{KeyHash, QueryKey};
 use super::metrics::QueryMetrics;
+use super::mutation::Saved;
 use crate::retry::{Failure, RetryDecision, RetryPolicy};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -225,6 +226,9 @@ pub enum Action<D, E> {
     Tick,
     /// Load saved entries (persistence); existing data is never overwritten.
     Restore(Vec<SavedEntry<D>>),
+    /// Put keys back exactly as a mutation saved them (its optimistic change
+    /// failed): data, its age and staleness; a key that had no data has none.
+    Rollback(Vec<Saved<D>>),
 }
 
 /// What the adapter must do.
@@ -403,6 +407,11 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             Action::Online(online) => self.set_online(online),
             Action::Tick => self.tick(),
             Action::Restore(entries) => self.restore(entries),
+            Action::Rollback(saved) => {
+                for state in saved {
+                    self.put_back(state);
+                }
+            }
         }
     }
 
@@ -422,6 +431,20 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
     }
 
     /// `get_query_data`: the data of a key, counted as a hit or a miss.
+    /// A key's state as a mutation saves it before an optimistic change.
+    pub fn saved(&self, key: &QueryKey) -> Saved<D>
+    where
+        D: Clone,
+    {
+        let state = self.queries.get(&key.hash_key()).map(|q| &q.state);
+        Saved {
+            key: key.clone(),
+            data: state.and_then(|s| s.data.clone()),
+            updated_at: state.map_or(0, |s| s.data_updated_at),
+            invalidated: state.is_some_and(|s| s.invalidated),
+        }
+    }
+
     pub fn get_query_data(&mut self, key: &QueryKey) -> Option<&D> {
         let data = self
             .queries
@@ -683,6 +706,26 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         q.state.status = QueryStatus::Success;
         q.state.error = None;
         q.state.invalidated = false;
+        self.schedule_gc_if_unobserved(&hash);
+        self.changed(&hash, data_changed);
+    }
+
+    fn put_back(&mut self, saved: Saved<D>) {
+        let hash = saved.key.hash_key();
+        if saved.data.is_none() && !self.queries.contains_key(&hash) {
+            return;
+        }
+        let hash = self.entry(saved.key, QueryOptions::default());
+        let q = self.queries.get_mut(&hash).expect("just inserted");
+        let data_changed = q.state.data != saved.data;
+        q.state.data = saved.data;
+        q.state.data_updated_at = saved.updated_at;
+        q.state.invalidated = saved.invalidated;
+        q.state.status = match (&q.state.data, &q.state.error) {
+            (Some(_), _) => QueryStatus::Success,
+            (None, Some(_)) => QueryStatus::Error,
+            (None, None) => QueryStatus::Pending,
+        };
         self.schedule_gc_if_unobserved(&hash);
         self.changed(&hash, data_changed);
     }

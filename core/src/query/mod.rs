@@ -4,6 +4,7 @@
 mod cache;
 mod key;
 mod metrics;
+mod mutation;
 mod observer;
 mod persist;
 #[cfg(test)]
@@ -15,5 +16,6 @@ pub use cache::{
 };
 pub use key::{KeyHash, KeyPart, QueryKey};
 pub use metrics::{DurationWindow, QueryMetrics, SlowFetch, DEFAULT_SLOW_FETCH_MS};
+pub use mutation::{MutationStatus, Rollback, Saved, Scopes};
 pub use observer::{pick_data, DataSource};
 pub use persist::{Discard, PersistedEntry, MAX_AGE_MS, SAVE_DEBOUNCE_MS};
