@@ -2,10 +2,11 @@ use crate::format::{now_ms, relative_time};
 use crate::online::use_online;
 use crate::store::schema::{OVERRULED, PARKED, REFUSED};
 use crate::store::EventRecord;
-use crate::sync::{use_sync, use_sync_status};
+use crate::sync::{case_policy, set_case_policy, use_sync, use_sync_status};
 use crate::worker::worker_status;
-use casefile_core::event::DomainEvent;
+use casefile_core::event::{resolution, ConflictPolicy, DomainEvent, EventData, FieldSides};
 use leptos::prelude::*;
+use std::collections::BTreeSet;
 
 /// Where writes wait and what the offline machinery is doing.
 #[component]
@@ -57,6 +58,7 @@ pub fn SyncCenter() -> impl IntoView {
             {move || status.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </section>
         <WorkerQueue/>
+        <ConflictSetting/>
         <section class="card">
             <h2>"Writes that did not go through"</h2>
             {move || {
@@ -83,7 +85,6 @@ pub fn SyncCenter() -> impl IntoView {
 /// One event that did not go through, readable, with what can be done.
 #[component]
 fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
-    let sync = StoredValue::new_local(use_sync());
     let what = match record.synced {
         REFUSED => "Refused by the server",
         OVERRULED => "Settled by a conflict",
@@ -92,8 +93,6 @@ fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
     };
     let data = serde_json::to_string_pretty(&event.data).unwrap_or_default();
     let parked = record.synced == PARKED;
-    let id = event.id.clone();
-    let mine = event.typed_data().ok();
     view! {
         <div class="problem" data-testid="sync-problem">
             <p><strong>{what}</strong>" · "{event.event_type.as_str()}" on "
@@ -101,24 +100,7 @@ fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
                 " · stamp ("{event.clock}", "{event.node_id.chars().take(8).collect::<String>()}")"</p>
             <p>{record.sync_error.unwrap_or_default()}</p>
             <pre>{data}</pre>
-            {parked.then(|| {
-                let (keep, drop) = (id.clone(), id.clone());
-                view! {
-                    <button class="btn" on:click=move |_| {
-                        let (id, mine) = (keep.clone(), mine.clone());
-                        if let Some(e) = sync.get_value() {
-                            leptos::task::spawn_local(async move { let _ = e.resolve(&id, mine).await; });
-                        }
-                    }>"Keep mine"</button>
-                    " "
-                    <button class="btn" on:click=move |_| {
-                        let id = drop.clone();
-                        if let Some(e) = sync.get_value() {
-                            leptos::task::spawn_local(async move { let _ = e.resolve(&id, None).await; });
-                        }
-                    }>"Keep theirs"</button>
-                }
-            })}
+            {parked.then(|| view! { <Decide event=event.clone()/> })}
         </div>
     }
 }
@@ -194,4 +176,125 @@ fn WorkerQueue() -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The device's choice for updates that collide on the same fields.
+#[component]
+fn ConflictSetting() -> impl IntoView {
+    let manual = case_policy() == ConflictPolicy::Manual;
+    view! {
+        <section class="card">
+            <h2>"Conflicts"</h2>
+            <label class="setting">
+                <span>"When another device changed the same field"</span>
+                <select data-testid="conflict-policy" on:change=move |ev| {
+                    set_case_policy(if event_target_value(&ev) == "manual" {
+                        ConflictPolicy::Manual
+                    } else {
+                        ConflictPolicy::Merge
+                    })
+                }>
+                    <option value="merge" selected=!manual>"Keep the later change (merge)"</option>
+                    <option value="manual" selected=manual>"Ask me, field by field"</option>
+                </select>
+            </label>
+        </section>
+    }
+}
+
+/// A parked event's decision: an update side by side, field by field (base,
+/// mine, theirs, with a choice each); any other event kept or dropped whole.
+#[component]
+fn Decide(event: DomainEvent) -> impl IntoView {
+    let sync = StoredValue::new_local(use_sync());
+    let (rows, set_rows) = signal(None::<Vec<FieldSides>>);
+    let keep_mine = RwSignal::new(BTreeSet::<&'static str>::new());
+    let (failed, set_failed) = signal(None::<String>);
+    let event = StoredValue::new(event);
+    if let Some(engine) = sync.get_value() {
+        let parked = event.get_value();
+        leptos::task::spawn_local(
+            async move { set_rows.set(engine.conflict_sides(&parked).await) },
+        );
+    }
+    let settle = move |data: Option<EventData>| {
+        let Some(engine) = sync.get_value() else {
+            return;
+        };
+        let id = event.with_value(|e| e.id.clone());
+        leptos::task::spawn_local(async move {
+            if let Err(e) = engine.resolve(&id, data).await {
+                set_failed.set(Some(format!("Not resolved: {e}")));
+            }
+        });
+    };
+    let apply = move |_| {
+        let data = event.with_value(|e| match e.typed_data() {
+            Ok(EventData::CaseUpdated(mine)) => keep_mine
+                .with(|keep| resolution(&mine, keep))
+                .map(EventData::CaseUpdated),
+            _ => None,
+        });
+        settle(data);
+    };
+    let id = event.with_value(|e| e.id.clone());
+    move || match rows.get() {
+        Some(rows) => {
+            let id = id.clone();
+            view! {
+                <table class="conflict" data-testid="conflict">
+                    <caption>"Both changed: choose, field by field"</caption>
+                    <thead><tr>
+                        <th scope="col">"Field"</th>
+                        <th scope="col">"Before"</th>
+                        <th scope="col">"Mine"</th>
+                        <th scope="col">"Theirs (on the server)"</th>
+                        <th scope="col">"Keep"</th>
+                    </tr></thead>
+                    <tbody>{rows.into_iter().map(|r| {
+                        let field = r.field;
+                        let name = format!("keep-{id}-{field}");
+                        view! {
+                            <tr data-field=field>
+                                <th scope="row">{label(field)}</th>
+                                <td>{r.base}</td>
+                                <td class="mine">{r.mine}</td>
+                                <td class="theirs">{r.theirs}</td>
+                                <td>
+                                    <fieldset class="keep">
+                                        <legend class="sr-only">{format!("Keep for {field}")}</legend>
+                                        <label><input type="radio" name=name.clone() value="mine"
+                                            on:change=move |_| keep_mine.update(|k| { k.insert(field); })/>" Mine"</label>
+                                        <label><input type="radio" name=name value="theirs" checked
+                                            on:change=move |_| keep_mine.update(|k| { k.remove(field); })/>" Theirs"</label>
+                                    </fieldset>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}</tbody>
+                </table>
+                <button class="btn btn-primary" on:click=apply>"Apply my choices"</button>
+                {move || failed.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            }
+            .into_any()
+        }
+        None => {
+            let mine = event.with_value(|e| e.typed_data().ok());
+            view! {
+                <button class="btn" on:click=move |_| settle(mine.clone())>"Keep mine"</button>
+                " "
+                <button class="btn" on:click=move |_| settle(None)>"Keep theirs"</button>
+                {move || failed.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            }
+            .into_any()
+        }
+    }
+}
+
+/// A field's name as a heading ("status" → "Status").
+fn label(field: &str) -> String {
+    let mut chars = field.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

@@ -15,6 +15,8 @@
 //!   second; while it is down, pulls fall back to a short interval.
 
 mod cases;
+mod conflicts;
+pub use conflicts::{case_policy, set_case_policy};
 mod write;
 pub use write::{use_case_write, CaseWrite};
 mod live;
@@ -28,8 +30,8 @@ use crate::query::{prefix, QueryClient};
 use crate::store::{Change, EventRecord, EventStore, LocalCase};
 use casefile_core::api::{PullResponse, PushRequest, PushResponse, TabNotice};
 use casefile_core::event::{
-    batch_key, next_batch, read_response, settle, ConflictPolicy, DomainEvent, EventData,
-    EventHeader, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
+    batch_key, next_batch, read_response, settle, DomainEvent, EventData, EventHeader, LocalAction,
+    PushOutcome, Resolution, SyncSchedule, Trigger,
 };
 use casefile_core::query::QueryKey;
 use casefile_core::retry::Failure;
@@ -39,9 +41,6 @@ use futures_util::StreamExt;
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
-
-/// How cases settle concurrent writes (SPEC §4's default).
-pub const CASE_POLICY: ConflictPolicy = ConflictPolicy::Merge;
 
 /// Events pulled per request.
 const PULL_PAGE: usize = 500;
@@ -568,7 +567,7 @@ impl SyncEngine {
     }
 
     /// Settles each conflicted event against the latest server event it
-    /// collided with, by [`CASE_POLICY`].
+    /// collided with, by this device's [`case_policy`].
     async fn settle(&self, conflicts: Vec<(String, Vec<String>)>) {
         let Ok(store) = self.store() else { return };
         for (id, theirs_ids) in conflicts {
@@ -584,7 +583,7 @@ impl SyncEngine {
             let Some(latest) = theirs.into_iter().max_by_key(DomainEvent::stamp) else {
                 continue; // not pulled yet: it stays pending and is tried again
             };
-            let change = match settle(CASE_POLICY, &mine, &latest) {
+            let change = match settle(case_policy(), &mine, &latest) {
                 Resolution::Drop => Change::Overruled(
                     "another device changed the same fields later; its change stands".into(),
                 ),

@@ -280,3 +280,71 @@ test("editing a case sends only the changed fields; invalid input says why and s
     await server.dispose();
   }
 });
+
+test("a manual conflict is shown side by side, field by field, and the choice reaches the server", async () => {
+  const server = await startServer({ seed: 2 });
+  const deviceA = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const deviceB = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  try {
+    const a = await deviceA.newPage();
+    const b = await deviceB.newPage();
+    const id = await createCase(a, server, "Contested case", { priority: "medium" });
+    await until(async () => (await api(server, `/api/v1/cases/${id}`)).status === 200, "creation synced");
+    // Both devices ask to decide conflicts themselves.
+    for (const p of [a, b]) {
+      await p.goto(`${server.url}/sync`);
+      await p.getByTestId("conflict-policy").selectOption("manual");
+      await waitForController(p);
+      await p.goto(`${server.url}/cases/${id}`);
+      await p.locator("h1", { hasText: "Contested case" }).waitFor();
+    }
+    // With the server down, both change the status to different values
+    // from the same version; A also raises the priority.
+    await server.stop();
+    await a.getByTestId("set-status").selectOption("closed");
+    await a.getByTestId("set-priority").selectOption("critical");
+    await b.getByTestId("set-status").selectOption("in_review");
+    await a.locator(".case-badges .badge.pending").waitFor();
+    await b.locator(".case-badges .badge.pending").waitFor();
+    await server.start();
+    for (const p of [a, b]) await p.goto(`${server.url}/sync`);
+
+    // Whichever reached the server second holds a conflict for its person.
+    const [loser, table] = await until(async () => {
+      for (const p of [a, b]) {
+        const t = p.getByTestId("conflict");
+        if (await t.count()) return [p, t];
+      }
+      return false;
+    }, "a parked conflict on one device", 60_000);
+    const status = table.locator("tr[data-field=status]");
+    const cells = await status.locator("td").allInnerTexts();
+    const onServer = (await api(server, `/api/v1/cases/${id}`)).body;
+    const mine = loser === a ? "Closed" : "In review";
+    const theirs = loser === a ? "In review" : "Closed";
+    assert.deepEqual(cells.slice(0, 3), ["Open", mine, theirs], "before, mine, theirs");
+    assert.equal(onServer.status, loser === a ? "in_review" : "closed");
+    await loser.screenshot({ path: path.join(OUTPUT, "conflict.png"), fullPage: true });
+
+    // Keep mine for the status, from the keyboard.
+    await status.getByLabel("Mine").focus();
+    await loser.keyboard.press("Space");
+    await loser.getByRole("button", { name: "Apply my choices" }).click();
+    await table.waitFor({ state: "detached" });
+    const resolved = await until(async () => {
+      const c = (await api(server, `/api/v1/cases/${id}`)).body;
+      return c.status === (loser === a ? "closed" : "in_review") && c;
+    }, "the chosen value on the server", 60_000);
+    // The change that did not conflict (A's priority) stands either way.
+    assert.equal(resolved.priority, "critical");
+    const log = (await api(server, `/api/v1/events?after=0&limit=1000`)).body.events.filter(
+      (e) => e.event.aggregate_id === id,
+    );
+    const ids = log.map((e) => e.event.id);
+    assert.equal(new Set(ids).size, ids.length, "nothing applied twice");
+  } finally {
+    await deviceA.close();
+    await deviceB.close();
+    await server.dispose();
+  }
+});

@@ -2,6 +2,7 @@
 //! SPEC §4 that settle them.
 
 use super::model::{CasePatch, DomainEvent, EventData};
+use crate::api::Case;
 use std::collections::BTreeSet;
 
 /// How an aggregate type settles concurrent writes to the same fields.
@@ -88,4 +89,76 @@ pub fn resolve(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent)
     } else {
         Resolution::Rebase(result)
     }
+}
+
+/// One field of a manual conflict side by side, in words: the case as the
+/// local write saw it, the local write, and the server's case now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSides {
+    /// The field's name (`title`, `status` …).
+    pub field: &'static str,
+    /// Before either change.
+    pub base: String,
+    /// This device's change.
+    pub mine: String,
+    /// What the server has now.
+    pub theirs: String,
+}
+
+/// A case field's value, in words.
+pub fn field_text(case: &Case, field: &str) -> String {
+    match field {
+        "title" => case.title.clone(),
+        "description" => case.description.clone(),
+        "status" => case.status.label().to_string(),
+        "priority" => case.priority.label().to_string(),
+        "assignee" => assignee_text(case.assignee.as_deref()),
+        "tags" => case.tags.join(", "),
+        _ => String::new(),
+    }
+}
+
+fn assignee_text(a: Option<&str>) -> String {
+    a.map_or_else(|| "Unassigned".to_string(), str::to_string)
+}
+
+/// The value a patch sets for `field`, in words, if it sets one.
+pub fn patch_text(patch: &CasePatch, field: &str) -> Option<String> {
+    match field {
+        "title" => patch.title.clone(),
+        "description" => patch.description.clone(),
+        "status" => patch.status.map(|s| s.label().to_string()),
+        "priority" => patch.priority.map(|p| p.label().to_string()),
+        "assignee" => patch.assignee.as_ref().map(|a| assignee_text(a.as_deref())),
+        "tags" => patch.tags.as_ref().map(|t| t.join(", ")),
+        _ => None,
+    }
+}
+
+/// A parked update beside `base` (the case as it was when the update was
+/// made; `None` if unknown) and `theirs` (the server's case now): one row
+/// per field the update changes.
+pub fn sides(base: Option<&Case>, mine: &CasePatch, theirs: &Case) -> Vec<FieldSides> {
+    mine.fields()
+        .into_iter()
+        .map(|field| FieldSides {
+            field,
+            base: base.map_or_else(|| "unknown".into(), |b| field_text(b, field)),
+            mine: patch_text(mine, field).unwrap_or_default(),
+            theirs: field_text(theirs, field),
+        })
+        .collect()
+}
+
+/// The resolution of a parked update: the fields the person kept from
+/// `mine`, re-applied on top of the server's case; the rest stay as the
+/// server has them. `None` when nothing of `mine` is kept.
+pub fn resolution(mine: &CasePatch, keep_mine: &BTreeSet<&str>) -> Option<CasePatch> {
+    let dropped: BTreeSet<&'static str> = mine
+        .fields()
+        .into_iter()
+        .filter(|f| !keep_mine.contains(f))
+        .collect();
+    let kept = mine.without(&dropped);
+    (!kept.fields().is_empty()).then_some(kept)
 }

@@ -14,7 +14,10 @@ mod sync;
 mod tests;
 
 pub use clock::{LamportClock, Stamp};
-pub use conflict::{detect_conflicts, overlap, resolve, ConflictPolicy, Resolution};
+pub use conflict::{
+    detect_conflicts, field_text, overlap, patch_text, resolution, resolve, sides, ConflictPolicy,
+    FieldSides, Resolution,
+};
 pub use judge::{judge, Applied, Verdict};
 pub use model::{
     validate_fields, validate_patch, AggregateType, CaseFields, CasePatch, DomainEvent, EventData,

@@ -516,3 +516,59 @@ fn the_server_rule_applies_refuses_or_reports_a_conflict() {
         }
     );
 }
+
+#[test]
+fn a_manual_conflict_shows_each_field_side_by_side_and_resolves_per_field() {
+    let base = replay(&[event("A", 1, 0, created("Rent arrears"))])
+        .unwrap()
+        .case;
+    let theirs_patch = CasePatch {
+        title: Some("Rent arrears (urgent)".into()),
+        priority: Some(Priority::High),
+        ..CasePatch::default()
+    };
+    let theirs = replay(&[
+        event("A", 1, 0, created("Rent arrears")),
+        event("B", 2, 1, EventData::CaseUpdated(theirs_patch)),
+    ])
+    .unwrap()
+    .case;
+    let mine = CasePatch {
+        title: Some("Rent arrears – payment plan".into()),
+        status: Some(CaseStatus::InReview),
+        assignee: Some(None),
+        ..CasePatch::default()
+    };
+    let rows = sides(Some(&base), &mine, &theirs);
+    let by_field: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.field, r.base.as_str(), r.mine.as_str(), r.theirs.as_str()))
+        .collect();
+    assert_eq!(
+        by_field,
+        [
+            ("assignee", "Unassigned", "Unassigned", "Unassigned"),
+            ("status", "Open", "In review", "Open"),
+            (
+                "title",
+                "Rent arrears",
+                "Rent arrears – payment plan",
+                "Rent arrears (urgent)"
+            ),
+        ]
+    );
+    // Keep my status, their title: the resolution carries only my status.
+    let keep: std::collections::BTreeSet<&str> = ["status"].into();
+    let patch = resolution(&mine, &keep).unwrap();
+    assert_eq!(
+        patch,
+        CasePatch {
+            status: Some(CaseStatus::InReview),
+            ..CasePatch::default()
+        }
+    );
+    // Keeping nothing of mine appends nothing.
+    assert_eq!(resolution(&mine, &Default::default()), None);
+    // An unknown base says so rather than guessing.
+    assert_eq!(sides(None, &mine, &theirs)[0].base, "unknown");
+}
