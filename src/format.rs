@@ -13,10 +13,34 @@ pub fn relative_time(ms: i64, now_ms: i64) -> String {
     }
 }
 
-/// The date in the reader's locale, e.g. "12 Mar 2026".
+thread_local! {
+    /// One formatter for every date: building one loads locale data (tens
+    /// of ms the first time), so it is built once, at start-up.
+    static DATES: js_sys::Intl::DateTimeFormat = {
+        let options = js_sys::Object::new();
+        for (k, v) in [("day", "numeric"), ("month", "short"), ("year", "numeric")] {
+            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+        }
+        js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en-GB".into()), &options)
+    };
+}
+
+/// The date, e.g. "12 Mar 2026".
 pub fn date(ms: i64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    String::from(d.to_locale_date_string("en-GB", &wasm_bindgen::JsValue::UNDEFINED))
+    DATES.with(|f| {
+        f.format()
+            .call1(f, &d)
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Builds the date formatter now, so the first list that shows a date does
+/// not pay for it.
+pub fn warm_up() {
+    let _ = date(0);
 }
 
 /// Now, in wall-clock ms.

@@ -35,5 +35,6 @@ pub fn start() {
             use leptos::prelude::*;
             view! { <App client=client.clone() sync=engine.clone()/> }
         });
+        format::warm_up();
     });
 }

@@ -19,16 +19,19 @@ pub struct CaseRow {
     /// Events this device has not yet delivered.
     pub pending: usize,
     folded: String,
+    order: String,
 }
 
 impl CaseRow {
     /// A row for `case` with `pending` undelivered events.
     pub fn new(case: Case, pending: usize) -> Self {
         let folded = case.title.to_lowercase();
+        let order = natural_key(&folded);
         CaseRow {
             case,
             pending,
             folded,
+            order,
         }
     }
 }
@@ -108,12 +111,47 @@ pub fn select(rows: &[CaseRow], query: &ListQuery) -> Vec<usize> {
         match query.sort {
             SortKey::Updated => recent,
             SortKey::Priority => b.case.priority.cmp(&a.case.priority).then(recent),
-            SortKey::Title => a.folded.cmp(&b.folded),
+            SortKey::Title => a.order.cmp(&b.order),
         }
         .then_with(|| a.case.id.cmp(&b.case.id))
     };
     hits.sort_unstable_by(|&a, &b| by(&rows[a], &rows[b]));
     hits
+}
+
+/// A title's sort key: numbers compare by value ("#998" before "#1000"),
+/// computed once per row so sorting stays a plain string comparison.
+fn natural_key(folded: &str) -> String {
+    const WIDTH: usize = 20;
+    let mut key = String::with_capacity(folded.len() + WIDTH);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, key: &mut String| {
+        let trimmed = digits.trim_start_matches('0');
+        let trimmed = if trimmed.is_empty() && !digits.is_empty() {
+            "0"
+        } else {
+            trimmed
+        };
+        for _ in trimmed.len()..WIDTH {
+            key.push('0');
+        }
+        key.push_str(trimmed);
+        digits.clear();
+    };
+    for c in folded.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                flush(&mut digits, &mut key);
+            }
+            key.push(c);
+        }
+    }
+    if !digits.is_empty() {
+        flush(&mut digits, &mut key);
+    }
+    key
 }
 
 /// One page of a selection.
@@ -240,6 +278,24 @@ mod tests {
     }
 
     #[test]
+    fn titles_sort_numbers_by_value() {
+        use CaseStatus::Open;
+        use Priority::Low;
+        let rows = vec![
+            case("1", "Appeal #10178", Open, Low, 0),
+            case("2", "Appeal #1042", Open, Low, 0),
+            case("3", "appeal #998", Open, Low, 0),
+            case("4", "Appeal #0042", Open, Low, 0),
+            case("5", "Appeal", Open, Low, 0),
+        ];
+        let q = ListQuery {
+            sort: SortKey::Title,
+            ..ListQuery::default()
+        };
+        assert_eq!(ids(&rows, &q), ["5", "4", "3", "2", "1"]);
+    }
+
+    #[test]
     fn deleted_cases_never_show() {
         let mut rows = sample();
         rows[0].case.deleted = true;
@@ -300,7 +356,7 @@ mod tests {
                 let ordered = match query.sort {
                     SortKey::Updated => (b.case.updated_at, &a.case.id) <= (a.case.updated_at, &b.case.id),
                     SortKey::Priority => true,
-                    SortKey::Title => (&a.folded, &a.case.id) <= (&b.folded, &b.case.id),
+                    SortKey::Title => (&a.order, &a.case.id) <= (&b.order, &b.case.id),
                 };
                 prop_assert!(ordered);
             }

@@ -9,13 +9,21 @@ use casefile_core::cases::{page, select, CaseRow, ListQuery, SortKey};
 use leptos::prelude::*;
 
 /// One page of the list, as shown.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct Shown {
     rows: Vec<CaseRow>,
     matches: usize,
     known: usize,
     page: casefile_core::cases::Page,
     took_ms: f64,
+}
+
+/// The same page whatever it took to compute (no re-render for a timing).
+impl PartialEq for Shown {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.rows, self.matches, self.known, self.page)
+            == (&other.rows, other.matches, other.known, other.page)
+    }
 }
 
 /// The case list: search, filters, sort and pages over every case this
@@ -28,17 +36,14 @@ pub fn CasesPage() -> impl IntoView {
     let (priority, set_priority) = signal(None::<Priority>);
     let (q, set_q) = signal(String::new());
     let (sort, set_sort) = signal(SortKey::default());
-    let (page_at, set_page_at) = signal(0usize);
+    // The page shown, for the question it was chosen under: a new question
+    // starts at its first page.
+    let (page_at, set_page_at) = signal((ListQuery::default(), 0usize));
     let query = Memo::new(move |_| ListQuery {
         q: q.get(),
         status: status.get(),
         priority: priority.get(),
         sort: sort.get(),
-    });
-    // A new question starts at its first page.
-    Effect::new(move |_| {
-        query.track();
-        set_page_at.set(0);
     });
     let sync_status = use_sync_status();
     let sync = StoredValue::new_local(use_sync());
@@ -54,7 +59,8 @@ pub fn CasesPage() -> impl IntoView {
         let query = query.get();
         let started = precise_now();
         let hits = select(&rows, &query);
-        let page = page(hits.len(), page_at.get());
+        let at = page_at.with(|(asked, at)| if *asked == query { *at } else { 0 });
+        let page = page(hits.len(), at);
         let visible = hits[page.start..page.end]
             .iter()
             .map(|&i| rows[i].clone())
@@ -117,7 +123,10 @@ pub fn CasesPage() -> impl IntoView {
             </label>
         </form>
         <div class="case-list" data-testid="case-list">{move || match shown.get() {
-            Some(shown) => view! { <LocalList shown set_page_at/> }.into_any(),
+            Some(shown) => {
+                let go = Callback::new(move |at: usize| set_page_at.set((query.get_untracked(), at)));
+                view! { <LocalList shown go/> }.into_any()
+            }
             None => query_view(server, "cases", move |page| {
                 let total = page.total as usize;
                 let rows: Vec<CaseRow> = page.items.into_iter().map(|c| CaseRow::new(c, 0)).collect();
@@ -135,7 +144,7 @@ pub fn CasesPage() -> impl IntoView {
 
 /// The device's own list: a page of matches, with paging.
 #[component]
-fn LocalList(shown: Shown, set_page_at: WriteSignal<usize>) -> impl IntoView {
+fn LocalList(shown: Shown, go: Callback<usize>) -> impl IntoView {
     let Shown {
         rows,
         matches,
@@ -153,7 +162,7 @@ fn LocalList(shown: Shown, set_page_at: WriteSignal<usize>) -> impl IntoView {
                     class="btn"
                     type="button"
                     disabled={at == 0}
-                    on:click=move |_| set_page_at.set(at.saturating_sub(1))
+                    on:click=move |_| go.run(at.saturating_sub(1))
                 >
                     "Previous"
                 </button>
@@ -162,7 +171,7 @@ fn LocalList(shown: Shown, set_page_at: WriteSignal<usize>) -> impl IntoView {
                     class="btn"
                     type="button"
                     disabled={at + 1 >= page.count}
-                    on:click=move |_| set_page_at.set(at + 1)
+                    on:click=move |_| go.run(at + 1)
                 >
                     "Next"
                 </button>
@@ -170,13 +179,8 @@ fn LocalList(shown: Shown, set_page_at: WriteSignal<usize>) -> impl IntoView {
         }
     });
     if rows.is_empty() {
-        return view! {
-            <div class="panel empty">
-                <h2>"No cases match"</h2>
-                <p>"Clear the search or filters, or create a new case."</p>
-            </div>
-        }
-        .into_any();
+        // The table says what to do when nothing matches.
+        return view! { <CaseTable rows/> }.into_any();
     }
     view! {
         <p class="muted count">
