@@ -345,16 +345,22 @@ async fn send_value(
         leptos::logging::warn!("{path} failed: {err}");
         return Err(err);
     }
+    let kind = res.headers().get("content-type").unwrap_or_default();
     let text = res.text().await.map_err(|e| FetchError::Network {
         detail: e.to_string(),
     })?;
     match serde_json::from_str(&text) {
         Ok(value) => Ok((std::sync::Arc::new(value), request_id)),
         Err(e) => {
-            let err = FetchError::Decode {
-                detail: e.to_string(),
-                request_id,
+            // Say what came instead, in words a person can pass on.
+            let detail = if text.trim().is_empty() {
+                "the answer was empty".to_string()
+            } else if kind.contains("html") || text.trim_start().starts_with('<') {
+                "a web page came instead of data, perhaps from a proxy or login page".to_string()
+            } else {
+                format!("the answer was not valid JSON: {e}")
             };
+            let err = FetchError::Decode { detail, request_id };
             leptos::logging::warn!("{path}: {err}");
             Err(err)
         }

@@ -4,7 +4,9 @@
 //! `GET` shows them and every request they answered (path and time);
 //! `DELETE` clears both. A rule answers requests whose path starts with
 //! `path` (and whose method matches, if given) with `status` after
-//! `delay_ms`, `times` times or until cleared.
+//! `delay_ms`, `times` times or until cleared. With `body`, the answer is that
+//! body as it is (HTML, broken JSON, nothing, the wrong shape) with
+//! `content_type`, instead of the error envelope.
 
 use crate::error::ApiError;
 use axum::extract::{Request, State};
@@ -34,6 +36,12 @@ pub struct FaultRule {
     /// How many requests it applies to (all until cleared when absent).
     #[serde(default)]
     pub times: Option<u32>,
+    /// Answer with exactly this body (needs `status`).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The body's content type (default `application/json`).
+    #[serde(default)]
+    pub content_type: Option<String>,
 }
 
 /// A request a rule applied to.
@@ -91,11 +99,23 @@ pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next)
     if rule.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(rule.delay_ms)).await;
     }
-    match rule.status.and_then(|s| StatusCode::from_u16(s).ok()) {
-        Some(status) => {
+    match (
+        rule.status.and_then(|s| StatusCode::from_u16(s).ok()),
+        rule.body,
+    ) {
+        (Some(status), Some(body)) => {
+            let kind = rule.content_type.as_deref().unwrap_or("application/json");
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, kind.to_string())],
+                body,
+            )
+                .into_response()
+        }
+        (Some(status), None) => {
             ApiError::new(status, "injected_fault", "fault injected for a test").into_response()
         }
-        None => next.run(req).await,
+        (None, _) => next.run(req).await,
     }
 }
 

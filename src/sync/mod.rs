@@ -30,12 +30,11 @@ use crate::query::{prefix, QueryClient};
 use crate::store::{Change, EventRecord, EventStore, LocalCase};
 use casefile_core::api::{PullResponse, PushRequest, PushResponse, TabNotice};
 use casefile_core::event::{
-    batch_key, next_batch, read_response, settle, DomainEvent, EventData, EventHeader, LocalAction,
-    PushOutcome, Resolution, SyncSchedule, Trigger,
+    batch_key, batch_refused, next_batch, read_response, settle, DomainEvent, EventData,
+    EventHeader, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
 };
 use casefile_core::query::QueryKey;
 use casefile_core::retry::Failure;
-use casefile_core::{FailureClass, RetryPolicy};
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use leptos::prelude::*;
@@ -453,10 +452,7 @@ impl SyncEngine {
                 }
                 worker_link::ask_for_background_sync();
             }
-            Err(e)
-                if e.status().is_some()
-                    && RetryPolicy::classify(&e.failure()) == FailureClass::Permanent =>
-            {
+            Err(e) if batch_refused(&e.failure()) => {
                 // The whole batch refused (e.g. 400, 413): sending it again
                 // cannot help. Its events leave the view and stay listed.
                 let reason = format!("the server refused the batch: {e}");

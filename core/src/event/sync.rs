@@ -4,6 +4,16 @@
 use super::conflict::{resolve, ConflictPolicy, Resolution};
 use super::model::DomainEvent;
 use crate::api::{PushResponse, PushStatus};
+use crate::retry::{Failure, FailureClass, RetryPolicy};
+
+/// Whether a failed push refuses its whole batch: the server answered with
+/// a status that sending again cannot change (400, 413, 422 …), so its events
+/// are refused and leave the view. An unreachable server, 5xx, 408, 429 and an
+/// answer that could not be read keep the events pending for another try.
+pub fn batch_refused(failure: &Failure) -> bool {
+    matches!(failure, Failure::Http { .. })
+        && RetryPolicy::classify(failure) == FailureClass::Permanent
+}
 
 /// Most events in one push.
 pub const MAX_BATCH_EVENTS: usize = 500;
@@ -109,4 +119,31 @@ pub fn read_response(sent: &[&DomainEvent], response: &PushResponse) -> Vec<Loca
 /// known (pulled): by the policy of its aggregate type.
 pub fn settle(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent) -> Resolution {
     resolve(policy, mine, theirs)
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    fn http(status: u16) -> Failure {
+        Failure::Http {
+            status,
+            retry_after_ms: None,
+        }
+    }
+
+    #[test]
+    fn only_a_definite_http_refusal_refuses_a_batch() {
+        for status in [400, 401, 403, 404, 409, 413, 422] {
+            assert!(batch_refused(&http(status)), "{status}");
+        }
+        for status in [408, 429, 500, 502, 503] {
+            assert!(!batch_refused(&http(status)), "{status}");
+        }
+        assert!(!batch_refused(&Failure::Network));
+        assert!(
+            !batch_refused(&Failure::Decode),
+            "an unreadable answer may hide a commit: keep the events, the idempotency key makes the retry safe"
+        );
+    }
 }

@@ -57,6 +57,12 @@ pub async fn get(app: &Router, uri: &str) -> Reply {
     send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// `POST path` with raw bytes declared as JSON (e.g. invalid UTF-8).
+pub async fn post_bytes(app: &Router, path: &str, body: Vec<u8>) -> Reply {
+    let req = Request::post(path).header("content-type", "application/json");
+    send(app, req.body(Body::from(body)).unwrap()).await
+}
+
 /// `POST path` with a JSON body and optional extra headers.
 pub async fn post_json(app: &Router, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
     let mut req = Request::post(path).header("content-type", "application/json");

@@ -1,0 +1,80 @@
+// The app against a server that answers badly: HTML where JSON belongs,
+// broken JSON, an empty 200, the wrong shape. Each read says clearly what
+// happened and the app stays usable; a write whose answer is unreadable is
+// kept and delivered exactly once when the server behaves again.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { launchBrowser, startServer, setFaults, until, OUTPUT } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+// name, body, content type, what the message must say
+const BROKEN = [
+  ["html", "<!doctype html><title>Bad gateway</title><h1>Bad gateway</h1>", "text/html", /a web page came instead of data/],
+  ["malformed", '{"total": 3, "by_status": [', "application/json", /not valid JSON/],
+  ["empty", "", "application/json", /the answer was empty/],
+  ["wrong-shape", '{"hello": "world"}', "application/json", /missing field|invalid type|unknown field/],
+];
+
+test("a read answered with HTML, broken JSON, nothing or the wrong shape says so clearly", async () => {
+  const server = await startServer({ seed: 4, faults: true });
+  try {
+    for (const [name, body, type, says] of BROKEN) {
+      await setFaults(server, [{ path: "/api/v1/dashboard", status: 200, body, content_type: type }]);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${server.url}/`);
+      const alert = page.getByRole("alert").filter({ hasText: "Unexpected data from the server" });
+      await alert.waitFor({ timeout: 20_000 });
+      const text = await alert.innerText();
+      assert.match(text, /cannot read .*request /s, `${name}: ${text}`);
+      assert.match(text, says, `${name}: ${text}`);
+      await page.screenshot({ path: path.join(OUTPUT, `bad-answer-${name}.png`) });
+      // The rest of the app still works.
+      await page.getByRole("link", { name: "Cases" }).click();
+      await page.locator("table.cases tbody tr").first().waitFor();
+      await context.close();
+    }
+  } finally {
+    await server.dispose();
+  }
+});
+
+test("a write whose answer cannot be read is kept, and reaches the server once when it can", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/cases/new`);
+    await setFaults(server, [
+      { path: "/api/v1/events", method: "POST", status: 200, body: '{"results": "nope"}' },
+    ]);
+    await page.getByLabel("Title").fill("Answered with nonsense");
+    await page.getByRole("button", { name: "Create case" }).click();
+    await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+    const id = page.url().split("/").pop();
+    await page.locator("h1", { hasText: "Answered with nonsense" }).waitFor();
+    // Kept, visibly pending, with the reason in the sync center.
+    await page.locator(".case-badges .badge.pending").waitFor();
+    await page.goto(`${server.url}/sync`);
+    await page.getByRole("alert").filter({ hasText: /cannot read|unexpected/i }).waitFor({ timeout: 20_000 });
+    assert.equal((await fetch(`${server.url}/api/v1/cases/${id}`)).status, 404, "the fault kept it from the server");
+
+    await setFaults(server, []);
+    await page.getByTestId("sync-now").click();
+    await until(async () => (await fetch(`${server.url}/api/v1/cases/${id}`)).status === 200, "delivered", 60_000);
+    const log = await (await fetch(`${server.url}/api/v1/events?after=0&limit=1000`)).json();
+    const mine = log.events.filter((e) => e.event.aggregate_id === id);
+    assert.equal(mine.length, 1, "exactly once");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
