@@ -17,7 +17,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
 style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
 manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
-frame-ancestors 'none'";
+frame-ancestors 'none'; report-uri /api/v1/csp-reports";
 
 /// The request id of a request, as the request-context middleware stored it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! Casefile's reference API server: the API and the built app on one origin.
 
 pub mod config;
+pub mod csp;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub faults: Option<Arc<faults::Faults>>,
     /// The latest event cursor after each commit, for `/api/v1/live`.
     pub live: tokio::sync::broadcast::Sender<i64>,
+    /// CSP violations browsers reported.
+    pub csp: Arc<csp::CspReports>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             metrics: Arc::default(),
             faults: None,
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
+            csp: Arc::default(),
         }
     }
 }
@@ -69,6 +73,12 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/dashboard", get(routes::dashboard))
         .route("/api/v1/events", get(events::pull).post(events::push))
         .route("/api/v1/live", get(live::live))
+        .route(
+            "/api/v1/csp-reports",
+            get(csp::list)
+                .post(csp::receive)
+                .layer(DefaultBodyLimit::max(csp::REPORT_LIMIT)),
+        )
         .route_layer(from_fn(http::etag))
         .route("/api", get(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))

@@ -37,6 +37,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RouteLabels, Counter>,
     durations: DurationFamily,
+    csp_reports: Counter,
 }
 
 impl Default for Metrics {
@@ -54,10 +55,17 @@ impl Default for Metrics {
             "HTTP request durations by route and status",
             durations.clone(),
         );
+        let csp_reports = Counter::default();
+        registry.register(
+            "casefile_csp_reports",
+            "Content-Security-Policy violations reported by browsers",
+            csp_reports.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
+            csp_reports,
         }
     }
 }
@@ -67,6 +75,11 @@ impl Metrics {
     pub fn observe(&self, labels: RouteLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.durations.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Counts one CSP violation report.
+    pub fn csp_report(&self) {
+        self.csp_reports.inc();
     }
 
     /// The Prometheus text exposition.

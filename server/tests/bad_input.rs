@@ -219,3 +219,37 @@ proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn csp_reports_are_counted_and_anything_else_is_refused() {
+    let (app, _dir) = server().await;
+    let report = json!({ "csp-report": {
+        "document-uri": "http://127.0.0.1/cases",
+        "effective-directive": "script-src-elem",
+        "blocked-uri": "inline",
+    }});
+    let r = post_json(&app, "/api/v1/csp-reports", &report.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    for junk in ["", "{}", "not json", r#"{"csp-report": 5}"#] {
+        let r = post_json(&app, "/api/v1/csp-reports", junk, &[]).await;
+        assert_eq!(
+            refused(&r, &[StatusCode::BAD_REQUEST]),
+            "invalid_report",
+            "{junk}"
+        );
+    }
+    let huge = json!({ "csp-report": { "blocked-uri": "x".repeat(20_000) } }).to_string();
+    let r = post_json(&app, "/api/v1/csp-reports", &huge, &[]).await;
+    refused(&r, &[StatusCode::PAYLOAD_TOO_LARGE]);
+    let listing: serde_json::Value = get(&app, "/api/v1/csp-reports").await.json();
+    assert_eq!(listing["count"], 1);
+    assert_eq!(
+        listing["recent"][0],
+        "script-src-elem blocked inline on http://127.0.0.1/cases"
+    );
+    let metrics = String::from_utf8(get(&app, "/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains("casefile_csp_reports_total 1"),
+        "{metrics}"
+    );
+}

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, launchProfile, startServer, watchProblems, waitForController, OUTPUT } from "./harness.mjs";
+import { launchBrowser, launchProfile, startServer, watchProblems, waitForController, OUTPUT, until } from "./harness.mjs";
 
 const SEEDED = 40;
 let browser;
@@ -87,6 +87,21 @@ test("every page runs under the CSP with no violations or errors", async () => {
     }
     assert.deepEqual(problems.csp, []);
     assert.deepEqual(problems.errors, []);
+    // The server heard of no violation either…
+    const reports = async () => (await fetch(`${server.url}/api/v1/csp-reports`)).json();
+    assert.equal((await reports()).count, 0);
+    // …and it would have: an inline script is blocked and reported.
+    await page.evaluate(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.__injected = true";
+      document.body.appendChild(s);
+    });
+    const heard = await until(async () => {
+      const r = await reports();
+      return r.count > 0 && r;
+    }, "the CSP report of an injected inline script");
+    assert.match(heard.recent[0], /^script-src/);
+    assert.equal(await page.evaluate(() => window.__injected), undefined, "the inline script did not run");
   });
 });
 
