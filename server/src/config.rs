@@ -22,4 +22,10 @@ pub struct Config {
     /// Fill in N demo cases when the database has no cases yet.
     #[arg(long, value_name = "N")]
     pub seed: Option<u32>,
+
+    /// Writes (POST/PUT/PATCH/DELETE under /api/) each client may make per
+    /// second, with bursts of twice that; more get 429 with `Retry-After`.
+    /// 0 turns the limit off.
+    #[arg(long, env = "CASEFILE_WRITE_RATE", default_value_t = 20)]
+    pub write_rate: u32,
 }

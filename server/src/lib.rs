@@ -9,6 +9,7 @@ pub mod faults;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod rate;
 pub mod routes;
 pub mod seed;
 
@@ -19,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use config::Config;
 use db::Db;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub live: tokio::sync::broadcast::Sender<i64>,
     /// CSP violations browsers reported.
     pub csp: Arc<csp::CspReports>,
+    /// The per-client limit on writes (none: unlimited).
+    pub writes: Option<Arc<rate::WriteLimit>>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             faults: None,
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
             csp: Arc::default(),
+            writes: None,
         }
     }
 }
@@ -127,6 +132,9 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
             .merge(control)
             .layer(from_fn_with_state(faults, faults::inject));
     }
+    if let Some(limit) = state.writes.clone() {
+        api = api.layer(from_fn_with_state(limit, rate::limit_writes));
+    }
     // Inside the router, the metrics middleware sees the matched route.
     let router = api
         .merge(static_files(&dist))
@@ -169,13 +177,15 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let faults = std::env::var("CASEFILE_FAULTS").is_ok_and(|v| v == "1");
     let state = AppState {
         faults: faults.then(Arc::default),
+        writes: rate::WriteLimit::per_second(config.write_rate),
         ..AppState::new(db.clone())
     };
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = db.backend().name(), "listening");
     println!("casefile-server listening on http://{addr}");
-    axum::serve(listener, app(state, config.dist))
+    let service = app(state, config.dist).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

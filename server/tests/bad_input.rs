@@ -253,3 +253,33 @@ async fn csp_reports_are_counted_and_anything_else_is_refused() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn writes_beyond_the_rate_get_429_with_retry_after_and_reads_never_do() {
+    let (db, dir) = common::fresh_db().await;
+    let state = AppState {
+        writes: casefile_server::rate::WriteLimit::per_second(1),
+        ..AppState::new(db)
+    };
+    let app = app(state, dir.path().join("dist"));
+    let empty = r#"{"events": []}"#;
+    // A burst of two, then the limit.
+    for _ in 0..2 {
+        let r = post_json(&app, "/api/v1/events", empty, &[]).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = post_json(&app, "/api/v1/events", empty, &[]).await;
+    assert_eq!(
+        refused(&r, &[StatusCode::TOO_MANY_REQUESTS]),
+        "rate_limited"
+    );
+    let wait: u64 = r.header("retry-after").parse().unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    for _ in 0..10 {
+        assert_eq!(get(&app, "/api/v1/cases").await.status, StatusCode::OK);
+    }
+    // After the wait, writes go through again.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let r = post_json(&app, "/api/v1/events", empty, &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -15,7 +15,7 @@ const SERVER_BIN = process.env.CASEFILE_SERVER_BIN || path.join(ROOT, "target/de
 const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 
 /** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
-export async function startServer({ seed = 0, faults = false, dist = path.join(ROOT, "dist") } = {}) {
+export async function startServer({ seed = 0, faults = false, dist = path.join(ROOT, "dist"), env = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
   const server = { url: null, dir, child: null, port: 0 };
   server.start = async () => {
@@ -29,6 +29,7 @@ export async function startServer({ seed = 0, faults = false, dist = path.join(R
         CASEFILE_DIST: dist,
         RUST_LOG: process.env.RUST_LOG || "warn",
         CASEFILE_FAULTS: faults ? "1" : "0",
+        ...env,
       },
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -164,3 +164,41 @@ test("a queue left behind by a closed page drains when the app opens again", asy
     await server.dispose();
   }
 });
+
+test("a write over the server's rate limit gets 429, waits as told, and is delivered once", async () => {
+  // One write a second per client (bursts of two); this test and the
+  // browser share the loopback address, so the test can spend the budget.
+  const server = await startServer({ seed: 1, env: { CASEFILE_WRITE_RATE: "1" } });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    let spending = true;
+    const retryAfter = [];
+    const spend = (async () => {
+      while (spending) {
+        const r = await fetch(`${server.url}/api/v1/events`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"events": []}',
+        });
+        if (r.status === 429) retryAfter.push(Number(r.headers.get("retry-after")));
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    await new Promise((res) => setTimeout(res, 300));
+    const id = await create(page, server, "Written at the rate limit");
+    // The worker kept it, saying why.
+    await page.goto(`${server.url}/sync`);
+    await page.getByTestId("queued-write").filter({ hasText: "429" }).waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(OUTPUT, "rate-limited.png"), fullPage: true });
+    assert.equal(await serverCase(server, id), null, "not through while the budget is spent");
+    spending = false;
+    await spend;
+    assert.ok(retryAfter.length > 0 && retryAfter.every((s) => s >= 1), `Retry-After ${retryAfter}`);
+    await until(() => serverCase(server, id), "delivered after the wait", 60_000);
+    assert.equal((await eventsOf(server, id)).length, 1, "exactly once");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
