@@ -183,6 +183,35 @@ pub fn is_queueable(method: &str, path: &str, same_origin: bool) -> bool {
         && matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
 }
 
+/// Headers a queued write never keeps. Cookies come back on their own: the
+/// replay is a same-origin fetch, and the browser attaches the cookies that
+/// hold *then*, so a stored copy could only be stale or leak. Proxy
+/// credentials and hop-by-hop headers are the connection's, not the
+/// request's. `Authorization` is kept: the replay cannot succeed without it,
+/// and it stays in this origin's IndexedDB beside the data it protects (the
+/// app itself sends none).
+pub const UNSTORED_HEADERS: [&str; 7] = [
+    "cookie",
+    "cookie2",
+    "proxy-authorization",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+];
+
+/// The headers of a write as the queue keeps them: lower-cased names,
+/// without [`UNSTORED_HEADERS`].
+pub fn stored_headers(
+    headers: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .filter(|(k, _)| !UNSTORED_HEADERS.contains(&k.as_str()))
+        .collect()
+}
+
 /// The queue's figures, for the sync center and the header.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStats {
@@ -271,6 +300,24 @@ pub enum ToWorker {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_queued_write_keeps_no_cookies_or_connection_headers() {
+        let kept = stored_headers(
+            [
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", "k1"),
+                ("Cookie", "session=secret"),
+                ("Proxy-Authorization", "Basic eA=="),
+                ("Authorization", "Bearer t"),
+                ("Content-Length", "12"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let names: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["content-type", "idempotency-key", "authorization"]);
+    }
+
     use super::*;
 
     fn entry(id: &str, at: u64) -> StoredRequest {

@@ -4,8 +4,8 @@
 //! every page hears what happens to them.
 
 use casefile_core::queue::{
-    after_replay, due, excerpt, revive, DeadLetter, Outcome, QueueStats, Step, StoredRequest,
-    ToPage, ToWorker,
+    after_replay, due, excerpt, revive, stored_headers, DeadLetter, Outcome, QueueStats, Step,
+    StoredRequest, ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after, Failure};
 use casefile_core::{FailureClass, RetryPolicy};
@@ -226,17 +226,19 @@ fn new_id() -> String {
     format!("q{:013}-{random:012}", now())
 }
 
+/// The request's headers as the queue keeps them (core's
+/// `stored_headers`: no cookies, no connection headers).
 async fn headers_of(request: &Request) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Ok(Some(iter)) = js_sys::try_iter(&request.headers()) {
         for pair in iter.flatten() {
             let pair = js_sys::Array::from(&pair);
             if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                out.push((k.to_ascii_lowercase(), v));
+                out.push((k, v));
             }
         }
     }
-    out
+    stored_headers(out)
 }
 
 fn to_request(entry: &StoredRequest) -> Result<Request, JsValue> {
