@@ -223,6 +223,10 @@ pub struct QueueStats {
     pub next_attempt_at: Option<u64>,
     /// A replay is running.
     pub replaying: bool,
+    /// Stored records that no longer read (damaged storage): kept for
+    /// inspection, never replayed, never silently dropped.
+    #[serde(default)]
+    pub unreadable: usize,
 }
 
 /// From the worker to every page.

@@ -129,6 +129,15 @@ fn WorkerQueue() -> impl IntoView {
                 <progress aria-label="Replaying queued writes"></progress>
             })}
             {move || {
+                let n = status.queue.get().unreadable;
+                (n > 0).then(|| view! {
+                    <p class="form-error" role="alert" data-testid="queue-unreadable">
+                        {format!("{n} stored write(s) could not be read back (damaged browser storage). \
+                            They are kept as they are and never sent; nothing else is affected.")}
+                    </p>
+                })
+            }}
+            {move || {
                 let (queued, dead) = status.queue_list.get();
                 let now = tick.get();
                 let queued_view = if queued.is_empty() {

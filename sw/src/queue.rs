@@ -36,6 +36,8 @@ thread_local! {
     static DB: std::cell::RefCell<Option<Database>> = const { std::cell::RefCell::new(None) };
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
     static AGAIN: Cell<bool> = const { Cell::new(false) };
+    /// Unreadable records seen by the last listing.
+    static UNREADABLE: Cell<usize> = const { Cell::new(0) };
 }
 
 fn scope() -> ServiceWorkerGlobalScope {
@@ -115,7 +117,8 @@ pub fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, JsVa
     serde_wasm_bindgen::from_value(value).map_err(fail)
 }
 
-async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>, JsValue> {
+/// The readable entries of `store`, and how many records did not read.
+async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
     let db = open().await?;
     let tx = db.transaction(store).build().map_err(fail)?;
     let raw: Vec<JsValue> = tx
@@ -130,16 +133,19 @@ async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>,
         .map_err(fail)?;
     // A record that no longer reads is reported, never silently dropped
     // from the store: it stays there for inspection.
-    Ok(raw
+    let mut bad = 0;
+    let good = raw
         .iter()
         .filter_map(|r| match entry_of(r).and_then(from_js) {
             Ok(v) => Some(v),
             Err(e) => {
+                bad += 1;
                 web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), &e);
                 None
             }
         })
-        .collect())
+        .collect();
+    Ok((good, bad))
 }
 
 /// Writes `put` into `to` and deletes `delete` from `from`, in one
@@ -186,10 +192,23 @@ async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
 
 /// Everything queued (oldest first) and every dead letter.
 pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
-    let mut queued: Vec<StoredRequest> = read_all(QUEUE).await?;
+    let (mut queued, bad_queued): (Vec<StoredRequest>, _) = read_all(QUEUE).await?;
     queued.sort_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)));
-    let dead: Vec<DeadLetter> = read_all(DEAD).await?;
+    let (dead, bad_dead) = read_all(DEAD).await?;
+    UNREADABLE.with(|u| u.set(bad_queued + bad_dead));
     Ok((queued, dead))
+}
+
+/// The queue's figures, unreadable records included.
+pub async fn stats() -> Result<QueueStats, JsValue> {
+    let (queued, dead) = listing().await?;
+    Ok(QueueStats {
+        queued: queued.len(),
+        dead: dead.len(),
+        next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
+        replaying: REPLAYING.with(Cell::get),
+        unreadable: UNREADABLE.with(Cell::get),
+    })
 }
 
 /// Tells every page (all tabs, controlled or not).
@@ -210,13 +229,7 @@ pub async fn tell(message: &ToPage) {
 }
 
 async fn tell_stats() {
-    if let Ok((queued, dead)) = listing().await {
-        let stats = QueueStats {
-            queued: queued.len(),
-            dead: dead.len(),
-            next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
-            replaying: REPLAYING.with(Cell::get),
-        };
+    if let Ok(stats) = stats().await {
         tell(&ToPage::Stats { stats }).await;
     }
 }

@@ -303,4 +303,47 @@ async fn a_version_1_queue_is_upgraded_and_keeps_its_entries() {
     );
     assert!(listing().await.unwrap().0.is_empty());
     clear().await;
+    a_damaged_record_is_counted_and_kept().await;
+}
+
+/// A record damaged on disk: not replayed, counted in the figures the pages
+/// show, and still in the store.
+async fn a_damaged_record_is_counted_and_kept() {
+    write_version_1(&[stored("q-fine", 1)], &[]).await;
+    close();
+    let db = Database::open(DB_NAME).await.unwrap();
+    let tx = db
+        .transaction("queue")
+        .with_mode(TransactionMode::Readwrite)
+        .build()
+        .unwrap();
+    let record = js_sys::Object::new();
+    js_sys::Reflect::set(&record, &"id".into(), &"q-damaged".into()).unwrap();
+    js_sys::Reflect::set(&record, &"json".into(), &"{\"id\": \"q-dam".into()).unwrap();
+    let store = tx.object_store("queue").unwrap();
+    store
+        .put(JsValue::from(record))
+        .primitive()
+        .unwrap()
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    db.close();
+    let stats = casefile_sw::queue::stats().await.unwrap();
+    assert_eq!((stats.queued, stats.unreadable), (1, 1));
+    let server = Server::default();
+    replay(server.fetcher()).await.unwrap();
+    assert_eq!(
+        server.seen.borrow().len(),
+        1,
+        "only the readable entry is sent"
+    );
+    let stats = casefile_sw::queue::stats().await.unwrap();
+    assert_eq!(
+        (stats.queued, stats.unreadable),
+        (0, 1),
+        "the damaged one is kept"
+    );
+    close();
+    Database::delete_by_name(DB_NAME).unwrap().await.unwrap();
 }
