@@ -237,7 +237,7 @@ fn CaseView(c: Case, pending: usize) -> impl IntoView {
     view! {
         <article class="card case">
             <header class="case-head">
-                <h1>{c.title.clone()}</h1>
+                <h1 dir="auto">{c.title.clone()}</h1>
                 <div class="case-badges">
                     <StatusBadge status=c.status/>
                     <PriorityBadge priority=c.priority/>

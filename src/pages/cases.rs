@@ -213,7 +213,7 @@ fn CaseTable(rows: Vec<CaseRow>) -> impl IntoView {
             view! {
                 <tr>
                     <td class="col-title">
-                        <a href=format!("/cases/{}", c.id)>{c.title}</a>
+                        <a href=format!("/cases/{}", c.id) dir="auto">{c.title}</a>
                         {(row.pending > 0).then(|| view! { " " <PendingBadge count=row.pending/> })}
                     </td>
                     <td><StatusBadge status=c.status/></td>

@@ -84,7 +84,7 @@ fn DashboardBody(d: Dashboard) -> impl IntoView {
         .map(|c| {
             view! {
                 <li class="recent-row">
-                    <a href=format!("/cases/{}", c.id)>{c.title}</a>
+                    <a href=format!("/cases/{}", c.id) dir="auto">{c.title}</a>
                     <StatusBadge status=c.status/>
                     <PriorityBadge priority=c.priority/>
                     <span class="muted">{relative_time(c.updated_at, now)}</span>

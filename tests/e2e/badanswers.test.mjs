@@ -78,3 +78,53 @@ test("a write whose answer cannot be read is kept, and reaches the server once w
     await server.dispose();
   }
 });
+
+test("hostile and right-to-left titles render as text, everywhere they show", async () => {
+  const server = await startServer({ seed: 1 });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      window.__pwned = 0;
+      window.__csp = [];
+      document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective));
+    });
+    const titles = [
+      "<script>window.__pwned++</script>",
+      '"><img src=x onerror="window.__pwned++">',
+      "שלום עולם — ملف القضية 📁🧾",
+    ];
+    const ids = [];
+    for (const title of titles) {
+      await page.goto(`${server.url}/cases/new`);
+      await page.getByLabel("Title").fill(title);
+      await page.getByRole("button", { name: "Create case" }).click();
+      await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+      // The heading holds exactly the typed text, as text.
+      await page.locator("main h1").filter({ hasText: title }).waitFor();
+      assert.equal(await page.locator("main h1").first().innerText(), title);
+      ids.push(page.url().split("/").pop());
+    }
+    await page.goto(`${server.url}/cases`);
+    for (const title of titles) {
+      await page.locator("table.cases td.col-title a").filter({ hasText: title }).waitFor();
+    }
+    assert.equal(await page.locator("main img").count(), 0, "no element was injected");
+    await page.goto(`${server.url}/`);
+    await page.locator("main h1").first().waitFor();
+    await page.screenshot({ path: path.join(OUTPUT, "hostile-titles.png"), fullPage: true });
+    assert.equal(await page.evaluate(() => window.__pwned), 0, "no injected code ran");
+    assert.deepEqual(await page.evaluate(() => window.__csp), []);
+    // And the server stored them verbatim.
+    for (const [i, id] of ids.entries()) {
+      const c = await until(async () => {
+        const r = await fetch(`${server.url}/api/v1/cases/${id}`);
+        return r.status === 200 && r.json();
+      }, "synced");
+      assert.equal(c.title, titles[i]);
+    }
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
