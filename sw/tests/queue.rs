@@ -222,10 +222,9 @@ fn stored(id: &str, enqueued_at: u64) -> StoredRequest {
     }
 }
 
-/// Writes a queue as the version 1 worker left it: `{id, json}` records.
-async fn write_version_1(queued: &[StoredRequest], dead: &[DeadLetter]) {
-    close();
-    Database::delete_by_name(DB_NAME).unwrap().await.unwrap();
+/// Writes `{id, json}` records (store, id, JSON text) as the version 1
+/// worker did, into the database at version 1 (created if missing).
+async fn put_version_1(records: Vec<(&str, String, String)>) {
     let db = Database::open(DB_NAME)
         .with_version(1u8)
         .with_on_upgrade_needed(|_, db| {
@@ -243,13 +242,6 @@ async fn write_version_1(queued: &[StoredRequest], dead: &[DeadLetter]) {
         .with_mode(TransactionMode::Readwrite)
         .build()
         .unwrap();
-    let records = queued
-        .iter()
-        .map(|q| ("queue", q.id.clone(), serde_json::to_string(q).unwrap()))
-        .chain(dead.iter().map(|d| {
-            let json = serde_json::to_string(d).unwrap();
-            ("dead", d.request.id.clone(), json)
-        }));
     for (store, id, json) in records {
         let record = js_sys::Object::new();
         js_sys::Reflect::set(&record, &"id".into(), &id.into()).unwrap();
@@ -264,6 +256,21 @@ async fn write_version_1(queued: &[StoredRequest], dead: &[DeadLetter]) {
     }
     tx.commit().await.unwrap();
     db.close();
+}
+
+/// A fresh queue as the version 1 worker left it.
+async fn write_version_1(queued: &[StoredRequest], dead: &[DeadLetter]) {
+    close();
+    Database::delete_by_name(DB_NAME).unwrap().await.unwrap();
+    let records = queued
+        .iter()
+        .map(|q| ("queue", q.id.clone(), serde_json::to_string(q).unwrap()))
+        .chain(dead.iter().map(|d| {
+            let json = serde_json::to_string(d).unwrap();
+            ("dead", d.request.id.clone(), json)
+        }))
+        .collect();
+    put_version_1(records).await;
 }
 
 async fn a_version_1_queue_is_upgraded_and_keeps_its_entries() {
@@ -310,25 +317,8 @@ async fn a_version_1_queue_is_upgraded_and_keeps_its_entries() {
 /// show, and still in the store.
 async fn a_damaged_record_is_counted_and_kept() {
     write_version_1(&[stored("q-fine", 1)], &[]).await;
-    close();
-    let db = Database::open(DB_NAME).await.unwrap();
-    let tx = db
-        .transaction("queue")
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .unwrap();
-    let record = js_sys::Object::new();
-    js_sys::Reflect::set(&record, &"id".into(), &"q-damaged".into()).unwrap();
-    js_sys::Reflect::set(&record, &"json".into(), &"{\"id\": \"q-dam".into()).unwrap();
-    let store = tx.object_store("queue").unwrap();
-    store
-        .put(JsValue::from(record))
-        .primitive()
-        .unwrap()
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    db.close();
+    let damaged = r#"{"id": "q-dam"#.to_string();
+    put_version_1(vec![("queue", "q-damaged".into(), damaged)]).await;
     let stats = casefile_sw::queue::stats().await.unwrap();
     assert_eq!((stats.queued, stats.unreadable), (1, 1));
     let server = Server::default();
