@@ -123,7 +123,7 @@ test("the app is installable", async () => {
   }
 });
 
-test("the shell reloads offline, also after a cold worker restart", async () => {
+test("the shell reloads offline, and every route starts offline from a cold worker", async () => {
   await withServer(async (server, context) => {
     const page = await context.newPage();
     const problems = watchProblems(page);
@@ -145,6 +145,29 @@ test("the shell reloads offline, also after a cold worker restart", async () => 
     await page.getByRole("heading", { name: "Performance" }).waitFor();
     await page.goto(`${server.url}/sync`);
     await page.getByTestId("worker-status").getByText("Offline ready").waitFor();
+
+    // Every route starts offline from a cold worker, deep links included,
+    // with its own heading (the data it shows comes from the device).
+    const first = page.locator("table.cases td.col-title a").first();
+    await page.goto(`${server.url}/cases`);
+    await first.waitFor();
+    const caseTitle = await first.innerText();
+    const casePath = await first.getAttribute("href");
+    const routes = [
+      ["/", "Dashboard"],
+      ["/cases", "Cases"],
+      ["/cases/new", "New case"],
+      [casePath, caseTitle],
+      [`${casePath}/edit`, "Edit case"],
+      ["/sync", "Sync center"],
+      ["/performance", "Performance"],
+      ["/no/such/page", "Page not found"],
+    ];
+    for (const [route, heading] of routes) {
+      await cdp.send("ServiceWorker.stopAllWorkers");
+      await page.goto(`${server.url}${route}`);
+      await page.locator("main h1").filter({ hasText: heading }).first().waitFor({ timeout: 10_000 });
+    }
     assert.deepEqual(problems.csp, []);
   });
 });
