@@ -6,6 +6,7 @@
 use crate::api::{Case, CaseStatus, Priority};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 
 /// Rows shown per page.
 pub const PAGE_SIZE: usize = 50;
@@ -152,6 +153,97 @@ fn natural_key(folded: &str) -> String {
         flush(&mut digits, &mut key);
     }
     key
+}
+
+/// More changed cases than this and the whole list is read again in one go.
+pub const REBUILD_OVER: usize = 300;
+
+/// Every case the device knows, as list rows, and what must be read again
+/// to keep them current: the cases whose events changed, plus those whose
+/// writes were or are waiting (their badges and rollbacks). The adapter
+/// reads what [`plan`](Self::plan) asks and hands the rows to
+/// [`apply`](Self::apply).
+#[derive(Debug, Default)]
+pub struct CaseIndex {
+    rows: std::rc::Rc<Vec<CaseRow>>,
+    built: bool,
+    dirty: HashSet<String>,
+    waiting: HashSet<String>,
+}
+
+/// What to read for the next refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// Nothing (the list is current, or the server's list stands in).
+    Nothing,
+    /// Every case.
+    Whole,
+    /// These cases.
+    Some(Vec<String>),
+}
+
+impl CaseIndex {
+    /// The rows, once built (cheap to clone).
+    pub fn rows(&self) -> Option<std::rc::Rc<Vec<CaseRow>>> {
+        self.built.then(|| self.rows.clone())
+    }
+
+    /// Notes cases whose events changed.
+    pub fn touch<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
+        self.dirty.extend(ids.into_iter().cloned());
+    }
+
+    /// What to read, given the cases waiting now. Before the device's first
+    /// catch-up is complete (`filling`) the server's list stands in, unless
+    /// the device has writes of its own to show.
+    pub fn plan(&mut self, filling: bool, waiting_now: &HashSet<String>) -> Refresh {
+        if !self.built && filling && waiting_now.is_empty() {
+            return Refresh::Nothing;
+        }
+        let mut ids = std::mem::take(&mut self.dirty);
+        ids.extend(waiting_now.iter().cloned());
+        ids.extend(self.waiting.iter().cloned());
+        if !self.built || ids.len() > REBUILD_OVER {
+            Refresh::Whole
+        } else if ids.is_empty() {
+            Refresh::Nothing
+        } else {
+            let mut ids: Vec<String> = ids.into_iter().collect();
+            ids.sort();
+            Refresh::Some(ids)
+        }
+    }
+
+    /// Takes in what `plan` asked for: `fresh` rows for every case read (a
+    /// case read but not returned had every event rolled back, and goes).
+    pub fn apply(&mut self, plan: &Refresh, fresh: Vec<CaseRow>, waiting_now: HashSet<String>) {
+        match plan {
+            Refresh::Nothing => return,
+            Refresh::Whole => self.rows = std::rc::Rc::new(fresh),
+            Refresh::Some(read) => {
+                let rows = std::rc::Rc::make_mut(&mut self.rows);
+                let mut at: HashMap<String, usize> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.case.id.clone(), i))
+                    .collect();
+                let mut found = HashSet::new();
+                for row in fresh {
+                    found.insert(row.case.id.clone());
+                    match at.get(&row.case.id) {
+                        Some(&i) => rows[i] = row,
+                        None => {
+                            at.insert(row.case.id.clone(), rows.len());
+                            rows.push(row);
+                        }
+                    }
+                }
+                rows.retain(|r| !read.contains(&r.case.id) || found.contains(&r.case.id));
+            }
+        }
+        self.built = true;
+        self.waiting = waiting_now;
+    }
 }
 
 /// One page of a selection.
@@ -327,6 +419,41 @@ mod tests {
             (last.index, last.count, last.start, last.end),
             (2, 3, 100, 120)
         );
+    }
+
+    fn waiting(ids: &[&str]) -> HashSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_index_reads_only_what_changed_or_waits() {
+        let mut index = CaseIndex::default();
+        assert_eq!(
+            index.plan(true, &waiting(&[])),
+            Refresh::Nothing,
+            "server list stands in"
+        );
+        assert_eq!(index.rows(), None);
+        let plan = index.plan(false, &waiting(&[]));
+        assert_eq!(plan, Refresh::Whole, "first build reads everything");
+        index.apply(&plan, sample(), waiting(&["a"]));
+        assert_eq!(index.rows().unwrap().len(), 4);
+        // "a" was waiting: it is read again even when nothing touched it.
+        index.touch(&["c".to_string()]);
+        let plan = index.plan(false, &waiting(&[]));
+        assert_eq!(plan, Refresh::Some(vec!["a".into(), "c".into()]));
+        // "a" comes back changed; "c" is gone (its creation was rolled back).
+        let mut a = sample().remove(0);
+        a.case.title = "Renamed".into();
+        index.apply(&plan, vec![a], waiting(&[]));
+        let rows = index.rows().unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.case.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "d"]);
+        assert_eq!(rows[0].case.title, "Renamed");
+        assert_eq!(index.plan(false, &waiting(&[])), Refresh::Nothing);
+        let many: Vec<String> = (0..=REBUILD_OVER).map(|i| i.to_string()).collect();
+        index.touch(&many);
+        assert_eq!(index.plan(false, &waiting(&[])), Refresh::Whole);
     }
 
     proptest! {

@@ -120,7 +120,7 @@ struct Inner {
     /// The log started empty and the first catch-up is still running.
     filling: std::cell::Cell<bool>,
     /// The case list's rows.
-    cases: RefCell<cases::CaseIndex>,
+    cases: RefCell<cases::CaseList>,
 }
 
 /// The driver: one per tab. Cheap to clone.
