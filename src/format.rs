@@ -37,10 +37,12 @@ pub fn date(ms: i64) -> String {
     })
 }
 
-/// Builds the date formatter now, so the first list that shows a date does
-/// not pay for it.
+/// Builds the date formatter when the browser is idle after start-up, so
+/// neither the first render nor the first list that shows a date pays for it.
 pub fn warm_up() {
-    let _ = date(0);
+    leptos::prelude::request_idle_callback(|| {
+        let _ = date(0);
+    });
 }
 
 /// Now, in wall-clock ms.

@@ -4,7 +4,9 @@ use crate::store::schema::{OVERRULED, PARKED, REFUSED};
 use crate::store::EventRecord;
 use crate::sync::{case_policy, set_case_policy, use_sync, use_sync_status};
 use crate::worker::worker_status;
-use casefile_core::event::{resolution, ConflictPolicy, DomainEvent, EventData, FieldSides};
+use casefile_core::event::{
+    field_label, resolution, ConflictPolicy, DomainEvent, EventData, FieldSides,
+};
 use leptos::prelude::*;
 use std::collections::BTreeSet;
 
@@ -265,7 +267,7 @@ fn Decide(event: DomainEvent) -> impl IntoView {
                         let name = format!("keep-{id}-{field}");
                         view! {
                             <tr data-field=field>
-                                <th scope="row">{label(field)}</th>
+                                <th scope="row">{field_label(field)}</th>
                                 <td>{r.base}</td>
                                 <td class="mine">{r.mine}</td>
                                 <td class="theirs">{r.theirs}</td>
@@ -298,12 +300,4 @@ fn Decide(event: DomainEvent) -> impl IntoView {
             .into_any()
         }
     }
-}
-
-/// A field's name as a heading ("status" → "Status").
-fn label(field: &str) -> String {
-    let mut chars = field.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }

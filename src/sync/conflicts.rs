@@ -4,7 +4,9 @@
 
 use super::SyncEngine;
 use crate::store::schema::SYNCED;
-use casefile_core::event::{replay, sides, ConflictPolicy, DomainEvent, EventData, FieldSides};
+use casefile_core::event::{
+    case_at_version, sides, ConflictPolicy, DomainEvent, EventData, FieldSides,
+};
 
 const KEY: &str = "casefile-conflict-policy";
 
@@ -45,17 +47,14 @@ impl SyncEngine {
         let Ok(EventData::CaseUpdated(mine)) = parked.typed_data() else {
             return None;
         };
-        let history = self.history(&parked.aggregate_id).await;
-        let before: Vec<DomainEvent> = history
-            .iter()
-            .filter(|(r, _)| {
-                r.synced == SYNCED
-                    && r.server_version
-                        .is_some_and(|v| v as u64 <= parked.base_version)
-            })
-            .map(|(_, e)| e.clone())
+        let settled: Vec<(u64, DomainEvent)> = self
+            .history(&parked.aggregate_id)
+            .await
+            .into_iter()
+            .filter(|(r, _)| r.synced == SYNCED)
+            .filter_map(|(r, e)| Some((r.server_version? as u64, e)))
             .collect();
-        let base = replay(&before).map(|v| v.case);
+        let base = case_at_version(&settled, parked.base_version);
         let now = self.local_case(&parked.aggregate_id).await?.view.case;
         Some(sides(base.as_ref(), &mine, &now))
     }

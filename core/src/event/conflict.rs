@@ -105,6 +105,31 @@ pub struct FieldSides {
     pub theirs: String,
 }
 
+/// A case field's name for people ("status" → "Status").
+pub fn field_label(field: &str) -> &'static str {
+    match field {
+        "title" => "Title",
+        "description" => "Description",
+        "status" => "Status",
+        "priority" => "Priority",
+        "assignee" => "Assignee",
+        "tags" => "Tags",
+        _ => "Other",
+    }
+}
+
+/// The case as the server had it at `version`: the server's events (each
+/// with the version it made) folded up to that version. The base of a
+/// conflict is this at the parked event's base version.
+pub fn case_at_version(settled: &[(u64, DomainEvent)], version: u64) -> Option<Case> {
+    let before: Vec<DomainEvent> = settled
+        .iter()
+        .filter(|(v, _)| *v <= version)
+        .map(|(_, e)| e.clone())
+        .collect();
+    super::replay(&before).map(|v| v.case)
+}
+
 /// A case field's value, in words.
 pub fn field_text(case: &Case, field: &str) -> String {
     match field {

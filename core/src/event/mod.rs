@@ -15,8 +15,8 @@ mod tests;
 
 pub use clock::{LamportClock, Stamp};
 pub use conflict::{
-    detect_conflicts, field_text, overlap, patch_text, resolution, resolve, sides, ConflictPolicy,
-    FieldSides, Resolution,
+    case_at_version, detect_conflicts, field_label, field_text, overlap, patch_text, resolution,
+    resolve, sides, ConflictPolicy, FieldSides, Resolution,
 };
 pub use judge::{judge, Applied, Verdict};
 pub use model::{

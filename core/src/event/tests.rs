@@ -569,6 +569,19 @@ fn a_manual_conflict_shows_each_field_side_by_side_and_resolves_per_field() {
     );
     // Keeping nothing of mine appends nothing.
     assert_eq!(resolution(&mine, &Default::default()), None);
+    // The base is the server's case at the update's base version.
+    let later = CasePatch {
+        title: Some("Later".into()),
+        ..CasePatch::default()
+    };
+    let log = [
+        (1, event("A", 1, 0, created("Rent arrears"))),
+        (2, event("B", 2, 1, EventData::CaseUpdated(later))),
+    ];
+    assert_eq!(case_at_version(&log, 1).unwrap().title, "Rent arrears");
+    assert_eq!(case_at_version(&log, 2).unwrap().title, "Later");
+    assert_eq!(case_at_version(&log, 0), None);
+    assert_eq!(field_label("status"), "Status");
     // An unknown base says so rather than guessing.
     assert_eq!(sides(None, &mine, &theirs)[0].base, "unknown");
 }
