@@ -6,7 +6,9 @@
 //! `path` (and whose method matches, if given) with `status` after
 //! `delay_ms`, `times` times or until cleared. With `body`, the answer is that
 //! body as it is (HTML, broken JSON, nothing, the wrong shape) with
-//! `content_type`, instead of the error envelope.
+//! `content_type`, instead of the error envelope. With `after_commit`, the
+//! request is carried out first and its answer thrown away: the client gets
+//! `status` for a write the server did keep (a response lost after commit).
 
 use crate::error::ApiError;
 use axum::extract::{Request, State};
@@ -42,6 +44,10 @@ pub struct FaultRule {
     /// The body's content type (default `application/json`).
     #[serde(default)]
     pub content_type: Option<String>,
+    /// Carry the request out first, then answer `status` instead of its
+    /// real answer (needs `status`).
+    #[serde(default)]
+    pub after_commit: bool,
 }
 
 /// A request a rule applied to.
@@ -99,23 +105,36 @@ pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next)
     if rule.delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(rule.delay_ms)).await;
     }
-    match (
-        rule.status.and_then(|s| StatusCode::from_u16(s).ok()),
-        rule.body,
-    ) {
+    if rule.after_commit && rule.status.is_some() {
+        // The real answer is dropped on the floor, as a proxy losing it would.
+        drop(next.run(req).await);
+        return fault_answer(rule.status, rule.body, rule.content_type.as_deref())
+            .unwrap_or_else(|| StatusCode::BAD_GATEWAY.into_response());
+    }
+    match fault_answer(rule.status, rule.body, rule.content_type.as_deref()) {
+        Some(answer) => answer,
+        None => next.run(req).await,
+    }
+}
+
+/// The answer a rule gives in place of the real one (none: pass through).
+fn fault_answer(status: Option<u16>, body: Option<String>, kind: Option<&str>) -> Option<Response> {
+    match (status.and_then(|s| StatusCode::from_u16(s).ok()), body) {
         (Some(status), Some(body)) => {
-            let kind = rule.content_type.as_deref().unwrap_or("application/json");
-            (
-                status,
-                [(axum::http::header::CONTENT_TYPE, kind.to_string())],
-                body,
+            let kind = kind.unwrap_or("application/json");
+            Some(
+                (
+                    status,
+                    [(axum::http::header::CONTENT_TYPE, kind.to_string())],
+                    body,
+                )
+                    .into_response(),
             )
-                .into_response()
         }
-        (Some(status), None) => {
-            ApiError::new(status, "injected_fault", "fault injected for a test").into_response()
-        }
-        (None, _) => next.run(req).await,
+        (Some(status), None) => Some(
+            ApiError::new(status, "injected_fault", "fault injected for a test").into_response(),
+        ),
+        (None, _) => None,
     }
 }
 

@@ -388,3 +388,35 @@ async fn pulls_page_through_the_log_in_order() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.error().error, "invalid_query");
 }
+
+#[tokio::test]
+async fn a_response_lost_after_commit_leaves_the_write_applied_and_a_replay_is_a_duplicate() {
+    let (db, dir) = common::fresh_db().await;
+    let app = app(
+        AppState {
+            faults: Some(std::sync::Arc::default()),
+            ..AppState::new(db)
+        },
+        dir.path().join("dist"),
+    );
+    let rules =
+        r#"[{"path":"/api/v1/events","method":"POST","status":503,"times":1,"after_commit":true}]"#;
+    let put = common::send(
+        &app,
+        axum::http::Request::put("/api/v1/_faults")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(rules))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::NO_CONTENT);
+    let created = create(1);
+    let lost = post_json(&app, "/api/v1/events", &batch(&[&created]), &[]).await;
+    assert_eq!(lost.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(lost.error().error, "injected_fault");
+    // The server kept it although the client was told otherwise.
+    assert_eq!(pull_all(&app).await.events.len(), 1);
+    let again = push(&app, &[&created], None).await;
+    assert_eq!(again.results[0].status, PushStatus::Duplicate);
+    assert_eq!(pull_all(&app).await.events.len(), 1, "never applied twice");
+}
