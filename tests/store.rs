@@ -159,6 +159,15 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     );
     // Once quarantined, it no longer comes back.
     assert!(store.events_for(&case).await.unwrap().1.is_empty());
+    // The next pull starts over, and the server's good copy comes back.
+    assert_eq!(store.cursor().await.unwrap(), 0, "pull cursor rewound");
+    let got = store.receive(&[pulled(2, &victim)], 2).await.unwrap();
+    assert_eq!(got.added, 1);
+    assert_eq!(
+        store.replay(&case).await.unwrap().unwrap().case.title,
+        "Before tampering",
+        "restored from the server's copy"
+    );
 }
 
 /// An event made on another device, as the server would send it.

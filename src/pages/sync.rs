@@ -1,7 +1,7 @@
 use crate::format::{now_ms, relative_time};
 use crate::online::use_online;
 use crate::store::schema::{OVERRULED, PARKED, REFUSED};
-use crate::store::EventRecord;
+use crate::store::{EventRecord, Quarantined};
 use crate::sync::{case_policy, set_case_policy, use_sync, use_sync_status};
 use crate::worker::worker_status;
 use casefile_core::event::{
@@ -18,6 +18,7 @@ pub fn SyncCenter() -> impl IntoView {
     let status = use_sync_status();
     let sync = StoredValue::new_local(use_sync());
     let (problems, set_problems) = signal(Vec::<(EventRecord, DomainEvent)>::new());
+    let (damaged, set_damaged) = signal(Vec::<(Quarantined, bool)>::new());
     if let Some(engine) = sync.get_value() {
         engine.list_queue();
     }
@@ -26,7 +27,10 @@ pub fn SyncCenter() -> impl IntoView {
         status.attention.track();
         status.pending.track();
         if let Some(engine) = sync.get_value() {
-            leptos::task::spawn_local(async move { set_problems.set(engine.problems().await) });
+            leptos::task::spawn_local(async move {
+                set_problems.set(engine.problems().await);
+                set_damaged.set(engine.damaged().await);
+            });
         }
     });
     let when = move |t: Option<u64>| {
@@ -71,6 +75,10 @@ pub fn SyncCenter() -> impl IntoView {
                 list.into_iter().map(|(record, event)| view! { <Problem record event/> }).collect_view().into_any()
             }}
         </section>
+        {move || {
+            let list = damaged.get();
+            (!list.is_empty()).then(|| view! { <Damaged list/> })
+        }}
         <section class="card">
             <h2>"Connection"</h2>
             <p>{move || if online.get() {
@@ -80,6 +88,40 @@ pub fn SyncCenter() -> impl IntoView {
             }}</p>
             <h2>"Offline worker"</h2>
             <p data-testid="worker-status">{move || worker.get().describe()}</p>
+        </section>
+    }
+}
+
+/// Records on this device that failed their checksum: kept aside, never
+/// used, and fetched again from the server where it has them.
+#[component]
+fn Damaged(list: Vec<(Quarantined, bool)>) -> impl IntoView {
+    let lost = list.iter().filter(|(_, restored)| !restored).count();
+    let records = match list.len() {
+        1 => "1 damaged record was".to_string(),
+        n => format!("{n} damaged records were"),
+    };
+    let summary = if lost == 0 {
+        format!("{records} set aside; the server's copy is back in use, so nothing is lost.")
+    } else {
+        format!("{records} set aside and kept here unused; {lost} not restored from the server (yet), so what they held may be missing on this device until the server sends it.")
+    };
+    let rows = list
+        .into_iter()
+        .map(|(q, restored)| {
+            view! {
+                <li data-testid="damaged-record">
+                    <code>{q.id.chars().take(8).collect::<String>()}</code>" · "{q.reason}" · "
+                    {if restored { "restored from the server" } else { "not restored" }}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" data-testid="damaged-records">
+            <h2>"Damaged records"</h2>
+            <p role="status">{summary}</p>
+            <ul>{rows}</ul>
         </section>
     }
 }

@@ -8,7 +8,9 @@
 //! - `receive` stores pulled events, applies the receive rule to the clock
 //!   and moves the pull cursor in one transaction too.
 //! - Every read verifies each record's checksum; a record that fails is moved
-//!   to the quarantine store with the reason, reported, and never used.
+//!   to the quarantine store with the reason, reported, and never used; the
+//!   pull cursor goes back to the start so the server's copy, if it has one,
+//!   comes back.
 //! - Each event keeps its sync state in `synced` ([`schema::PENDING`],
 //!   [`schema::SYNCED`], [`schema::REFUSED`], [`schema::OVERRULED`],
 //!   [`schema::PARKED`]): nothing is ever deleted, so nothing is lost.
@@ -401,9 +403,18 @@ impl EventStore {
             }
         }
         if !bad.is_empty() {
-            let tx = self.write(&[EVENTS, QUARANTINE])?;
+            let tx = self.write(&[EVENTS, QUARANTINE, META])?;
             let events = tx.object_store(EVENTS).map_err(err)?;
             let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
+            // The server may hold a good copy of a damaged record: the next
+            // pull starts from the beginning, and `receive` stores every
+            // event this device no longer has (the others are no-ops).
+            put_js(
+                &tx.object_store(META).map_err(err)?,
+                META_CURSOR,
+                0.0.into(),
+            )
+            .await?;
             for q in &bad {
                 leptos::logging::error!("event {} quarantined: {}", q.id, q.reason);
                 quarantine

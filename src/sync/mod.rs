@@ -261,6 +261,20 @@ impl SyncEngine {
         out
     }
 
+    /// Records that failed verification and were set aside, each with
+    /// whether a good copy (pulled again from the server) is back in use.
+    pub async fn damaged(&self) -> Vec<(crate::store::Quarantined, bool)> {
+        let Ok(store) = self.store() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for q in store.quarantined().await.unwrap_or_default() {
+            let restored = matches!(store.event(&q.id).await, Ok(Some(_)));
+            out.push((q, restored));
+        }
+        out
+    }
+
     /// Settles a manual conflict: the parked event is set aside and `data`
     /// (the fields the person chose; `None` keeps the server's) is appended
     /// in its place.
