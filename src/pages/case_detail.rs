@@ -99,16 +99,9 @@ pub fn CaseDetail() -> impl IntoView {
                 </div>
             }.into_any()
         } else if let Some(l) = local.get() {
-            let notes = l.view.notes.clone();
             view! {
                 <CaseView c=l.view.case.clone() pending=l.pending/>
                 <CaseActions c=l.view.case write/>
-                <section class="card">
-                    <h2>"Notes"</h2>
-                    <NoteList notes/>
-                    <NoteForm write/>
-                </section>
-                <AuditTrail id/>
             }.into_any()
         } else if !local_read.get() {
             view! { <crate::components::Loading what="the case"/> }.into_any()
@@ -123,6 +116,17 @@ pub fn CaseDetail() -> impl IntoView {
                 </Show>
             }.into_any()
         }}
+        // Built once per case, not on every change of it: a note being
+        // typed, and the audit trail's "as of here", survive another
+        // device's change arriving (found by the chaos suite).
+        <Show when=move || local.with(Option::is_some)>
+            <section class="card">
+                <h2>"Notes"</h2>
+                {move || local.with(|l| l.as_ref().map(|l| view! { <NoteList notes=l.view.notes.clone()/> }))}
+                <NoteForm write/>
+            </section>
+            <AuditTrail id/>
+        </Show>
         <p class="form-error" role="alert">{move || error.get()}</p>
     }
 }

@@ -206,6 +206,36 @@ test("two devices editing one case converge on the server's state; a second tab 
   }
 });
 
+// Regression (chaos seed 2): the case page rebuilt its note form on every
+// change of the case, so a note being typed vanished when another device's
+// change arrived, and "Add note" then saved nothing.
+test("a note being typed survives another device's change arriving", async () => {
+  const server = await startServer({ seed: 2 });
+  const deviceA = await browser.newContext();
+  const deviceB = await browser.newContext();
+  try {
+    const a = await deviceA.newPage();
+    const b = await deviceB.newPage();
+    const id = await createCase(a, server, "Typed over a live change");
+    await until(async () => (await api(server, `/api/v1/cases/${id}`)).status === 200, "creation synced");
+    await b.goto(`${server.url}/cases/${id}`);
+    await b.getByTestId("set-status").waitFor();
+
+    await a.getByLabel("Add a note").fill("Half-written note");
+    await a.getByLabel("Add a note").focus();
+    await b.getByTestId("set-status").selectOption("closed");
+    await a.locator(".case-badges .status-closed").waitFor({ timeout: 10_000 });
+    assert.equal(await a.getByLabel("Add a note").inputValue(), "Half-written note", "the draft is kept");
+    await a.getByRole("button", { name: "Add note" }).click();
+    await a.locator(".note", { hasText: "Half-written note" }).waitFor();
+    await until(async () => (await api(server, `/api/v1/cases/${id}/notes`)).body?.length === 1, "the note on the server");
+  } finally {
+    await deviceA.close();
+    await deviceB.close();
+    await server.dispose();
+  }
+});
+
 test("delete shows an Undo toast that restores the case; a refused write rolls back with an error toast naming the reason", async () => {
   const server = await startServer({ seed: 2, faults: true });
   const context = await browser.newContext();
