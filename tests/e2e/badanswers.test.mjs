@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, until, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, until, waitForController, OUTPUT } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -43,6 +43,30 @@ test("a read answered with HTML, broken JSON, nothing or the wrong shape says so
       await context.close();
     }
   } finally {
+    await server.dispose();
+  }
+});
+
+test("a read that trickles in slower than the worker's 4 s timeout shows the last answer, marked offline data, and no error", async () => {
+  const server = await startServer({ seed: 4, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/`);
+    await waitForController(page);
+    await page.reload();
+    await page.locator("svg.chart").first().waitFor();
+    await setFaults(server, [{ path: "/api/v1/dashboard", delay_ms: 9_000 }]);
+    const started = Date.now();
+    await page.reload();
+    await page.getByTestId("online-indicator").filter({ hasText: "offline data" }).waitFor({ timeout: 15_000 });
+    await page.locator("svg.chart").first().waitFor();
+    const waited = Date.now() - started;
+    console.log(`slow read: the worker answered from its cache after ${waited} ms (timeout 4 s, server 9 s)`);
+    assert.ok(waited < 8_500, `served before the slow server answered (${waited} ms)`);
+    assert.equal(await page.getByRole("alert").filter({ hasText: /Unexpected|could not/i }).count(), 0);
+  } finally {
+    await context.close();
     await server.dispose();
   }
 });
