@@ -12,7 +12,7 @@ export const OUTPUT = path.join(ROOT, "tests/e2e/output");
 mkdirSync(OUTPUT, { recursive: true });
 
 const SERVER_BIN = process.env.CASEFILE_SERVER_BIN || path.join(ROOT, "target/debug/casefile-server");
-const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
+export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 
 /** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
 export async function startServer({ seed = 0, faults = false, dist = path.join(ROOT, "dist"), env = {} } = {}) {
@@ -70,7 +70,7 @@ export async function startServer({ seed = 0, faults = false, dist = path.join(R
   return server;
 }
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
       "--no-sandbox",
       "--disable-gpu",
       "--disable-dev-shm-usage",

@@ -1,0 +1,474 @@
+// The chaos driver (SPEC §8): a seeded random schedule of user actions on two
+// devices (device A with two tabs, device B with one), interleaved with
+// faults — the server stopped, 5xx bursts, added latency, a response lost
+// after the server committed, a tab closed and reopened, a reload with a
+// non-empty queue, a new build deployed — then a settle phase and the checks:
+// every event created on a client is on the server exactly once or visible
+// in a dead letter / conflict / refused view; every client's case list equals
+// the server's; Lamport stamps are unique per node and never reused.
+//
+// `runChaos({ seed, actions })` returns the run's table; `tests/e2e/chaos.test.mjs`
+// runs a few fixed seeds, `scripts/soak.sh` a long soak.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { OUTPUT, ROOT, launchBrowser, setFaults, startServer, until, waitForController, watchProblems } from "./harness.mjs";
+
+/** A small seeded generator (mulberry32): the same seed gives the same run. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (n) => Math.floor(next() * n),
+    pick: (xs) => xs[Math.floor(next() * xs.length)],
+    chance: (p) => next() < p,
+  };
+}
+
+const STATUSES = ["open", "in_review", "closed"];
+const PRIORITIES = ["low", "medium", "high", "critical"];
+// `synced` values of the event store (src/store/schema.rs).
+const SYNC_STATE = { 0: "pending", 1: "synced", 2: "refused", 3: "overruled", 4: "parked", 5: "queued", 6: "dead" };
+const WAITING = new Set([0, 5, 6]);
+const VISIBLE_UNSENT = new Set([2, 3, 4, 6]);
+
+/** Everything a device's event store holds: its node, clock, events; and its worker queue. */
+async function readDevice(page) {
+  return page.evaluate(async () => {
+    const open = (name) =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const all = (db, store) =>
+      new Promise((resolve, reject) => {
+        if (!db.objectStoreNames.contains(store)) return resolve([]);
+        const req = db.transaction(store).objectStore(store).getAll();
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const get = (db, store, key) =>
+      new Promise((resolve, reject) => {
+        const req = db.transaction(store).objectStore(store).get(key);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const names = (await indexedDB.databases()).map((d) => d.name);
+    const events = await open("casefile-events");
+    const out = {
+      node: await get(events, "meta", "node_id"),
+      clock: await get(events, "meta", "clock"),
+      events: (await all(events, "events")).map((r) => ({
+        id: r.id,
+        aggregate_id: r.aggregate_id,
+        event_type: r.event_type,
+        clock: r.clock,
+        node_id: r.node_id,
+        synced: r.synced,
+        sync_error: r.sync_error,
+      })),
+      quarantined: (await all(events, "quarantine")).length,
+      queued: 0,
+      dead: 0,
+    };
+    events.close();
+    if (names.includes("casefile-queue")) {
+      const queue = await open("casefile-queue");
+      out.queued = (await all(queue, "queue")).length;
+      out.dead = (await all(queue, "dead")).length;
+      queue.close();
+    }
+    return out;
+  });
+}
+
+async function serverEvents(server) {
+  const events = [];
+  let after = 0;
+  for (;;) {
+    const page = await (await fetch(`${server.url}/api/v1/events?after=${after}&limit=1000`)).json();
+    events.push(...page.events.map((e) => e.event));
+    after = page.next_cursor;
+    if (!page.has_more) return events;
+  }
+}
+
+async function serverCases(server) {
+  const cases = [];
+  let cursor = "";
+  for (;;) {
+    const page = await (await fetch(`${server.url}/api/v1/cases?limit=500${cursor ? `&cursor=${cursor}` : ""}`)).json();
+    cases.push(...page.items);
+    if (!page.next_cursor) return cases;
+    cursor = encodeURIComponent(page.next_cursor);
+  }
+}
+
+/** The case list a device shows (its own copy), every page, as plain rows. */
+async function shownCases(page, base) {
+  await page.goto(`${base}/cases`);
+  await page.getByTestId("list-timing").or(page.getByText("No cases match")).first().waitFor({ timeout: 20_000 });
+  const rows = [];
+  for (;;) {
+    rows.push(
+      ...(await page.locator("table.cases tbody tr").evaluateAll((trs) =>
+        trs.map((tr) => ({
+          id: tr.querySelector("a").getAttribute("href").split("/").pop(),
+          title: tr.querySelector("a").textContent,
+          status: tr.querySelector("[class*=status-]").className.match(/status-(\w+)/)[1],
+          priority: tr.querySelector("[class*=prio-]").className.match(/prio-(\w+)/)[1],
+          assignee: tr.children[3].textContent,
+          pending: !!tr.querySelector(".badge.pending"),
+        })),
+      )),
+    );
+    const next = page.locator("nav.pager button", { hasText: "Next" });
+    if (!(await next.count()) || (await next.isDisabled())) return rows;
+    const at = await page.getByTestId("page-of").innerText();
+    await next.click();
+    await until(async () => (await page.getByTestId("page-of").innerText()) !== at, "the next page");
+  }
+}
+
+/**
+ * One chaos run. Returns `{ seed, actions, faults, counts, problems }`;
+ * `problems` lists every broken invariant in words (empty when all hold).
+ */
+export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
+  const r = rng(seed);
+  const dist = mkdtempSync(path.join(tmpdir(), "casefile-chaos-dist-"));
+  cpSync(path.join(ROOT, "dist"), dist, { recursive: true });
+  const server = await startServer({ faults: true, dist });
+  const browser = await launchBrowser();
+  const deviceA = await browser.newContext();
+  const deviceB = await browser.newContext();
+  const tally = { actions: {}, faults: {} };
+  const bump = (t, k) => (t[k] = (t[k] || 0) + 1);
+  const created = []; // case ids, in order
+  const titles = new Map(); // id -> the title this run gave it
+  const pageErrors = [];
+  let offline = 0; // actions left before the server comes back
+  let builds = 0;
+  let edits = 0;
+
+  const newTab = async (context, name) => {
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    page.on("dialog", (d) => d.dismiss());
+    const tab = { name, context, page, problems };
+    return tab;
+  };
+  const tabs = [await newTab(deviceA, "A1"), await newTab(deviceA, "A2"), await newTab(deviceB, "B")];
+  const goto = async (tab, route) => {
+    const target = `${server.url}${route}`;
+    if (tab.page.url() !== target) await tab.page.goto(target);
+  };
+  // Opens a case; false when this device cannot change it yet (it has not
+  // pulled it, and the page shows the server's copy, an error or "not found").
+  const openCase = async (tab, id) => {
+    await goto(tab, `/cases/${id}`);
+    const page = tab.page;
+    const actions = page.getByTestId("set-status");
+    const other = page.getByRole("heading", { name: "Case not found" }).or(page.locator(".panel-error")).or(page.locator("article.case"));
+    await actions.or(other).first().waitFor({ timeout: 15_000 });
+    if (await actions.count()) return true;
+    return actions.waitFor({ timeout: 3_000 }).then(() => true, () => false);
+  };
+
+  // Picks another value in one of the case page's selects and waits for its badge.
+  const change = async (tab, id, select, values, badge) => {
+    if (!(await openCase(tab, id))) return false;
+    const now = await tab.page.getByTestId(select).inputValue();
+    const next = r.pick(values.filter((v) => v !== now));
+    await tab.page.getByTestId(select).selectOption(next);
+    await tab.page.locator(`.case-badges .${badge}-${next}`).waitFor();
+    return true;
+  };
+  const act = {
+    async create(tab) {
+      await goto(tab, "/cases/new");
+      const title = `Chaos ${seed}-${created.length + 1} ${r.pick(["rent", "boiler", "benefits", "school", "damp"])}`;
+      await tab.page.getByLabel("Title").fill(title);
+      await tab.page.getByLabel("Priority").selectOption(r.pick(PRIORITIES));
+      await tab.page.getByRole("button", { name: "Create case" }).click();
+      await tab.page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+      const id = tab.page.url().split("/").pop();
+      created.push(id);
+      titles.set(id, title);
+      await tab.page.locator("h1", { hasText: title }).waitFor();
+      return true;
+    },
+    status: (tab, id) => change(tab, id, "set-status", STATUSES, "status"),
+    priority: (tab, id) => change(tab, id, "set-priority", PRIORITIES, "prio"),
+    async edit(tab, id) {
+      if (!(await openCase(tab, id))) return false;
+      if (await tab.page.getByRole("button", { name: "Restore case" }).count()) return false;
+      await goto(tab, `/cases/${id}/edit`);
+      const assignee = `${r.pick(["Dana", "Sam", "Ali", "Jo"])} ${++edits}`;
+      await tab.page.getByLabel("Assignee").fill(assignee);
+      await tab.page.getByRole("button", { name: "Save changes" }).click();
+      await tab.page.waitForURL(new RegExp(`/cases/${id}$`));
+      await tab.page.getByText(assignee).first().waitFor();
+      return true;
+    },
+    async note(tab, id) {
+      if (!(await openCase(tab, id))) return false;
+      const body = `Note ${seed}-${r.int(1e6)}`;
+      await tab.page.getByLabel("Add a note").fill(body);
+      await tab.page.getByRole("button", { name: "Add note" }).click();
+      await tab.page.getByText(body).waitFor();
+      return true;
+    },
+    async delete(tab, id) {
+      if (!(await openCase(tab, id))) return false;
+      const restore = tab.page.getByRole("button", { name: "Restore case" });
+      if (await restore.count()) {
+        await restore.click();
+        await tab.page.getByRole("button", { name: "Delete case" }).waitFor();
+        return true;
+      }
+      await tab.page.getByRole("button", { name: "Delete case" }).click();
+      const toast = tab.page.locator(".toast", { hasText: "Case deleted." });
+      if (r.chance(0.5)) {
+        await toast.getByRole("button", { name: "Undo" }).click();
+        await tab.page.getByRole("button", { name: "Delete case" }).waitFor();
+      } else {
+        await restore.waitFor();
+      }
+      return true;
+    },
+  };
+
+  const fault = {
+    async offline() {
+      await server.stop();
+      offline = 2 + r.int(4);
+    },
+    async burst() {
+      await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: r.pick([500, 503]), times: 1 + r.int(3) }]);
+    },
+    async latency() {
+      await setFaults(server, [{ path: "/api/v1/", delay_ms: 300 + r.int(1200), times: 3 + r.int(6) }]);
+    },
+    async lost_response() {
+      await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 1, after_commit: true }]);
+    },
+    async reopen_tab() {
+      const i = r.int(tabs.length);
+      const old = tabs[i];
+      pageErrors.push(...old.problems.errors.map((e) => `${old.name}: ${e}`));
+      await old.page.close();
+      tabs[i] = await newTab(old.context, old.name);
+      await goto(tabs[i], r.pick(["/", "/cases", "/sync"]));
+    },
+    async reload() {
+      const tab = r.pick(tabs);
+      if (tab.page.url() === "about:blank") return;
+      await tab.page.reload();
+    },
+    async deploy() {
+      const file = path.join(dist, "sw.js");
+      const sw = readFileSync(file, "utf8");
+      const version = sw.match(/const VERSION = "([^"]+)"/)[1];
+      writeFileSync(file, sw.replace(version, `chaos-${seed}-build-${++builds}`));
+      if (offline) return; // the browsers find it when the server is back
+      const tab = r.pick(tabs);
+      if (tab.page.url() === "about:blank") return;
+      await tab.page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update()).catch(() => {});
+      const banner = tab.page.getByTestId("update-banner");
+      try {
+        await banner.waitFor({ timeout: 10_000 });
+        await Promise.all([tab.page.waitForEvent("load"), banner.getByRole("button", { name: "Reload" }).click()]);
+      } catch {
+        // The browser may take longer to fetch the new worker; the next
+        // navigation finds it.
+      }
+    },
+  };
+
+  const started = Date.now();
+  try {
+    // Every tab loads the app once online, so its worker is installed.
+    for (const tab of tabs) {
+      await goto(tab, "/");
+      await waitForController(tab.page);
+    }
+    for (let n = 0; n < total; n++) {
+      if (offline && --offline === 0) await server.start();
+      if (!offline && r.chance(0.2)) {
+        const name = r.pick(Object.keys(fault));
+        bump(tally.faults, name);
+        log(`  fault ${name}`);
+        await fault[name]();
+      }
+      const tab = r.pick(tabs);
+      const name = created.length === 0 || r.chance(0.25) ? "create" : r.pick(["status", "priority", "edit", "note", "delete"]);
+      const id = r.pick(created);
+      let did;
+      try {
+        did = await act[name](tab, id);
+      } catch (e) {
+        const shot = path.join(OUTPUT, `chaos-seed-${seed}-failure.png`);
+        await tab.page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+        throw new Error(`seed ${seed}, action ${n + 1} (${tab.name} ${name} ${id ?? ""}): ${e.message} (screenshot ${shot})`);
+      }
+      bump(tally.actions, did ? name : `${name} skipped`);
+      log(`  ${tab.name} ${name}${did ? "" : " skipped"}`);
+    }
+    if (offline) await server.start();
+    offline = 0;
+    await setFaults(server, []);
+
+    // Settle: as a person would, open the Sync center, press Sync now and
+    // retry every dead letter until every device is quiet and has pulled
+    // everything the server has.
+    const deadLettered = new Set();
+    let settled = null;
+    const deadline = Date.now() + 120_000;
+    while (!settled) {
+      if (Date.now() > deadline) throw new Error("the devices did not settle within 120 s");
+      const log_ = await serverEvents(server);
+      const onServer = new Set(log_.map((e) => e.id));
+      let quiet = true;
+      const devices = [];
+      for (const tab of [tabs[0], tabs[2]]) {
+        await goto(tab, "/sync");
+        const letters = tab.page.getByTestId("dead-letter");
+        for (const text of await letters.allInnerTexts()) deadLettered.add(`${tab.name}:${text.slice(0, 80)}`);
+        if (await letters.count()) {
+          await letters.first().getByRole("button", { name: "Retry" }).click();
+          quiet = false;
+        }
+        const device = await readDevice(tab.page);
+        devices.push({ tab, device });
+        const waiting = device.events.filter((e) => WAITING.has(e.synced)).length;
+        const known = new Set(device.events.map((e) => e.id));
+        const missing = [...onServer].filter((id) => !known.has(id)).length;
+        if (waiting || device.queued || device.dead || missing) {
+          quiet = false;
+          await tab.page.getByTestId("sync-now").click().catch(() => {});
+        }
+      }
+      // Quiet only if the server took nothing new while the devices were read.
+      if (quiet && (await serverEvents(server)).length === log_.length) settled = { log: log_, devices };
+      else await new Promise((res) => setTimeout(res, 1_000));
+    }
+
+    // The checks.
+    const problems = [];
+    const { log: serverLog, devices } = settled;
+    const ids = serverLog.map((e) => e.id);
+    const duplicates = ids.length - new Set(ids).size;
+    if (duplicates) problems.push(`${duplicates} events applied twice on the server`);
+    const onServer = new Set(ids);
+    let createdHere = 0;
+    let lost = 0;
+    let overruled = 0;
+    let refused = 0;
+    const stamps = new Map();
+    for (const { tab, device } of devices) {
+      if (device.quarantined) problems.push(`${tab.context === deviceA ? "A" : "B"}: ${device.quarantined} quarantined records`);
+      const own = device.events.filter((e) => e.node_id === device.node);
+      createdHere += own.length;
+      for (const e of own) {
+        if (onServer.has(e.id)) {
+          if (e.synced !== 1) problems.push(`${e.id} is on the server but ${SYNC_STATE[e.synced]} on its device`);
+        } else if (VISIBLE_UNSENT.has(e.synced)) {
+          if (e.synced === 3) overruled++;
+          if (e.synced === 2) refused++;
+        } else {
+          lost++;
+          problems.push(`lost: ${e.event_type} ${e.id} (${SYNC_STATE[e.synced]}) is neither on the server nor shown as needing attention`);
+        }
+      }
+      // The device holds exactly the server's log as settled events.
+      const settledHere = new Set(device.events.filter((e) => e.synced === 1).map((e) => e.id));
+      const notHere = ids.filter((id) => !settledHere.has(id)).length;
+      const notThere = [...settledHere].filter((id) => !onServer.has(id)).length;
+      if (notHere || notThere) problems.push(`${tab.name}'s device: ${notHere} server events missing, ${notThere} settled events the server lacks`);
+      // Stamps: unique per node, and the persisted clock is past every one.
+      const clocks = own.map((e) => e.clock);
+      if (new Set(clocks).size !== clocks.length) problems.push(`${tab.name}'s device reused a Lamport stamp`);
+      const maxClock = Math.max(0, ...device.events.map((e) => e.clock));
+      if (device.clock < maxClock) problems.push(`${tab.name}'s device clock ${device.clock} is behind a stored stamp ${maxClock}`);
+      for (const e of device.events) {
+        const key = `${e.clock}/${e.node_id}`;
+        if (stamps.has(key) && stamps.get(key) !== e.id) problems.push(`stamp ${key} names two events`);
+        stamps.set(key, e.id);
+      }
+    }
+    for (const e of serverLog) {
+      const key = `${e.clock}/${e.node_id}`;
+      if (stamps.has(key) && stamps.get(key) !== e.id) problems.push(`stamp ${key} names two events`);
+    }
+
+    // Convergence: every device's list (its own copy) equals the server's.
+    const want = (await serverCases(server))
+      .filter((c) => !c.deleted)
+      .map((c) => ({ id: c.id, title: c.title, status: c.status, priority: c.priority, assignee: c.assignee ?? "Unassigned", pending: false }))
+      .sort((x, y) => x.id.localeCompare(y.id));
+    for (const { tab } of devices) {
+      const shown = (await shownCases(tab.page, server.url)).sort((x, y) => x.id.localeCompare(y.id));
+      if (JSON.stringify(shown) !== JSON.stringify(want)) {
+        const diff = want.filter((w) => JSON.stringify(w) !== JSON.stringify(shown.find((s) => s.id === w.id)));
+        problems.push(`${tab.name}'s list differs from the server's (${shown.length} vs ${want.length} cases; first difference: ${JSON.stringify(diff[0] ?? shown[0])} / ${JSON.stringify(shown.find((s) => s.id === diff[0]?.id))})`);
+      }
+    }
+    for (const tab of tabs) pageErrors.push(...tab.problems.errors.map((e) => `${tab.name}: ${e}`));
+    const csp = tabs.flatMap((t) => t.problems.csp);
+    if (csp.length) problems.push(`CSP violations: ${csp[0]}`);
+    return {
+      seed,
+      actions: total,
+      seconds: Math.round((Date.now() - started) / 1000),
+      tally,
+      counts: {
+        created: createdHere,
+        synced: devices.reduce((n, { device }) => n + device.events.filter((e) => e.node_id === device.node && onServer.has(e.id)).length, 0),
+        duplicates,
+        lost,
+        dead_lettered: deadLettered.size,
+        conflicts: overruled,
+        refused,
+        cases: want.length,
+      },
+      pageErrors,
+      problems,
+    };
+  } finally {
+    await deviceA.close().catch(() => {});
+    await deviceB.close().catch(() => {});
+    await browser.close().catch(() => {});
+    await server.dispose();
+    rmSync(dist, { recursive: true, force: true });
+  }
+}
+
+/** The run's table, as printed by the test and the soak. */
+export function table(runs) {
+  const cols = ["seed", "actions", "faults", "created", "synced", "duplicates", "lost", "dead_lettered", "conflicts", "refused", "s"];
+  const lines = [cols.join(" | "), cols.map(() => "---").join(" | ")];
+  const sum = Object.fromEntries(cols.map((c) => [c, 0]));
+  for (const run of runs) {
+    const row = {
+      seed: run.seed,
+      actions: run.actions,
+      faults: Object.values(run.tally.faults).reduce((a, b) => a + b, 0),
+      ...run.counts,
+      s: run.seconds,
+    };
+    for (const c of cols) if (c !== "seed") sum[c] += row[c] ?? 0;
+    lines.push(cols.map((c) => row[c] ?? 0).join(" | "));
+  }
+  sum.seed = `all ${runs.length}`;
+  lines.push(cols.map((c) => sum[c]).join(" | "));
+  return lines.map((l) => `| ${l} |`).join("\n");
+}

@@ -1,0 +1,23 @@
+// The chaos suite's short fixed set of seeds (the long soak is scripts/soak.sh).
+// Each run prints its seed, actions, faults and counts; any broken invariant
+// fails the test with the seed that reproduces it (`node tests/e2e/soak.mjs --seeds S --actions N`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runChaos, table } from "./chaos.mjs";
+
+const SEEDS = [1, 2];
+const ACTIONS = 25;
+
+for (const seed of SEEDS) {
+  test(`chaos seed ${seed}: ${ACTIONS} actions on two devices and three tabs under faults lose nothing and duplicate nothing`, async () => {
+    const run = await runChaos({ seed, actions: ACTIONS });
+    console.log(`chaos seed ${seed}: actions ${JSON.stringify(run.tally.actions)}`);
+    console.log(`chaos seed ${seed}: faults ${JSON.stringify(run.tally.faults)}`);
+    console.log(table([run]));
+    if (run.pageErrors.length) console.log(`page errors (reported, not failures): ${run.pageErrors.slice(0, 5).join(" | ")}`);
+    assert.deepEqual(run.problems, [], `seed ${seed} broke an invariant`);
+    assert.equal(run.counts.lost, 0);
+    assert.equal(run.counts.duplicates, 0);
+    assert.ok(run.counts.created > 0 && run.counts.synced > 0, "the run wrote and synced something");
+  });
+}
