@@ -6,6 +6,7 @@ use crate::online::use_online;
 use crate::query::UseQueryReturn;
 use casefile_core::api::{CaseStatus, Priority};
 use casefile_core::query::DataSource;
+use casefile_core::strategy::Reach;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -13,7 +14,7 @@ use leptos_router::components::A;
 #[component]
 pub fn Header() -> impl IntoView {
     let online = use_online();
-    let offline_data = crate::http::offline_data();
+    let reach = crate::http::reach();
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -31,21 +32,21 @@ pub fn Header() -> impl IntoView {
             <PendingCount/>
             <span
                 class="net"
-                class:net-offline=move || !online.get() || offline_data.get().is_some()
+                class:net-offline=move || !online.get() || reach.get() != Reach::Answering
                 role="status"
                 aria-live="polite"
                 data-testid="online-indicator"
-                title=move || offline_data.get().map(|at| format!(
-                    "The server cannot be reached; showing data saved {}.",
-                    relative_time(at as i64, now_ms())
-                ))
+                title=move || match reach.get() {
+                    Reach::OfflineCopy { stored_at } => Some(format!(
+                        "The server cannot be reached; showing data saved {}.",
+                        relative_time(stored_at as i64, now_ms())
+                    )),
+                    Reach::Unreachable => Some("The server cannot be reached; showing what this device has.".to_string()),
+                    Reach::Answering => None,
+                }
             >
                 <span class="net-dot" aria-hidden="true"></span>
-                {move || match (online.get(), offline_data.get()) {
-                    (false, _) => "Offline",
-                    (true, Some(_)) => "Server unreachable · offline data",
-                    (true, None) => "Online",
-                }}
+                {move || if online.get() { reach.get().label() } else { "Offline" }}
             </span>
         </header>
     }

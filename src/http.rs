@@ -8,13 +8,14 @@
 use casefile_core::api::ErrorBody;
 use casefile_core::origins::{Balance, OriginHealth, OriginPool, Outcome};
 use casefile_core::retry::{parse_retry_after, Failure};
+use casefile_core::strategy::Reach;
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 
 thread_local! {
-    static OFFLINE_DATA: leptos::prelude::RwSignal<Option<u64>> = leptos::prelude::RwSignal::new(None);
+    static REACH: leptos::prelude::RwSignal<Reach> = leptos::prelude::RwSignal::new(Reach::default());
     static POOL: RefCell<OriginPool> = RefCell::new(OriginPool::new(configured_origins(), configured_balance()));
     static PROBE_ARMED: Cell<bool> = const { Cell::new(false) };
 }
@@ -321,25 +322,30 @@ pub async fn post_json<T: DeserializeOwned>(
     })
 }
 
-/// When the last API read was answered by the service worker from its cache
-/// because the server could not be reached: `Some(when that copy was
-/// stored)`; `None` once the server answers again.
-pub fn offline_data() -> leptos::prelude::RwSignal<Option<u64>> {
-    OFFLINE_DATA.with(|s| *s)
+/// What the latest API request said about the server: answering, answered
+/// by the worker's offline copy, or unreachable (`core::strategy::Reach`).
+pub fn reach() -> leptos::prelude::RwSignal<Reach> {
+    REACH.with(|s| *s)
 }
 
 async fn send_value(
     out: &Outgoing<'_>,
 ) -> Result<(std::sync::Arc<serde_json::Value>, String), FetchError> {
-    use leptos::prelude::Set;
+    use leptos::prelude::{Set, Update};
     let path = out.path;
     let request_id = new_request_id();
-    let res = send_with_failover(out, &request_id).await?;
+    let res = match send_with_failover(out, &request_id).await {
+        Ok(res) => res,
+        Err(e) => {
+            reach().update(|r| *r = r.failed(e.failure()));
+            return Err(e);
+        }
+    };
     let stored_at = res
         .headers()
         .get(casefile_core::strategy::OFFLINE_HEADER)
         .and_then(|v| v.parse().ok());
-    offline_data().set(stored_at);
+    reach().set(Reach::answered(stored_at));
     if !res.ok() {
         let err = into_error(res, request_id).await;
         leptos::logging::warn!("{path} failed: {err}");

@@ -35,6 +35,56 @@ pub const OFFLINE_HEADER: &str = "x-casefile-offline";
 /// Set on every response the worker stores: when it was stored (ms).
 pub const STORED_AT_HEADER: &str = "x-casefile-stored-at";
 
+/// What the page knows about the server from its latest API read, for the
+/// header's indicator (the browser's own online flag comes on top).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// The server answered (or nothing has been asked yet).
+    #[default]
+    Answering,
+    /// The worker answered from its cache because the server could not be
+    /// reached; the copy was stored at this time (ms).
+    OfflineCopy {
+        /// When the worker stored the answer (ms).
+        stored_at: u64,
+    },
+    /// The last read got no answer at all and no cached copy.
+    Unreachable,
+}
+
+impl Reach {
+    /// After a response arrived, with the worker's [`OFFLINE_HEADER`] value
+    /// if it carried one.
+    pub fn answered(offline_header: Option<u64>) -> Reach {
+        match offline_header {
+            Some(stored_at) => Reach::OfflineCopy { stored_at },
+            None => Reach::Answering,
+        }
+    }
+
+    /// After a request failed: only a failure to reach the server at all
+    /// says it is unreachable (an HTTP error is an answer). An offline copy
+    /// already on screen stays said: the server is still unreachable, and
+    /// what shows is still that copy (requests that are never cached, like
+    /// the event log, fail beside it).
+    pub fn failed(self, failure: crate::retry::Failure) -> Reach {
+        match (failure, self) {
+            (crate::retry::Failure::Network, Reach::OfflineCopy { .. }) => self,
+            (crate::retry::Failure::Network, _) => Reach::Unreachable,
+            _ => Reach::Answering,
+        }
+    }
+
+    /// The header's words for it, when the browser says it is online.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reach::Answering => "Online",
+            Reach::OfflineCopy { .. } => "Server unreachable · offline data",
+            Reach::Unreachable => "Server unreachable",
+        }
+    }
+}
+
 /// A runtime cache and its bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeCache {
@@ -183,6 +233,28 @@ impl RuntimeIndex {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reach_follows_the_latest_read() {
+        use crate::retry::Failure;
+        assert_eq!(Reach::default().label(), "Online");
+        let cached = Reach::answered(Some(1_000));
+        assert_eq!(cached, Reach::OfflineCopy { stored_at: 1_000 });
+        assert_eq!(cached.label(), "Server unreachable · offline data");
+        assert_eq!(Reach::answered(None), Reach::Answering);
+        let lost = Reach::Answering.failed(Failure::Network);
+        assert_eq!(lost.label(), "Server unreachable");
+        // The event log is never cached: its failure beside an offline copy
+        // does not hide that the copy is what shows.
+        assert_eq!(cached.failed(Failure::Network), cached);
+        // An HTTP error is an answer: the server is there.
+        let http = Failure::Http {
+            status: 503,
+            retry_after_ms: None,
+        };
+        assert_eq!(cached.failed(http), Reach::Answering);
+        assert_eq!(lost.failed(Failure::Decode), Reach::Answering);
+    }
+
     use super::*;
 
     fn ok_get() -> ResponseFacts<'static> {

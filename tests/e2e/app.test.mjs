@@ -172,6 +172,8 @@ test("the shell reloads offline, and every route starts offline from a cold work
       await page.goto(`${server.url}${route}`);
       await page.locator("main h1").filter({ hasText: heading }).first().waitFor({ timeout: 10_000 });
     }
+    // The header does not claim "Online" when the server cannot be reached.
+    await page.getByTestId("online-indicator").filter({ hasText: "Server unreachable" }).waitFor({ timeout: 20_000 });
     assert.deepEqual(problems.csp, []);
   });
 });
