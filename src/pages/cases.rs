@@ -225,7 +225,8 @@ fn CaseTable(rows: Vec<CaseRow>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap">
+        // Scrolls sideways on a phone: focusable, so the keyboard can scroll it.
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Cases">
             <table class="cases">
                 <thead>
                     <tr>

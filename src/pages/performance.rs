@@ -191,7 +191,7 @@ pub fn PerformancePage() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Query cache"</h2>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Query cache entries">
                 <table class="cases" data-testid="cache-entries">
                     <thead><tr>
                         <th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Freshness"</th>
