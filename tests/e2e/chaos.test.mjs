@@ -14,6 +14,7 @@ for (const seed of SEEDS) {
     console.log(`chaos seed ${seed}: actions ${JSON.stringify(run.tally.actions)}`);
     console.log(`chaos seed ${seed}: faults ${JSON.stringify(run.tally.faults)}`);
     console.log(table([run]));
+    if (run.stalls.length) console.log(`steps that stalled (reported, not failures): ${run.stalls.join(" | ")}`);
     if (run.pageErrors.length) console.log(`page errors (reported, not failures): ${run.pageErrors.slice(0, 5).join(" | ")}`);
     assert.deepEqual(run.problems, [], `seed ${seed} broke an invariant`);
     assert.equal(run.counts.lost, 0);
