@@ -77,6 +77,32 @@ async fn append_read_replay_and_mark_synced() {
     assert!(store.clock().await.unwrap().value() >= third.clock);
 }
 
+/// A push answer that skips a version (another device's change sits in
+/// between, not pulled yet) must not move the known version past it: the
+/// next change stays based on what this device has seen, so the server
+/// judges it against that change (soak seed 13).
+#[wasm_bindgen_test]
+async fn a_push_answer_with_a_gap_leaves_the_known_version_for_the_pull() {
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(41);
+    let made = store.append(&case, &create("Gap")).await.unwrap();
+    let edit = store
+        .append(&case, &retitle("Gap, retitled"))
+        .await
+        .unwrap();
+    store
+        .mark_synced(&[(made.id.clone(), case.clone(), 1)])
+        .await
+        .unwrap();
+    // Version 2 is another device's; this device's edit became version 3.
+    store
+        .mark_synced(&[(edit.id.clone(), case.clone(), 3)])
+        .await
+        .unwrap();
+    let next = store.append(&case, &retitle("Next")).await.unwrap();
+    assert_eq!(next.base_version, 1, "version 2 was never seen here");
+}
+
 async fn append_many(store: &EventStore, case: &str, tag: &str) -> Vec<u64> {
     let mut clocks = Vec::new();
     for i in 0..25 {

@@ -19,7 +19,9 @@ use axum::Json;
 use casefile_core::api::{
     Case, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult, PushStatus,
 };
-use casefile_core::event::{apply, judge, Applied, CaseView, DomainEvent, EventData, Verdict};
+use casefile_core::event::{
+    apply, judge, replay, Applied, CaseView, DomainEvent, EventData, Verdict,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
@@ -142,7 +144,12 @@ async fn ingest_one(
         case,
         notes: Vec::new(),
     });
-    let Some(after) = apply(before, &applied, &data) else {
+    let refolded = if arrives_behind(conn, &event).await? {
+        refold(conn, &applied).await?
+    } else {
+        None
+    };
+    let Some(after) = refolded.or_else(|| apply(before, &applied, &data)) else {
         return Ok(invalid(&id, "the event does not apply to this case"));
     };
     write_case(conn, &after.case, exists).await?;
@@ -176,6 +183,52 @@ async fn ingest_one(
     .execute(&mut *conn)
     .await?;
     Ok(result(&id, PushStatus::Applied, Some(version), None))
+}
+
+/// Whether the case already has an event that sorts after `event` (a later
+/// Lamport stamp): one device's changes arriving out of order, as when the
+/// worker replays an older queued push after a newer one went straight
+/// through. Such an event goes underneath, as on every device.
+async fn arrives_behind(
+    conn: &mut AnyConnection,
+    event: &DomainEvent,
+) -> Result<bool, sqlx::Error> {
+    let later = sqlx::query(
+        "SELECT COUNT(*) AS n FROM events WHERE aggregate_id = $1 \
+         AND (clock > $2 OR (clock = $2 AND node_id > $3))",
+    )
+    .bind(event.aggregate_id.as_str())
+    .bind(event.clock as i64)
+    .bind(event.node_id.as_str())
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get::<i64, _>("n")?;
+    Ok(later > 0)
+}
+
+/// The case as all its stored events and `incoming` make it, folded in stamp
+/// order like every device folds them. `None` when they do not make a case
+/// (cases written without events).
+async fn refold(
+    conn: &mut AnyConnection,
+    incoming: &DomainEvent,
+) -> Result<Option<CaseView>, sqlx::Error> {
+    let rows = sqlx::query("SELECT version, body FROM events WHERE aggregate_id = $1")
+        .bind(incoming.aggregate_id.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut events = Vec::with_capacity(rows.len() + 1);
+    for row in rows {
+        let body: String = row.try_get("body")?;
+        let Ok(mut event) = serde_json::from_str::<DomainEvent>(&body) else {
+            tracing::error!(aggregate = %incoming.aggregate_id, "stored event does not parse");
+            return Ok(None);
+        };
+        event.version = row.try_get::<i64, _>("version")? as u64;
+        events.push(event);
+    }
+    events.push(incoming.clone());
+    Ok(replay(&events))
 }
 
 async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {

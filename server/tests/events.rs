@@ -219,6 +219,60 @@ async fn concurrent_writes_to_the_same_field_conflict_and_disjoint_ones_merge() 
     assert_eq!(case.version, 3);
 }
 
+/// One device's two changes to a field, the older arriving last (the worker
+/// replays a queued push after a newer one went straight through): the
+/// server keeps the newer, as every device does when it replays the case in
+/// stamp order.
+#[tokio::test]
+async fn an_older_change_from_the_same_device_arriving_late_goes_underneath() {
+    let s = server().await;
+    push(&s.app, &[&create(1)], None).await;
+    let priority = |n, p| {
+        update(
+            n,
+            "phone",
+            1,
+            CasePatch {
+                priority: Some(p),
+                ..Default::default()
+            },
+        )
+    };
+    let older = priority(2, Priority::Low);
+    let newer = priority(3, Priority::Critical);
+    let title = update(
+        4,
+        "phone",
+        1,
+        CasePatch {
+            title: Some("Arrears, late".into()),
+            ..Default::default()
+        },
+    );
+    push(&s.app, &[&newer], None).await;
+    let r = push(&s.app, &[&older, &title], None).await;
+    assert_eq!(r.results[0].status, PushStatus::Applied);
+    assert_eq!(r.results[1].status, PushStatus::Applied);
+    let case: Case = get(&s.app, &format!("/api/v1/cases/{CASE}")).await.json();
+    assert_eq!(case.priority, Priority::Critical, "the newer change stays");
+    assert_eq!(case.title, "Arrears, late", "the later title applies");
+    assert_eq!(case.version, 4);
+    let all: Vec<DomainEvent> = pull_all(&s.app)
+        .await
+        .events
+        .into_iter()
+        .map(|p| DomainEvent {
+            version: p.version as u64,
+            ..p.event
+        })
+        .collect();
+    let replayed = casefile_core::event::replay(&all).unwrap();
+    assert_eq!(
+        replayed.case, case,
+        "the server's case is the devices' replay"
+    );
+}
+
 #[tokio::test]
 async fn invalid_events_are_refused_one_by_one_with_a_reason() {
     let s = server().await;

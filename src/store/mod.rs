@@ -20,8 +20,8 @@ pub mod schema;
 
 use casefile_core::api::PulledEvent;
 use casefile_core::event::{
-    replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock, Snapshot, Stamp,
-    SNAPSHOT_EVERY,
+    known_after_push, replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock,
+    Snapshot, Stamp, SNAPSHOT_EVERY,
 };
 use indexed_db_futures::database::Database;
 use indexed_db_futures::object_store::ObjectStore;
@@ -524,7 +524,8 @@ impl EventStore {
     }
 
     /// Applies what pushes and settlements decided, in one transaction. A
-    /// synced event also raises its case's known server version.
+    /// synced event also moves its case's known server version, by
+    /// [`known_after_push`] (so give a case's answers in version order).
     pub async fn update(&self, changes: &[(String, Change)]) -> Result<(), StoreError> {
         let tx = self.write(&[EVENTS, AGGREGATES])?;
         let events = tx.object_store(EVENTS).map_err(err)?;
@@ -538,7 +539,11 @@ impl EventStore {
                     record.synced = SYNCED;
                     record.sync_error = None;
                     record.server_version = Some(*version as f64);
-                    raise_version(&aggregates, &record.aggregate_id, *version).await?;
+                    let known = get_num(&aggregates, &record.aggregate_id).await? as u64;
+                    let next = known_after_push(known, *version);
+                    if next != known {
+                        put_js(&aggregates, &record.aggregate_id, (next as f64).into()).await?;
+                    }
                 }
                 Change::Refused(reason) | Change::Overruled(reason) => {
                     record.synced = if matches!(change, Change::Refused(_)) {

@@ -517,6 +517,11 @@ impl SyncEngine {
                 LocalAction::Retry { .. } => {}
             }
         }
+        // A case's known version moves one answer at a time, lowest first.
+        changes.sort_by_key(|(_, c)| match c {
+            Change::Synced(v) => *v,
+            _ => 0,
+        });
         if let Err(e) = store.update(&changes).await {
             self.0.status.error.set(Some(e.to_string()));
         }

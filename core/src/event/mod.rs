@@ -30,6 +30,6 @@ pub use schedule::{
     PULL_INTERVAL_MS, PUSH_DEBOUNCE_MS, PUSH_INTERVAL_MS, PUSH_RETRY,
 };
 pub use sync::{
-    batch_refused, next_batch, next_batch_within, read_response, settle, LocalAction,
-    MAX_BATCH_BYTES, MAX_BATCH_EVENTS,
+    batch_refused, known_after_push, next_batch, next_batch_within, read_response, settle,
+    LocalAction, MAX_BATCH_BYTES, MAX_BATCH_EVENTS,
 };

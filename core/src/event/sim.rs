@@ -91,18 +91,41 @@ impl Server {
         }
     }
 
-    /// The projection as the real server keeps it: applied in commit order.
+    /// The projection as the real server keeps it: each case's events folded
+    /// in stamp order, like every device.
     fn projection(&self) -> BTreeMap<String, CaseView> {
-        let mut views: BTreeMap<String, Option<CaseView>> = BTreeMap::new();
+        let mut by_case: BTreeMap<String, Vec<DomainEvent>> = BTreeMap::new();
         for (_, e) in &self.log {
-            let data = e.typed_data().unwrap();
-            let state = views.remove(&e.aggregate_id).flatten();
-            views.insert(e.aggregate_id.clone(), apply(state, e, &data));
+            by_case
+                .entry(e.aggregate_id.clone())
+                .or_default()
+                .push(e.clone());
         }
-        views
+        by_case
             .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .filter_map(|(k, events)| replay(&events).map(|v| (k, v)))
             .collect()
+    }
+
+    /// Two devices' changes to one field that the server committed in one
+    /// order and that sort in the other: the later-committed change was made
+    /// without seeing the earlier one, yet raised no conflict, so it lands
+    /// underneath and its author's change silently loses.
+    fn misordered(&self) -> Option<(String, String)> {
+        for (i, (_, a)) in self.log.iter().enumerate() {
+            for (_, b) in &self.log[i + 1..] {
+                let fa = a.typed_data().unwrap().fields();
+                let fb = b.typed_data().unwrap().fields();
+                if a.aggregate_id == b.aggregate_id
+                    && a.node_id != b.node_id
+                    && fa.intersection(&fb).next().is_some()
+                    && b.stamp() < a.stamp()
+                {
+                    return Some((a.id.clone(), b.id.clone()));
+                }
+            }
+        }
+        None
     }
 }
 
@@ -191,7 +214,13 @@ impl Client {
         let refs: Vec<&DomainEvent> = sent.iter().collect();
         for action in read_response(&refs, response) {
             match action {
-                LocalAction::MarkSynced { id, .. } => self.pending.retain(|e| e.id != id),
+                LocalAction::MarkSynced { id, version } => {
+                    if let Some(e) = self.pending.iter().find(|e| e.id == id) {
+                        let known = self.versions.entry(e.aggregate_id.clone()).or_insert(0);
+                        *known = known_after_push(*known, version as u64);
+                    }
+                    self.pending.retain(|e| e.id != id);
+                }
                 LocalAction::Reject { id, .. } => {
                     self.pending.retain(|e| e.id != id);
                     self.refused.insert(id);
@@ -424,6 +453,8 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
             );
         }
     }
+    // No change slipped underneath another device's without a conflict.
+    prop_assert_eq!(server.misordered(), None, "committed after, sorted before");
     // Convergence: every device sees what the server has.
     let truth = server.projection();
     for c in &clients {
@@ -527,4 +558,46 @@ proptest! {
     ) {
         run(&steps)?;
     }
+}
+
+/// Soak seed 13: a push answer reports a version past changes this device
+/// has not pulled. Its next change must not claim to be based on them (its
+/// clock is behind theirs), or the server applies it on top while devices,
+/// replaying in stamp order, put it underneath.
+#[test]
+fn a_push_answer_does_not_let_a_device_skip_changes_it_has_not_seen() {
+    use Step::*;
+    let edit = |client, field, value| Edit {
+        client,
+        case: 0,
+        field,
+        value,
+    };
+    let ok = |client| Deliver {
+        client,
+        lose_request: false,
+        lose_response: false,
+    };
+    let steps = [
+        Create(0),
+        Send(0),
+        ok(0),
+        Pull(0),
+        Pull(1),
+        // Device 1 runs its clock ahead and sets the priority.
+        edit(1, 3, 1),
+        edit(1, 3, 2),
+        edit(1, 2, 0),
+        Send(1),
+        ok(1),
+        // Device 0, behind, changes a disjoint field: applied on top.
+        edit(0, 0, 1),
+        Send(0),
+        ok(0),
+        // Then the priority, based on what the answer said.
+        edit(0, 2, 3),
+        Send(0),
+        ok(0),
+    ];
+    run(&steps).expect("invariants hold");
 }

@@ -115,6 +115,22 @@ pub fn read_response(sent: &[&DomainEvent], response: &PushResponse) -> Vec<Loca
         .collect()
 }
 
+/// A case's known server version after a push answer put one of this
+/// device's events at `version`, from `known`.
+///
+/// Only the next version moves it. A gap means other devices' changes sit in
+/// between, which this device has not pulled, nor their clocks: raising past
+/// them would let its next change claim to be based on them while its stamp
+/// sorts before theirs, so the server would put it on top and every replica
+/// underneath. The pull closes the gap (it receives those clocks).
+pub fn known_after_push(known: u64, version: u64) -> u64 {
+    if version == known + 1 {
+        version
+    } else {
+        known
+    }
+}
+
 /// Settles a conflicted local event once the server's colliding event is
 /// known (pulled): by the policy of its aggregate type.
 pub fn settle(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent) -> Resolution {
@@ -130,6 +146,14 @@ mod refusal_tests {
             status,
             retry_after_ms: None,
         }
+    }
+
+    #[test]
+    fn a_push_answer_moves_the_known_version_only_without_a_gap() {
+        assert_eq!(known_after_push(3, 4), 4, "its own event, next in line");
+        assert_eq!(known_after_push(3, 5), 3, "version 4 is unseen");
+        assert_eq!(known_after_push(5, 4), 5, "a late duplicate answer");
+        assert_eq!(known_after_push(0, 1), 1, "a creation");
     }
 
     #[test]
