@@ -31,15 +31,25 @@ fn retitle(title: &str) -> EventData {
     })
 }
 
+/// A case made, then retitled "`title` review": both events.
+async fn created_and_retitled(
+    store: &EventStore,
+    case: &str,
+    title: &str,
+) -> (DomainEvent, DomainEvent) {
+    let made = store.append(case, &create(title)).await.unwrap();
+    let edit = store
+        .append(case, &retitle(&format!("{title} review")))
+        .await
+        .unwrap();
+    (made, edit)
+}
+
 #[wasm_bindgen_test]
 async fn append_read_replay_and_mark_synced() {
     let store = EventStore::open().await.unwrap();
     let case = case_id(1);
-    let first = store.append(&case, &create("Rent arrears")).await.unwrap();
-    let second = store
-        .append(&case, &retitle("Rent arrears review"))
-        .await
-        .unwrap();
+    let (first, second) = created_and_retitled(&store, &case, "Rent arrears").await;
     assert!(second.clock > first.clock, "the clock ticks");
     assert_eq!(first.node_id, store.node_id().await.unwrap());
     first.verify().unwrap();
@@ -85,11 +95,7 @@ async fn append_read_replay_and_mark_synced() {
 async fn a_push_answer_with_a_gap_leaves_the_known_version_for_the_pull() {
     let store = EventStore::open().await.unwrap();
     let case = case_id(41);
-    let made = store.append(&case, &create("Gap")).await.unwrap();
-    let edit = store
-        .append(&case, &retitle("Gap, retitled"))
-        .await
-        .unwrap();
+    let (made, edit) = created_and_retitled(&store, &case, "Gap").await;
     store
         .mark_synced(&[(made.id.clone(), case.clone(), 1)])
         .await

@@ -468,20 +468,29 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
     })
 }
 
-#[test]
-fn a_lost_response_and_a_concurrent_edit_settle_without_loss() {
-    use Step::*;
-    let title = |client, value| Edit {
+/// An edit of the first case's `field` on `client`.
+fn edit(client: usize, field: u8, value: u8) -> Step {
+    Step::Edit {
         client,
         case: 0,
-        field: 0,
+        field,
         value,
-    };
-    let ok = |client| Deliver {
+    }
+}
+
+/// `client`'s batch reaches the server and the answer comes back.
+fn ok(client: usize) -> Step {
+    Step::Deliver {
         client,
         lose_request: false,
         lose_response: false,
-    };
+    }
+}
+
+#[test]
+fn a_lost_response_and_a_concurrent_edit_settle_without_loss() {
+    use Step::*;
+    let title = |client, value| edit(client, 0, value);
     let steps = [
         Create(0),
         Send(0),
@@ -567,17 +576,6 @@ proptest! {
 #[test]
 fn a_push_answer_does_not_let_a_device_skip_changes_it_has_not_seen() {
     use Step::*;
-    let edit = |client, field, value| Edit {
-        client,
-        case: 0,
-        field,
-        value,
-    };
-    let ok = |client| Deliver {
-        client,
-        lose_request: false,
-        lose_response: false,
-    };
     let steps = [
         Create(0),
         Send(0),
