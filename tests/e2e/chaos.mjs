@@ -165,7 +165,14 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     const page = await context.newPage();
     const problems = watchProblems(page);
     page.on("dialog", (d) => d.dismiss());
-    const tab = { name, context, page, problems };
+    // Requests still open, to say what a stalled navigation waits for.
+    const open = new Map();
+    page.on("request", (r) => open.set(r, Date.now()));
+    page.on("requestfinished", (r) => open.delete(r));
+    page.on("requestfailed", (r) => open.delete(r));
+    const waitingFor = () =>
+      [...open].map(([r, t]) => `${r.method()} ${new URL(r.url()).pathname} ${Date.now() - t} ms${r.serviceWorker() ? " (worker)" : ""}`).slice(0, 6).join(", ") || "nothing";
+    const tab = { name, context, page, problems, waitingFor };
     return tab;
   };
   const tabs = [await newTab(deviceA, "A1"), await newTab(deviceA, "A2"), await newTab(deviceB, "B")];
@@ -178,7 +185,8 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
       await tab.page.goto(target, { timeout: 15_000 });
     } catch (e) {
       if (!/Timeout/.test(e.message)) throw e;
-      stalls.push(`${tab.name} ${route} after ${trail.slice(-3).join(", ")}`);
+      const workers = tab.context.serviceWorkers().map((w) => new URL(w.url()).pathname).join(", ");
+      stalls.push(`${tab.name} ${route} after ${trail.slice(-3).join(", ")}; open requests: ${tab.waitingFor()}; workers: ${workers || "none"}`);
       await tab.page.goto(target, { timeout: 30_000 });
     }
   };
@@ -332,7 +340,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
         // run goes on: the invariants below are what this suite proves.
         const shot = path.join(OUTPUT, `chaos-seed-${seed}-stall-${stalls.length + 1}.png`);
         await tab.page.screenshot({ path: shot, fullPage: true, timeout: 5_000 }).catch(() => {});
-        stalls.push(`action ${n + 1} (${tab.name} ${name}): ${e.message.split("\n")[0]} after ${trail.slice(-4).join(", ")} (${shot})`);
+        stalls.push(`action ${n + 1} (${tab.name} ${name}): ${e.message.split("\n")[0]} after ${trail.slice(-4).join(", ")}; open requests: ${tab.waitingFor()} (${shot})`);
         did = false;
         name = `${name} stalled`;
       }
@@ -350,8 +358,21 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     const deadLettered = new Set();
     let settled = null;
     const deadline = Date.now() + 120_000;
+    let unsettled = [];
+    let lastRead = null;
+    const problems = [];
     while (!settled) {
-      if (Date.now() > deadline) throw new Error("the devices did not settle within 120 s");
+      // Not settling is a broken invariant (something stays unsynced); the
+      // checks still run on the last reading, to say what is wrong.
+      if (Date.now() > deadline && lastRead) {
+        for (const tab of [tabs[0], tabs[2]]) {
+          await tab.page.screenshot({ path: path.join(OUTPUT, `chaos-seed-${seed}-unsettled-${tab.name}.png`), fullPage: true }).catch(() => {});
+        }
+        problems.push(`the devices did not settle within 120 s: ${unsettled.join("; ")}`);
+        settled = lastRead;
+        break;
+      }
+      unsettled = [];
       const log_ = await serverEvents(server);
       const onServer = new Set(log_.map((e) => e.id));
       let quiet = true;
@@ -370,17 +391,18 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
         const known = new Set(device.events.map((e) => e.id));
         const missing = [...onServer].filter((id) => !known.has(id)).length;
         if (waiting || device.queued || device.dead || missing) {
+          unsettled.push(`${tab.name}: ${waiting} waiting (${device.events.filter((e) => WAITING.has(e.synced)).map((e) => `${e.id.slice(0, 8)}:${e.synced}:${e.sync_error ?? ""}`).slice(0, 4).join(", ")}), ${device.queued} queued, ${device.dead} dead, ${missing} not pulled`);
           quiet = false;
           await tab.page.getByTestId("sync-now").click().catch(() => {});
         }
       }
+      lastRead = { log: log_, devices };
       // Quiet only if the server took nothing new while the devices were read.
       if (quiet && (await serverEvents(server)).length === log_.length) settled = { log: log_, devices };
       else await new Promise((res) => setTimeout(res, 1_000));
     }
 
     // The checks.
-    const problems = [];
     const { log: serverLog, devices } = settled;
     const ids = serverLog.map((e) => e.id);
     const duplicates = ids.length - new Set(ids).size;

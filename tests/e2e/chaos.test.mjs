@@ -5,10 +5,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runChaos, table } from "./chaos.mjs";
 
-const SEEDS = [1, 2];
-const ACTIONS = 25;
+// Seed 13 × 80 broke convergence once (a device based a change on a push
+// answer's version past another device's unpulled change); it stays here.
+const RUNS = [
+  { seed: 1, actions: 25 },
+  { seed: 2, actions: 25 },
+  { seed: 13, actions: 80 },
+];
 
-for (const seed of SEEDS) {
+for (const { seed, actions: ACTIONS } of RUNS) {
   test(`chaos seed ${seed}: ${ACTIONS} actions on two devices and three tabs under faults lose nothing and duplicate nothing`, async () => {
     const run = await runChaos({ seed, actions: ACTIONS });
     console.log(`chaos seed ${seed}: actions ${JSON.stringify(run.tally.actions)}`);
