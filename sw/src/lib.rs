@@ -3,6 +3,7 @@
 //! in at build time) registers the listeners synchronously and forwards each
 //! event here once the module is instantiated.
 
+pub mod codec;
 pub mod queue;
 pub mod strategy;
 
@@ -212,10 +213,10 @@ pub async fn on_message(data: JsValue) -> Result<(), JsValue> {
         Some(text) => js_sys::JSON::parse(&text),
         None => Ok(data.clone()),
     };
-    match value.and_then(queue::from_js::<casefile_core::queue::ToWorker>) {
-        Ok(message) => queue::on_page_message(message).await,
-        Err(e) => {
-            web_sys::console::warn_3(&"casefile-sw: ignored message".into(), &data, &e);
+    match value.ok().as_ref().and_then(codec::message_from_js) {
+        Some(message) => queue::on_page_message(message).await,
+        None => {
+            web_sys::console::warn_2(&"casefile-sw: ignored message".into(), &data);
             Ok(())
         }
     }

@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, ServiceWorkerGlobalScope};
 
+use crate::codec::{message_to_js, Js};
 use crate::strategy::Fetcher;
 
 /// The database; its schema version (upgrades keep the entries).
@@ -105,20 +106,8 @@ fn entry_of(record: &JsValue) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&json.as_string().unwrap_or_default())
 }
 
-/// A value as a plain JS object (`None` as `null`, as JSON would have it).
-pub fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(fail)
-}
-
-/// A plain JS object as a value.
-pub fn from_js<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value).map_err(fail)
-}
-
 /// The readable entries of `store`, and how many records did not read.
-async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
+async fn read_all<T: Js>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
     let db = open().await?;
     let tx = db.transaction(store).build().map_err(fail)?;
     let raw: Vec<JsValue> = tx
@@ -136,11 +125,11 @@ async fn read_all<T: serde::de::DeserializeOwned>(store: &str) -> Result<(Vec<T>
     let mut bad = 0;
     let good = raw
         .iter()
-        .filter_map(|r| match entry_of(r).and_then(from_js) {
-            Ok(v) => Some(v),
-            Err(e) => {
+        .filter_map(|r| match entry_of(r).ok().as_ref().and_then(T::from_js) {
+            Some(v) => Some(v),
+            None => {
                 bad += 1;
-                web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), &e);
+                web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), r);
                 None
             }
         })
@@ -187,7 +176,7 @@ async fn write(
 }
 
 async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
-    write(QUEUE, Some((&entry.id, to_js(entry)?)), QUEUE, None).await
+    write(QUEUE, Some((&entry.id, entry.to_js())), QUEUE, None).await
 }
 
 /// Everything queued (oldest first) and every dead letter.
@@ -213,9 +202,7 @@ pub async fn stats() -> Result<QueueStats, JsValue> {
 
 /// Tells every page (all tabs, controlled or not).
 pub async fn tell(message: &ToPage) {
-    let Ok(value) = to_js(message) else {
-        return;
-    };
+    let value = message_to_js(message);
     let options = web_sys::ClientQueryOptions::new();
     options.set_include_uncontrolled(true);
     options.set_type(web_sys::ClientType::Window);
@@ -304,11 +291,10 @@ fn queued_answer(id: &str) -> Result<Response, JsValue> {
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
     init.set_headers(&headers);
-    let answer = casefile_core::queue::QueuedAnswer {
-        queued: id.to_string(),
-    };
-    let body = js_sys::JSON::stringify(&to_js(&answer)?)?;
-    Response::new_with_opt_str_and_init(body.as_string().as_deref(), &init)
+    // `casefile_core::queue::QueuedAnswer`, the id quoted by JSON itself.
+    let quoted = js_sys::JSON::stringify(&JsValue::from_str(id))?;
+    let body = format!("{{\"queued\":{}}}", String::from(quoted));
+    Response::new_with_opt_str_and_init(Some(&body), &init)
 }
 
 /// Sends a write; if the server cannot be reached or has a passing problem
@@ -473,7 +459,7 @@ async fn replay_one(fetcher: &Fetcher, mut entry: StoredRequest) -> Result<bool,
                 request: entry,
             };
             let id = letter.request.id.clone();
-            write(DEAD, Some((&id, to_js(&letter)?)), QUEUE, Some(&id)).await?;
+            write(DEAD, Some((&id, letter.to_js())), QUEUE, Some(&id)).await?;
             tell(&ToPage::DeadLettered {
                 letter: Box::new(letter),
             })
@@ -496,7 +482,7 @@ pub async fn on_page_message(message: ToWorker) -> Result<(), JsValue> {
             let (_, dead) = listing().await?;
             if let Some(letter) = dead.into_iter().find(|d| d.request.id == id) {
                 let entry = revive(letter, now());
-                write(QUEUE, Some((&id, to_js(&entry)?)), DEAD, Some(&id)).await?;
+                write(QUEUE, Some((&id, entry.to_js())), DEAD, Some(&id)).await?;
             }
             replay(crate::network_fetcher()).await
         }

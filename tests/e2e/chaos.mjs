@@ -144,6 +144,10 @@ async function shownCases(page, base) {
  */
 export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
   const r = rng(seed);
+  // Choices inside a fault variant, apart from the schedule's stream (so
+  // adding a variant does not reshuffle every seed's schedule).
+  const side = rng(seed ^ 0x5eed);
+  let reopens = 0;
   const dist = mkdtempSync(path.join(tmpdir(), "casefile-chaos-dist-"));
   cpSync(path.join(ROOT, "dist"), dist, { recursive: true });
   const server = await startServer({ faults: true, dist });
@@ -283,6 +287,20 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     async reopen_tab() {
       const i = r.int(tabs.length);
       const old = tabs[i];
+      // Every other time, mid-sync: change a case and close the tab as soon
+      // as its push is on the wire (the answer is lost to the page; the
+      // worker or the next push must settle it exactly once).
+      if (reopens++ % 2 === 1 && !offline && created.length && old.page.url() !== "about:blank") {
+        const id = side.pick(created);
+        const pushed = old.page
+          .waitForRequest((q) => q.method() === "POST" && q.url().endsWith("/api/v1/events"), { timeout: 5_000 })
+          .catch(() => null);
+        if (await openCase(old, id).catch(() => false)) {
+          const now = await old.page.getByTestId("set-priority").inputValue();
+          await old.page.getByTestId("set-priority").selectOption(side.pick(PRIORITIES.filter((v) => v !== now)));
+          bump(tally.faults, (await pushed) ? "reopen_tab:mid_push" : "reopen_tab:before_push");
+        }
+      }
       pageErrors.push(...old.problems.errors.map((e) => `${old.name}: ${e}`));
       await old.page.close();
       tabs[i] = await newTab(old.context, old.name);
@@ -502,7 +520,8 @@ export function table(runs) {
     const row = {
       seed: run.seed,
       actions: run.actions,
-      faults: Object.values(run.tally.faults).reduce((a, b) => a + b, 0),
+      // "kind:variant" entries detail a fault already counted.
+      faults: Object.entries(run.tally.faults).filter(([k]) => !k.includes(":")).reduce((a, [, b]) => a + b, 0),
       ...run.counts,
       s: run.seconds,
     };
