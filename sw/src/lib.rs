@@ -4,6 +4,7 @@
 //! event here once the module is instantiated.
 
 pub mod codec;
+pub mod idb;
 pub mod queue;
 pub mod strategy;
 

@@ -9,17 +9,15 @@ use casefile_core::queue::{
 };
 use casefile_core::retry::{parse_retry_after, Failure};
 use casefile_core::{FailureClass, RetryPolicy};
-use indexed_db_futures::database::Database;
-use indexed_db_futures::internals::SystemRepr;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::TransactionMode;
-use indexed_db_futures::KeyPath;
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, Response, ResponseInit, ServiceWorkerGlobalScope};
+use web_sys::{
+    Headers, IdbDatabase, Request, RequestInit, Response, ResponseInit, ServiceWorkerGlobalScope,
+};
 
 use crate::codec::{message_to_js, Js};
+use crate::idb;
 use crate::strategy::Fetcher;
 
 /// The database; its schema version (upgrades keep the entries).
@@ -34,7 +32,7 @@ const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
 thread_local! {
-    static DB: std::cell::RefCell<Option<Database>> = const { std::cell::RefCell::new(None) };
+    static DB: std::cell::RefCell<Option<IdbDatabase>> = const { std::cell::RefCell::new(None) };
     static REPLAYING: Cell<bool> = const { Cell::new(false) };
     static AGAIN: Cell<bool> = const { Cell::new(false) };
     /// Unreadable records seen by the last listing.
@@ -49,20 +47,18 @@ fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
-fn fail(e: impl std::fmt::Display) -> JsValue {
-    JsValue::from_str(&format!("casefile-sw queue: {e}"))
-}
-
 /// The database, opened once per worker life.
-async fn open() -> Result<Database, JsValue> {
+async fn open() -> Result<IdbDatabase, JsValue> {
     if let Some(db) = DB.with(|d| d.borrow().clone()) {
         return Ok(db);
     }
-    let db = open_fresh().await?;
+    // Version 1 → 2: records change shape as they are next written (see
+    // `DB_VERSION`); nothing has to move, so an upgrade only creates what is
+    // missing.
+    let db = idb::open(DB_NAME, DB_VERSION.into(), &[QUEUE, DEAD]).await?;
     // A newer worker upgrading the schema must not wait for this one.
     let on_change = Closure::<dyn FnMut()>::new(close);
-    db.as_sys()
-        .set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
+    db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
     on_change.forget();
     DB.with(|d| *d.borrow_mut() = Some(db.clone()));
     Ok(db)
@@ -74,25 +70,6 @@ pub fn close() {
     if let Some(db) = DB.with(|d| d.borrow_mut().take()) {
         db.close();
     }
-}
-
-async fn open_fresh() -> Result<Database, JsValue> {
-    Database::open(DB_NAME)
-        .with_version(DB_VERSION)
-        .with_on_upgrade_needed(|event, db| {
-            if event.old_version() < 1.0 {
-                for name in [QUEUE, DEAD] {
-                    db.create_object_store(name)
-                        .with_key_path(KeyPath::One("id"))
-                        .build()?;
-                }
-            }
-            // 1 → 2: records change shape as they are next written (see
-            // `DB_VERSION`); nothing has to move now.
-            Ok(())
-        })
-        .await
-        .map_err(fail)
 }
 
 /// A stored entry as a JS value: `{entry}` (version 2) or `{json}` (version
@@ -109,27 +86,19 @@ fn entry_of(record: &JsValue) -> Result<JsValue, JsValue> {
 /// The readable entries of `store`, and how many records did not read.
 async fn read_all<T: Js>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
     let db = open().await?;
-    let tx = db.transaction(store).build().map_err(fail)?;
-    let raw: Vec<JsValue> = tx
-        .object_store(store)
-        .map_err(fail)?
-        .get_all()
-        .primitive()
-        .map_err(fail)?
-        .await
-        .map_err(fail)?
-        .collect::<Result<_, _>>()
-        .map_err(fail)?;
+    let tx = idb::transaction(&db, &[store], false)?;
+    let raw = idb::request(&tx.object_store(store)?.get_all()?).await?;
+    let raw = js_sys::Array::from(&raw);
     // A record that no longer reads is reported, never silently dropped
     // from the store: it stays there for inspection.
     let mut bad = 0;
     let good = raw
         .iter()
-        .filter_map(|r| match entry_of(r).ok().as_ref().and_then(T::from_js) {
+        .filter_map(|r| match entry_of(&r).ok().as_ref().and_then(T::from_js) {
             Some(v) => Some(v),
             None => {
                 bad += 1;
-                web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), r);
+                web_sys::console::error_2(&"casefile-sw queue: unreadable entry".into(), &r);
                 None
             }
         })
@@ -146,33 +115,17 @@ async fn write(
     delete: Option<&str>,
 ) -> Result<(), JsValue> {
     let db = open().await?;
-    let tx = db
-        .transaction([QUEUE, DEAD])
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .map_err(fail)?;
+    let tx = idb::transaction(&db, &[QUEUE, DEAD], true)?;
     if let Some(id) = delete {
-        tx.object_store(from)
-            .map_err(fail)?
-            .delete(id.to_string())
-            .primitive()
-            .map_err(fail)?
-            .await
-            .map_err(fail)?;
+        idb::request(&tx.object_store(from)?.delete(&id.into())?).await?;
     }
     if let Some((id, entry)) = put {
         let record = js_sys::Object::new();
         js_sys::Reflect::set(&record, &"id".into(), &id.into())?;
         js_sys::Reflect::set(&record, &"entry".into(), &entry)?;
-        tx.object_store(to)
-            .map_err(fail)?
-            .put(JsValue::from(record))
-            .primitive()
-            .map_err(fail)?
-            .await
-            .map_err(fail)?;
+        idb::request(&tx.object_store(to)?.put(&record)?).await?;
     }
-    tx.commit().await.map_err(fail)
+    idb::commit(&tx).await
 }
 
 async fn save(entry: &StoredRequest) -> Result<(), JsValue> {

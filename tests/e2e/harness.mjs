@@ -15,7 +15,8 @@ const SERVER_BIN = process.env.CASEFILE_SERVER_BIN || path.join(ROOT, "target/de
 export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 
 /** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
-export async function startServer({ seed = 0, faults = false, dist = path.join(ROOT, "dist"), env = {} } = {}) {
+// CASEFILE_E2E_DIST points the suites at another build (e.g. one being measured).
+export async function startServer({ seed = 0, faults = false, dist = process.env.CASEFILE_E2E_DIST || path.join(ROOT, "dist"), env = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
   const server = { url: null, dir, child: null, port: 0 };
   server.start = async () => {
