@@ -5,8 +5,6 @@
 //! cache's name, which old caches an activation deletes, and which strategy
 //! answers each request. The worker in `sw/` only carries the decisions out.
 
-use std::collections::BTreeSet;
-
 /// Every cache this app owns starts with this, so activation never touches
 /// another app's caches on the same origin.
 pub const CACHE_PREFIX: &str = "casefile-";
@@ -63,7 +61,8 @@ fn is_server_path(path: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Precache {
     version: String,
-    paths: BTreeSet<String>,
+    /// Sorted, no repeats.
+    paths: Vec<String>,
 }
 
 impl Precache {
@@ -74,11 +73,13 @@ impl Precache {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut set: BTreeSet<String> = paths.into_iter().map(|p| normalise(p.as_ref())).collect();
-        set.insert(SHELL_PATH.to_string());
+        let mut paths: Vec<String> = paths.into_iter().map(|p| normalise(p.as_ref())).collect();
+        paths.push(SHELL_PATH.to_string());
+        paths.sort_unstable();
+        paths.dedup();
         Precache {
             version: version.into(),
-            paths: set,
+            paths,
         }
     }
 
@@ -100,7 +101,7 @@ impl Precache {
 
     /// Whether `path` belongs to this build's shell.
     pub fn contains(&self, path: &str) -> bool {
-        self.paths.contains(&normalise(path))
+        self.paths.binary_search(&normalise(path)).is_ok()
     }
 
     /// The caches an activation of this build deletes: precaches of other
@@ -126,7 +127,7 @@ impl Precache {
             return Route::AppShell;
         }
         let path = normalise(req.path);
-        if self.paths.contains(&path) {
+        if self.paths.binary_search(&path).is_ok() {
             Route::Precached { path }
         } else if let Some((strategy, cache)) =
             crate::strategy::runtime_route(&path).filter(|_| !req.navigate)

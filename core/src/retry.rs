@@ -188,12 +188,31 @@ impl Default for RetryPolicy {
 /// (`"Wed, 21 Oct 2015 07:28:00 GMT"`). A date in the past means "now" (0).
 /// Anything else is `None`, and the policy's own backoff applies.
 pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
+    parse_retry_after_with(value, now_ms, |date| {
+        let at = httpdate::parse_http_date(date).ok()?;
+        Some(at.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64)
+    })
+}
+
+/// [`parse_retry_after`] with the HTTP date read by `date` (milliseconds
+/// since the epoch): the worker passes the browser's own `Date.parse`, so it
+/// carries no date parser of its own.
+pub fn parse_retry_after_with(
+    value: &str,
+    now_ms: u64,
+    date: impl FnOnce(&str) -> Option<u64>,
+) -> Option<u64> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(seconds.saturating_mul(1000).min(MAX_RETRY_AFTER_MS));
     }
-    let at = httpdate::parse_http_date(value).ok()?;
-    let at_ms = at.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+    // An HTTP date has a month name and a time of day; anything else is not
+    // handed to a lenient parser (the browser's reads "1.5" as a date).
+    let looks_like_date = value.contains(':') && value.bytes().any(|b| b.is_ascii_alphabetic());
+    if !looks_like_date {
+        return None;
+    }
+    let at_ms = date(value)?;
     Some(at_ms.saturating_sub(now_ms).min(MAX_RETRY_AFTER_MS))
 }
 
@@ -396,5 +415,22 @@ mod tests {
             parse_retry_after("99999999999999", now),
             Some(MAX_RETRY_AFTER_MS)
         );
+    }
+
+    #[test]
+    fn only_date_shaped_values_reach_the_date_parser() {
+        let now = 1_700_000_000_000;
+        let lenient = |_: &str| Some(now + 7_000);
+        for not_a_date in ["1.5", "-5", "", "soon", "12 45"] {
+            assert_eq!(
+                parse_retry_after_with(not_a_date, now, lenient),
+                None,
+                "{not_a_date:?}"
+            );
+        }
+        let date = format_http_date(now + 7_000);
+        assert_eq!(parse_retry_after_with(&date, now, lenient), Some(7_000));
+        assert_eq!(parse_retry_after_with("30", now, |_| None), Some(30_000));
+        assert_eq!(parse_retry_after_with(&date, now, |_| None), None);
     }
 }

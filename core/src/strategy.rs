@@ -4,8 +4,6 @@
 //!
 //! The worker carries these out with Cache Storage; nothing here does I/O.
 
-use std::collections::BTreeMap;
-
 /// How a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -166,21 +164,25 @@ pub fn cacheable(r: &ResponseFacts<'_>) -> bool {
 /// When each entry of one runtime cache was stored, for its bounds. The
 /// worker rebuilds it from the entries' [`STORED_AT_HEADER`] after a restart.
 /// An API entry is stored again on every successful read, so "least recently
-/// stored" is "least recently fetched".
+/// stored" is "least recently fetched". A runtime cache holds a few hundred
+/// entries at most, so a plain list (no tree code in the worker) does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuntimeIndex {
-    stored_at: BTreeMap<String, u64>,
+    stored_at: Vec<(String, u64)>,
 }
 
 impl RuntimeIndex {
     /// Records that `url` was stored at `now`.
     pub fn stored(&mut self, url: &str, now: u64) {
-        self.stored_at.insert(url.to_string(), now);
+        match self.stored_at.iter_mut().find(|(u, _)| u == url) {
+            Some((_, at)) => *at = now,
+            None => self.stored_at.push((url.to_string(), now)),
+        }
     }
 
     /// Records that `url` left the cache.
     pub fn removed(&mut self, url: &str) {
-        self.stored_at.remove(url);
+        self.stored_at.retain(|(u, _)| u != url);
     }
 
     /// How many entries it knows.
@@ -200,7 +202,7 @@ impl RuntimeIndex {
 
     fn oldest_first(&self) -> Vec<(&String, u64)> {
         let mut all: Vec<(&String, u64)> = self.stored_at.iter().map(|(k, v)| (k, *v)).collect();
-        all.sort_by_key(|(url, at)| (*at, (*url).clone()));
+        all.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
         all
     }
 

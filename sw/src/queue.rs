@@ -7,7 +7,7 @@ use casefile_core::queue::{
     after_replay, due, excerpt, revive, stored_headers, DeadLetter, Outcome, QueueStats, Step,
     StoredRequest, ToPage, ToWorker,
 };
-use casefile_core::retry::{parse_retry_after, Failure};
+use casefile_core::retry::{parse_retry_after_with, Failure};
 use casefile_core::{FailureClass, RetryPolicy};
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
@@ -135,7 +135,7 @@ async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
 /// Everything queued (oldest first) and every dead letter.
 pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
     let (mut queued, bad_queued): (Vec<StoredRequest>, _) = read_all(QUEUE).await?;
-    queued.sort_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)));
+    queued.sort_unstable_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)));
     let (dead, bad_dead) = read_all(DEAD).await?;
     UNREADABLE.with(|u| u.set(bad_queued + bad_dead));
     Ok((queued, dead))
@@ -219,7 +219,9 @@ async fn body_text(response: &Response) -> String {
     }
 }
 
-fn failure_of(response: &Response) -> Option<Failure> {
+/// What a response means for a queued write: `None` for a 2xx; otherwise the
+/// status and any `Retry-After` (seconds or an HTTP date).
+pub fn failure_of(response: &Response) -> Option<Failure> {
     let status = response.status();
     (!(200..300).contains(&status)).then(|| Failure::Http {
         status,
@@ -228,8 +230,14 @@ fn failure_of(response: &Response) -> Option<Failure> {
             .get("retry-after")
             .ok()
             .flatten()
-            .and_then(|v| parse_retry_after(&v, now())),
+            .and_then(|v| parse_retry_after_with(&v, now(), browser_date)),
     })
+}
+
+/// An HTTP date read by the browser (ms since the epoch).
+fn browser_date(text: &str) -> Option<u64> {
+    let ms = js_sys::Date::parse(text);
+    (ms.is_finite() && ms >= 0.0).then_some(ms as u64)
 }
 
 fn online() -> bool {

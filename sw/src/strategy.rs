@@ -9,7 +9,6 @@ use casefile_core::strategy::{
 use futures_util::future::{select, Either, LocalBoxFuture};
 use js_sys::Promise;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -20,7 +19,7 @@ pub type Fetcher = Rc<dyn Fn(Request) -> LocalBoxFuture<'static, Result<Response
 
 thread_local! {
     /// Each runtime cache's index, rebuilt from the entries after a restart.
-    static INDEXES: RefCell<BTreeMap<&'static str, RuntimeIndex>> = const { RefCell::new(BTreeMap::new()) };
+    static INDEXES: RefCell<Vec<(&'static str, RuntimeIndex)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// How a request gets answered.
@@ -85,10 +84,12 @@ fn with_headers(response: &Response, extra: &[(&str, String)]) -> Result<Respons
     Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init)
 }
 
+/// The browser's full-storage error (a `DOMException` named so).
 fn is_quota_error(e: &JsValue) -> bool {
-    e.dyn_ref::<js_sys::Error>()
-        .is_some_and(|e| e.name() == "QuotaExceededError")
-        || format!("{e:?}").contains("QuotaExceeded")
+    js_sys::Reflect::get(e, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|n| n == "QuotaExceededError")
 }
 
 impl Handler {
@@ -115,7 +116,8 @@ impl Handler {
 
     async fn index<R>(&self, f: impl FnOnce(&mut RuntimeIndex) -> R) -> Result<R, JsValue> {
         let name = self.cache.name;
-        if !INDEXES.with(|i| i.borrow().contains_key(name)) {
+        let known = |i: &[(&str, RuntimeIndex)]| i.iter().position(|(n, _)| *n == name);
+        if INDEXES.with(|i| known(&i.borrow())).is_none() {
             // After a restart: read when each entry was stored.
             let cache = open(name).await?;
             let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
@@ -128,10 +130,17 @@ impl Handler {
                 }
             }
             INDEXES.with(|i| {
-                i.borrow_mut().entry(name).or_insert(index);
+                let mut i = i.borrow_mut();
+                if known(&i).is_none() {
+                    i.push((name, index));
+                }
             });
         }
-        Ok(INDEXES.with(|i| f(i.borrow_mut().get_mut(name).expect("index loaded"))))
+        Ok(INDEXES.with(|i| {
+            let mut i = i.borrow_mut();
+            let at = known(&i).expect("index loaded");
+            f(&mut i[at].1)
+        }))
     }
 
     /// Stores a copy of `response` for `request` if core allows it, keeps the
@@ -181,9 +190,13 @@ impl Handler {
     }
 
     /// The network answer, stored when allowed.
+    /// A copy that cannot be stored (storage full even after eviction, a
+    /// broken cache) costs the offline copy, never the answer itself.
     pub async fn fetch_and_store(&self, request: &Request) -> Result<Response, JsValue> {
         let response = self.fetch(request).await?;
-        self.store(request, &response).await?;
+        if let Err(e) = self.store(request, &response).await {
+            web_sys::console::warn_2(&"casefile-sw: could not keep an offline copy".into(), &e);
+        }
         Ok(response)
     }
 }

@@ -337,3 +337,30 @@ async fn a_damaged_record_is_counted_and_kept() {
     close();
     Database::delete_by_name(DB_NAME).unwrap().await.unwrap();
 }
+
+#[wasm_bindgen_test]
+fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+    use casefile_core::retry::{format_http_date, Failure};
+    let with = |value: &str| {
+        let headers = Headers::new().unwrap();
+        headers.set("retry-after", value).unwrap();
+        let init = ResponseInit::new();
+        init.set_status(503);
+        init.set_headers(&headers);
+        let response = Response::new_with_opt_str_and_init(None, &init).unwrap();
+        match casefile_sw::queue::failure_of(&response) {
+            Some(Failure::Http {
+                status: 503,
+                retry_after_ms,
+            }) => retry_after_ms,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(with("120"), Some(120_000));
+    let now = js_sys::Date::now() as u64;
+    let in_30_s = with(&format_http_date(now + 30_000)).expect("a date");
+    assert!((28_000..=30_000).contains(&in_30_s), "{in_30_s}");
+    assert_eq!(with(&format_http_date(now - 60_000)), Some(0), "past: now");
+    assert_eq!(with("1.5"), None, "not a date, whatever Date.parse thinks");
+    assert_eq!(with("soon"), None);
+}

@@ -216,6 +216,13 @@ async fn the_runtime_cache_stays_within_its_bounds() {
         NETWORK_FIRST.handle(&h, get(path)).await.unwrap();
         let _ = sleep(5).await;
     }
+    assert_eq!(
+        cached_urls(name).await,
+        vec![url("/api/v1/b"), url("/api/v1/c")]
+    );
+}
+
+async fn cached_urls(name: &str) -> Vec<String> {
     let keys: js_sys::Array = JsFuture::from(open(name).await.keys())
         .await
         .unwrap()
@@ -225,7 +232,57 @@ async fn the_runtime_cache_stays_within_its_bounds() {
         .map(|r| r.unchecked_into::<Request>().url())
         .collect();
     urls.sort();
-    assert_eq!(urls, vec![url("/api/v1/b"), url("/api/v1/c")]);
+    urls
+}
+
+/// A full quota: the next `Cache.put` in this worker throws the browser's
+/// `QuotaExceededError` (a DOMException), once.
+fn fill_the_quota_once() {
+    js_sys::eval(
+        r#"(() => {
+            const put = Cache.prototype.put;
+            Cache.prototype.put = function () {
+                Cache.prototype.put = put;
+                return Promise.reject(new DOMException("quota", "QuotaExceededError"));
+            };
+        })()"#,
+    )
+    .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_full_quota_evicts_the_older_runtime_entries_and_stores_the_new_one() {
+    let name = "casefile-runtime-quota";
+    let other = "casefile-precache-quota-test";
+    drop_cache(name).await;
+    drop_cache(other).await;
+    JsFuture::from(
+        open(other)
+            .await
+            .put_with_str(&url("/app.wasm"), &response(200, "wasm", None)),
+    )
+    .await
+    .unwrap();
+    let net = Network::new();
+    let h = handler(name, 10, &net);
+    net.next.set(Net::Answer(200, "x", None));
+    for path in ["/api/v1/a", "/api/v1/b", "/api/v1/c", "/api/v1/d"] {
+        NETWORK_FIRST.handle(&h, get(path)).await.unwrap();
+        let _ = sleep(5).await;
+    }
+    fill_the_quota_once();
+    let answer = NETWORK_FIRST.handle(&h, get("/api/v1/e")).await.unwrap();
+    assert_eq!(text(answer).await, "x", "the read still gets its answer");
+    assert_eq!(
+        cached_urls(name).await,
+        vec![url("/api/v1/c"), url("/api/v1/d"), url("/api/v1/e")],
+        "the older half went, the new entry is stored"
+    );
+    assert_eq!(
+        cached_urls(other).await,
+        vec![url("/app.wasm")],
+        "other caches untouched"
+    );
 }
 
 #[wasm_bindgen_test]
