@@ -287,10 +287,19 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     async reopen_tab() {
       const i = r.int(tabs.length);
       const old = tabs[i];
-      // Every other time, mid-sync: change a case and close the tab as soon
+      // Once in three, mid-sync: change a case and close the tab as soon
       // as its push is on the wire (the answer is lost to the page; the
       // worker or the next push must settle it exactly once).
-      if (reopens++ % 2 === 1 && !offline && created.length && old.page.url() !== "about:blank") {
+      // Every third time, the tab's renderer crashes right after a change,
+      // while its IndexedDB write may be under way (CDP Page.crash).
+      const variant = reopens++ % 3;
+      if (variant === 2 && created.length && old.page.url() !== "about:blank" && (await openCase(old, side.pick(created)).catch(() => false))) {
+        const now = await old.page.getByTestId("set-priority").inputValue();
+        const cdp = await old.context.newCDPSession(old.page);
+        await old.page.getByTestId("set-priority").selectOption(side.pick(PRIORITIES.filter((v) => v !== now)));
+        await cdp.send("Page.crash").catch(() => {});
+        bump(tally.faults, "reopen_tab:crash");
+      } else if (variant === 1 && !offline && created.length && old.page.url() !== "about:blank") {
         const id = side.pick(created);
         const pushed = old.page
           .waitForRequest((q) => q.method() === "POST" && q.url().endsWith("/api/v1/events"), { timeout: 5_000 })
