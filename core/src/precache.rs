@@ -106,15 +106,38 @@ impl Precache {
 
     /// The caches an activation of this build deletes: precaches of other
     /// versions. Caches of other apps and this app's runtime caches stay.
-    pub fn stale_caches<'a, I>(&self, existing: I) -> Vec<String>
+    ///
+    /// None while this build's own precache is incomplete (`own_complete`
+    /// false): an older build activating while this one installed deletes
+    /// this one's cache, and the worker must still answer offline from the
+    /// others (same hashed files) until its own is filled again.
+    pub fn stale_caches<'a, I>(&self, existing: I, own_complete: bool) -> Vec<String>
     where
         I: IntoIterator<Item = &'a str>,
     {
+        if !own_complete {
+            return Vec::new();
+        }
         let current = self.cache_name();
         existing
             .into_iter()
             .filter(|name| name.starts_with(PRECACHE_PREFIX) && *name != current)
             .map(str::to_string)
+            .collect()
+    }
+
+    /// This build's paths that are not among `present` (the paths its cache
+    /// holds).
+    pub fn missing<'a, I>(&self, present: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut have: Vec<String> = present.into_iter().map(normalise).collect();
+        have.sort_unstable();
+        self.paths
+            .iter()
+            .filter(|p| have.binary_search(p).is_err())
+            .cloned()
             .collect()
     }
 
@@ -209,9 +232,25 @@ mod tests {
             "someone-elses-cache",
         ];
         assert_eq!(
-            shell().stale_caches(existing),
+            shell().stale_caches(existing, true),
             vec!["casefile-precache-v1", "casefile-precache-v0"]
         );
+        assert!(
+            shell().stale_caches(existing, false).is_empty(),
+            "an incomplete own precache keeps the others for offline answers"
+        );
+    }
+
+    #[test]
+    fn missing_lists_what_the_cache_does_not_hold() {
+        let p = shell();
+        let all: Vec<&str> = p.paths().collect();
+        assert!(p.missing(all.iter().copied()).is_empty());
+        assert!(
+            p.missing(["/index.html"]).len() == all.len() - 1,
+            "/index.html is the shell"
+        );
+        assert_eq!(p.missing(Vec::<&str>::new()).len(), all.len());
     }
 
     #[test]

@@ -72,9 +72,13 @@ async fn open_cache(name: &str) -> Result<Cache, JsValue> {
 }
 
 /// Fetches every file of the shell into the versioned cache. All or nothing:
-/// one failed file rejects, the install fails, and the old worker stays.
+/// one failed file rejects, the install fails, and the old worker stays. So
+/// does a cache that is gone when the files are in: an older build that
+/// activated meanwhile (its banner's Reload) deleted it, and this build must
+/// not take over with no shell.
 pub async fn install_precache(precache: &Precache) -> Result<(), JsValue> {
-    let cache = open_cache(&precache.cache_name()).await?;
+    let name = precache.cache_name();
+    let cache = open_cache(&name).await?;
     let requests = Array::new();
     for path in precache.paths() {
         // Bypass the HTTP cache so the shell is this build's, not a stale copy.
@@ -83,15 +87,49 @@ pub async fn install_precache(precache: &Precache) -> Result<(), JsValue> {
         requests.push(&JsValue::from(Request::new_with_str_and_init(path, &init)?));
     }
     JsFuture::from(cache.add_all_with_request_sequence(&requests)).await?;
+    if !JsFuture::from(scope().caches()?.has(&name))
+        .await?
+        .is_truthy()
+    {
+        return Err(JsValue::from_str(
+            "casefile-sw: the precache was deleted while installing; the next update check tries again",
+        ));
+    }
     Ok(())
 }
 
-/// Deletes the precaches of other builds; returns their names.
+/// This build's files that its precache does not hold.
+async fn missing_from_precache(precache: &Precache) -> Result<Vec<String>, JsValue> {
+    let name = precache.cache_name();
+    if !JsFuture::from(scope().caches()?.has(&name))
+        .await?
+        .is_truthy()
+    {
+        return Ok(precache.missing([]));
+    }
+    let keys: Array = JsFuture::from(open_cache(&name).await?.keys())
+        .await?
+        .unchecked_into();
+    let mut present = Vec::new();
+    for key in keys.iter() {
+        present.push(web_sys::Url::new(&key.unchecked_into::<Request>().url())?.pathname());
+    }
+    Ok(precache.missing(present.iter().map(String::as_str)))
+}
+
+/// Deletes the precaches of other builds; returns their names. If this
+/// build's own precache is incomplete, it is filled again first; if that
+/// fails (offline), the others stay, to answer from (core's
+/// `Precache::stale_caches`).
 pub async fn delete_stale_caches(precache: &Precache) -> Result<Vec<String>, JsValue> {
+    let mut complete = missing_from_precache(precache).await?.is_empty();
+    if !complete && install_precache(precache).await.is_ok() {
+        complete = missing_from_precache(precache).await?.is_empty();
+    }
     let caches = scope().caches()?;
     let keys: Array = JsFuture::from(caches.keys()).await?.unchecked_into();
     let names: Vec<String> = keys.iter().filter_map(|k| k.as_string()).collect();
-    let stale = precache.stale_caches(names.iter().map(String::as_str));
+    let stale = precache.stale_caches(names.iter().map(String::as_str), complete);
     for name in &stale {
         JsFuture::from(caches.delete(name)).await?;
     }
@@ -112,11 +150,18 @@ pub async fn on_activate() -> Result<(), JsValue> {
     Ok(())
 }
 
+/// `path` from this build's precache or, failing that, from any cache (an
+/// older build's precache kept because this one's is incomplete: hashed
+/// files are the same bytes, and an older shell beats no answer offline).
 async fn from_cache(precache: &Precache, path: &str) -> Result<Option<Response>, JsValue> {
     let options = CacheQueryOptions::new();
     options.set_cache_name(&precache.cache_name());
     let caches = scope().caches()?;
     let hit = JsFuture::from(caches.match_with_str_and_options(path, &options)).await?;
+    if let Ok(response) = hit.dyn_into::<Response>() {
+        return Ok(Some(response));
+    }
+    let hit = JsFuture::from(caches.match_with_str(path)).await?;
     Ok(hit.dyn_into::<Response>().ok())
 }
 

@@ -83,6 +83,7 @@ async fn activation_deletes_only_older_builds_precaches() {
         open(name).await;
     }
     let precache = Precache::new("new", ["/"]);
+    put_text(&open("casefile-precache-new").await, "/", "shell").await;
     let mut deleted = delete_stale_caches(&precache).await.unwrap();
     deleted.sort();
     assert_eq!(
@@ -147,4 +148,75 @@ async fn other_requests_go_to_the_network() {
     let other = Request::new_with_str("/not-precached.txt").unwrap();
     let res = respond(&precache, &other, false).await.unwrap();
     assert_eq!(res.status(), 404, "the test server answered, not the cache");
+}
+
+/// An older build activating while this one installs deletes this one's
+/// cache (its banner's Reload, with a newer build already on the way): the
+/// install must fail rather than leave a worker with no shell.
+#[wasm_bindgen_test]
+async fn an_install_whose_cache_is_deleted_meanwhile_fails() {
+    clear_all().await;
+    let own_script = scope().location().pathname();
+    let precache = Precache::new("v8", [own_script.as_str()]);
+    js_sys::eval(
+        r#"(() => {
+            const addAll = Cache.prototype.addAll;
+            Cache.prototype.addAll = async function (requests) {
+                Cache.prototype.addAll = addAll;
+                await addAll.call(this, requests);
+                await caches.delete("casefile-precache-v8");
+            };
+        })()"#,
+    )
+    .unwrap();
+    let err = install_precache(&precache).await.unwrap_err();
+    assert!(
+        err.as_string()
+            .unwrap_or_default()
+            .contains("deleted while installing"),
+        "{err:?}"
+    );
+}
+
+/// Activation with its own precache gone: it fills it again and then drops
+/// the older ones; when it cannot (a file is unreachable), the older ones
+/// stay and the worker answers from them.
+#[wasm_bindgen_test]
+async fn an_activation_without_its_precache_refills_it_or_keeps_the_others() {
+    clear_all().await;
+    let old = open("casefile-precache-old").await;
+    put_text(&old, "/", "the older shell").await;
+    put_text(&old, "/app-1234.wasm", "the same hashed file").await;
+
+    let unreachable = Precache::new("v9", ["/app-1234.wasm", "/definitely-missing-file.txt"]);
+    assert_eq!(
+        delete_stale_caches(&unreachable).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(cache_names()
+        .await
+        .contains(&"casefile-precache-old".to_string()));
+    let route = Request::new_with_str("/cases/1234").unwrap();
+    let res = respond(&unreachable, &route, true).await.unwrap();
+    assert_eq!(
+        text(res).await,
+        "the older shell",
+        "offline, an older shell beats none"
+    );
+    let asset = Request::new_with_str("/app-1234.wasm").unwrap();
+    let res = respond(&unreachable, &asset, false).await.unwrap();
+    assert_eq!(text(res).await, "the same hashed file");
+
+    let own_script = scope().location().pathname();
+    let reachable = Precache::new("v10", [own_script.as_str()]);
+    let mut deleted = delete_stale_caches(&reachable).await.unwrap();
+    deleted.sort();
+    assert_eq!(deleted, ["casefile-precache-old", "casefile-precache-v9"]);
+    assert_eq!(cache_names().await, ["casefile-precache-v10"]);
+    let mut expected = vec!["/".to_string(), own_script];
+    expected.sort();
+    assert_eq!(
+        cached_paths(&open("casefile-precache-v10").await).await,
+        expected
+    );
 }
