@@ -297,7 +297,11 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
         const now = await old.page.getByTestId("set-priority").inputValue();
         const cdp = await old.context.newCDPSession(old.page);
         await old.page.getByTestId("set-priority").selectOption(side.pick(PRIORITIES.filter((v) => v !== now)));
-        await cdp.send("Page.crash").catch(() => {});
+        // Page.crash never answers (the renderer is gone): wait for the
+        // page's crash event instead, for at most 5 s.
+        const crashed = old.page.waitForEvent("crash", { timeout: 5_000 }).catch(() => {});
+        cdp.send("Page.crash").catch(() => {});
+        await crashed;
         bump(tally.faults, "reopen_tab:crash");
       } else if (variant === 1 && !offline && created.length && old.page.url() !== "about:blank") {
         const id = side.pick(created);
