@@ -22,6 +22,10 @@ use serde::{Deserialize, Serialize};
 pub const EXCERPT_MAX: usize = 2 * 1024;
 /// How often a worker with open pages looks at its queue.
 pub const TICK_MS: u64 = 15_000;
+/// How long after start-up a worker looks at its queue: just after the
+/// event that woke it (most often a fetch), so opening the queue does not
+/// delay that answer.
+pub const STARTUP_REPLAY_DELAY_MS: u64 = 200;
 
 /// A write as stored: everything needed to send it again, as plain data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

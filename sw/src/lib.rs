@@ -39,16 +39,12 @@ fn precache() -> Result<Precache, JsValue> {
         .ok_or_else(|| JsValue::from_str("casefile-sw: configure() was not called"))
 }
 
-/// How long after start-up the worker looks at its queue.
-const STARTUP_REPLAY_DELAY_MS: i32 = 200;
-
 /// Called once by the bootstrap with the build's version and file list.
 #[wasm_bindgen]
 pub fn configure(version: String, paths: Vec<String>) {
     PRECACHE.with(|p| *p.borrow_mut() = Some(Precache::new(version, paths)));
-    // Worker start-up is a replay trigger: writes may wait from last time.
-    // It runs just after the event that woke the worker (most often a
-    // fetch), so opening the queue does not delay that answer.
+    // Worker start-up is a replay trigger: writes may wait from last time
+    // (after core's delay, so the waking event is answered first).
     let later = Closure::once_into_js(|| {
         wasm_bindgen_futures::spawn_local(async {
             let _ = queue::replay(network_fetcher()).await;
@@ -56,7 +52,7 @@ pub fn configure(version: String, paths: Vec<String>) {
     });
     let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(
         later.unchecked_ref(),
-        STARTUP_REPLAY_DELAY_MS,
+        casefile_core::queue::STARTUP_REPLAY_DELAY_MS as i32,
     );
 }
 

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, until, waitForController, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, until, waitForController, OUTPUT, serverCase } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -141,10 +141,7 @@ test("hostile and right-to-left titles render as text, everywhere they show", as
     assert.deepEqual(await page.evaluate(() => window.__csp), []);
     // And the server stored them verbatim.
     for (const [i, id] of ids.entries()) {
-      const c = await until(async () => {
-        const r = await fetch(`${server.url}/api/v1/cases/${id}`);
-        return r.status === 200 && r.json();
-      }, "synced");
+      const c = await until(() => serverCase(server, id), "synced");
       assert.equal(c.title, titles[i]);
     }
   } finally {

@@ -206,12 +206,17 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     return actions.waitFor({ timeout: 3_000 }).then(() => true, () => false);
   };
 
-  // Picks another value in one of the case page's selects and waits for its badge.
+  // Picks (with `rand`) another value in one of the open case page's selects.
+  const pickAnother = async (tab, select, values, rand) => {
+    const now = await tab.page.getByTestId(select).inputValue();
+    const next = rand.pick(values.filter((v) => v !== now));
+    await tab.page.getByTestId(select).selectOption(next);
+    return next;
+  };
+  // Changes one of the case page's selects and waits for its badge.
   const change = async (tab, id, select, values, badge) => {
     if (!(await openCase(tab, id))) return false;
-    const now = await tab.page.getByTestId(select).inputValue();
-    const next = r.pick(values.filter((v) => v !== now));
-    await tab.page.getByTestId(select).selectOption(next);
+    const next = await pickAnother(tab, select, values, r);
     await tab.page.locator(`.case-badges .${badge}-${next}`).waitFor();
     return true;
   };
@@ -294,9 +299,8 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
       // while its IndexedDB write may be under way (CDP Page.crash).
       const variant = reopens++ % 3;
       if (variant === 2 && created.length && old.page.url() !== "about:blank" && (await openCase(old, side.pick(created)).catch(() => false))) {
-        const now = await old.page.getByTestId("set-priority").inputValue();
         const cdp = await old.context.newCDPSession(old.page);
-        await old.page.getByTestId("set-priority").selectOption(side.pick(PRIORITIES.filter((v) => v !== now)));
+        await pickAnother(old, "set-priority", PRIORITIES, side);
         // Page.crash never answers (the renderer is gone): wait for the
         // page's crash event instead, for at most 5 s.
         const crashed = old.page.waitForEvent("crash", { timeout: 5_000 }).catch(() => {});
@@ -309,8 +313,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
           .waitForRequest((q) => q.method() === "POST" && q.url().endsWith("/api/v1/events"), { timeout: 5_000 })
           .catch(() => null);
         if (await openCase(old, id).catch(() => false)) {
-          const now = await old.page.getByTestId("set-priority").inputValue();
-          await old.page.getByTestId("set-priority").selectOption(side.pick(PRIORITIES.filter((v) => v !== now)));
+          await pickAnother(old, "set-priority", PRIORITIES, side);
           bump(tally.faults, (await pushed) ? "reopen_tab:mid_push" : "reopen_tab:before_push");
         }
       }

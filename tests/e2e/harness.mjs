@@ -133,6 +133,12 @@ export async function waitForController(page) {
   });
 }
 
+/** The server's copy of case `id`, or null while it has none. */
+export async function serverCase(server, id) {
+  const r = await fetch(`${server.url}/api/v1/cases/${id}`);
+  return r.status === 200 ? r.json() : null;
+}
+
 /** Replaces the server's fault rules (needs `startServer({ faults: true })`). */
 export async function setFaults(server, rules) {
   const res = await fetch(`${server.url}/api/v1/_faults`, {

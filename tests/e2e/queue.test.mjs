@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until, serverCase } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -14,12 +14,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-
-async function serverCase(server, id) {
-  const r = await fetch(`${server.url}/api/v1/cases/${id}`);
-  return r.status === 200 ? r.json() : null;
-}
 
 async function eventsOf(server, id) {
   const log = await (await fetch(`${server.url}/api/v1/events?after=0&limit=1000`)).json();

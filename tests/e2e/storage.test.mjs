@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, waitForController, OUTPUT, until } from "./harness.mjs";
+import { launchBrowser, startServer, waitForController, OUTPUT, until, serverCase } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -13,10 +13,6 @@ after(async () => {
   await browser?.close();
 });
 
-async function onServer(server, id) {
-  const res = await fetch(`${server.url}/api/v1/cases/${id}`);
-  return res.status === 200 ? res.json() : null;
-}
 
 test("with the storage quota used up, a new case is refused with a clear message, the form keeps it, and it saves once there is room", async () => {
   const server = await startServer({ seed: 3 });
@@ -69,7 +65,7 @@ test("with the storage quota used up, a new case is refused with a clear message
     await page.getByRole("button", { name: "Create case" }).click();
     await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
     const id = page.url().split("/").pop();
-    const saved = await until(() => onServer(server, id), "the case on the server");
+    const saved = await until(() => serverCase(server, id), "the case on the server");
     assert.equal(saved.title, "Written on a full disk");
     assert.equal(saved.assignee, "Dana");
   } finally {
@@ -90,7 +86,7 @@ test("a damaged record is set aside and reported in the Sync center, and the ser
     await page.getByRole("button", { name: "Create case" }).click();
     await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
     const id = page.url().split("/").pop();
-    await until(() => onServer(server, id), "the case on the server");
+    await until(() => serverCase(server, id), "the case on the server");
     await page.getByTestId("pending-count").waitFor({ state: "detached", timeout: 20_000 });
 
     // Damage the stored creation event behind the app's back (a disk error,
