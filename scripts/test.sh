@@ -57,6 +57,8 @@ stage install bash scripts/install.sh --test || { echo "0 passed, 1 failed"; exi
 stage fmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets -- -D warnings
 stage clippy-wasm cargo clippy --target wasm32-unknown-unknown -p casefile -p casefile-sw --all-targets -- -D warnings
+# The worker as shipped: no std in its graph (its own panic handler and allocator).
+stage clippy-worker cargo clippy --target wasm32-unknown-unknown -p casefile-sw --features slim -- -D warnings
 stage core-purity bash -c '! cargo tree -p casefile-core -e normal --prefix none | grep -E "^(wasm-bindgen|web-sys|js-sys|leptos)"'
 stage native-tests cargo test -p casefile-core -p casefile-server
 stage server-postgres bash -c 'CASEFILE_TEST_PG_URL="$(bash scripts/pg.sh)" cargo test -p casefile-server'

@@ -5,6 +5,9 @@
 //! cache's name, which old caches an activation deletes, and which strategy
 //! answers each request. The worker in `sw/` only carries the decisions out.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 /// Every cache this app owns starts with this, so activation never touches
 /// another app's caches on the same origin.
 pub const CACHE_PREFIX: &str = "casefile-";
@@ -75,7 +78,7 @@ impl Precache {
     {
         let mut paths: Vec<String> = paths.into_iter().map(|p| normalise(p.as_ref())).collect();
         paths.push(SHELL_PATH.to_string());
-        paths.sort_unstable();
+        crate::small::sort_by(&mut paths, |a, b| a < b);
         paths.dedup();
         Precache {
             version: version.into(),
@@ -91,7 +94,7 @@ impl Precache {
     /// The name of this build's cache: the version is part of it, so two
     /// builds never share (or overwrite) each other's files.
     pub fn cache_name(&self) -> String {
-        format!("{PRECACHE_PREFIX}{}", self.version)
+        [PRECACHE_PREFIX, &self.version].concat()
     }
 
     /// Every path to fetch and store at install, sorted.
@@ -133,7 +136,7 @@ impl Precache {
         I: IntoIterator<Item = &'a str>,
     {
         let mut have: Vec<String> = present.into_iter().map(normalise).collect();
-        have.sort_unstable();
+        crate::small::sort_by(&mut have, |a, b| a < b);
         self.paths
             .iter()
             .filter(|p| have.binary_search(p).is_err())
@@ -167,7 +170,7 @@ fn normalise(path: &str) -> String {
     match path {
         "" | "/" | "/index.html" => SHELL_PATH.to_string(),
         p if p.starts_with('/') => p.to_string(),
-        p => format!("/{p}"),
+        p => ["/", p].concat(),
     }
 }
 

@@ -15,7 +15,12 @@
 //! Order: FIFO. Only the oldest entry is replayed; the others wait behind it,
 //! so writes reach the server in the order they were made.
 
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use crate::retry::{Failure, RetryDecision, RetryPolicy};
+use crate::small::decimal;
 use serde::{Deserialize, Serialize};
 
 /// The most of a failed answer's body kept in a dead letter.
@@ -133,9 +138,20 @@ pub fn after_replay(
             Failure::Http { status, .. }
                 if RetryPolicy::classify(&failure) == crate::FailureClass::Permanent =>
             {
-                format!("the server refused it ({status}); retrying cannot help")
+                [
+                    "the server refused it (",
+                    &decimal(status.into()),
+                    "); retrying cannot help",
+                ]
+                .concat()
             }
-            _ => format!("failed {} times: {}", entry.attempts, describe(&failure)),
+            _ => [
+                "failed ",
+                &decimal(entry.attempts.into()),
+                " times: ",
+                &describe(&failure),
+            ]
+            .concat(),
         }),
     }
 }
@@ -143,7 +159,9 @@ pub fn after_replay(
 fn describe(f: &Failure) -> String {
     match f {
         Failure::Network => "the server could not be reached".into(),
-        Failure::Http { status, .. } => format!("the server answered {status}"),
+        Failure::Http { status, .. } => {
+            ["the server answered ", &decimal((*status).into())].concat()
+        }
         Failure::Decode => "the answer could not be read".into(),
     }
 }

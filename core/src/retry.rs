@@ -11,6 +11,7 @@
 //! [`RetryPolicy::network_spends_attempt`], and never while offline, so a queue
 //! can wait for days without losing its attempts.
 
+#[cfg(feature = "std")]
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What went wrong with one request, as far as retrying is concerned.
@@ -182,6 +183,7 @@ impl Default for RetryPolicy {
     }
 }
 
+#[cfg(feature = "std")]
 /// Parses a `Retry-After` header value into milliseconds from `now_ms`.
 ///
 /// Accepts delay-seconds (`"120"`) and an HTTP date
@@ -216,12 +218,14 @@ pub fn parse_retry_after_with(
     Some(at_ms.saturating_sub(now_ms).min(MAX_RETRY_AFTER_MS))
 }
 
+#[cfg(feature = "std")]
 /// Formats wall-clock milliseconds as an HTTP date (used by tests and the
 /// server's `Retry-After`).
 pub fn format_http_date(ms: u64) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
+#[cfg(feature = "std")]
 /// Milliseconds since the epoch for a [`SystemTime`]; saturates at 0.
 pub fn system_time_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)

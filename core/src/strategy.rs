@@ -4,6 +4,9 @@
 //!
 //! The worker carries these out with Cache Storage; nothing here does I/O.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 /// How a request is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -202,7 +205,7 @@ impl RuntimeIndex {
 
     fn oldest_first(&self) -> Vec<(&String, u64)> {
         let mut all: Vec<(&String, u64)> = self.stored_at.iter().map(|(k, v)| (k, *v)).collect();
-        all.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+        crate::small::sort_by(&mut all, |a, b| (a.1, a.0) < (b.1, b.0));
         all
     }
 

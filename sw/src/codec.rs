@@ -5,6 +5,8 @@
 //! messages with serde, and version 1 records are serde's JSON text), and
 //! `sw/tests/codec.rs` checks both directions for every type.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use casefile_core::queue::{DeadLetter, QueueStats, StoredRequest, ToPage, ToWorker};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -53,7 +55,7 @@ fn text(value: &JsValue, key: &str) -> Option<String> {
 /// A whole number that fits `T` (serde refuses fractions and overflow too).
 fn whole<T: TryFrom<u64>>(value: &JsValue, key: &str) -> Option<T> {
     let n = field(value, key).as_f64()?;
-    if n < 0.0 || n.fract() != 0.0 || n > 9_007_199_254_740_991.0 {
+    if n < 0.0 || n as u64 as f64 != n || n > 9_007_199_254_740_991.0 {
         return None;
     }
     T::try_from(n as u64).ok()

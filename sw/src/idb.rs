@@ -3,6 +3,8 @@
 //! uses `indexed_db_futures`; in the worker its channels and error types
 //! weighed more than the four calls it made, against SPEC §9's size budget.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;

@@ -2,16 +2,46 @@
 //! `casefile_core::precache` decides. The JS bootstrap (`bootstrap.js`, filled
 //! in at build time) registers the listeners synchronously and forwards each
 //! event here once the module is instantiated.
+//!
+//! Built with the `slim` feature (as trunk builds it), nothing in the
+//! worker's graph links std: a panic traps without formatting a message, and
+//! the allocator is a small one, both for SPEC §9's size budget.
+
+#![no_std]
+
+extern crate alloc;
+// Tests and workspace builds link std, which brings the panic handler and
+// allocator.
+#[cfg(not(feature = "slim"))]
+extern crate std;
+
+/// A panic traps: the fetch's promise rejects (the bootstrap then sends the
+/// request to the network) and the worker's next event starts it anew.
+#[cfg(feature = "slim")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+// SAFETY: the worker's wasm runs on one thread (see `local`).
+#[cfg(feature = "slim")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 pub mod codec;
 pub mod idb;
+pub mod local;
 pub mod queue;
 pub mod strategy;
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use casefile_core::precache::{Precache, RequestFacts, Route, SHELL_PATH};
 use casefile_core::strategy::{RuntimeCache, Strategy};
+use core::cell::RefCell;
 use js_sys::{Array, Promise};
-use std::cell::RefCell;
+use local::Local;
 use strategy::{FetchStrategy, Fetcher, Handler};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -20,9 +50,7 @@ use web_sys::{
     Response, ServiceWorkerGlobalScope,
 };
 
-thread_local! {
-    static PRECACHE: RefCell<Option<Precache>> = const { RefCell::new(None) };
-}
+static PRECACHE: Local<RefCell<Option<Precache>>> = Local(RefCell::new(None));
 
 fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -30,19 +58,20 @@ fn scope() -> ServiceWorkerGlobalScope {
 
 /// Whether the bootstrap configured this worker (a real worker, not a test).
 pub fn configured() -> bool {
-    PRECACHE.with(|p| p.borrow().is_some())
+    PRECACHE.borrow().is_some()
 }
 
 fn precache() -> Result<Precache, JsValue> {
     PRECACHE
-        .with(|p| p.borrow().clone())
+        .borrow()
+        .clone()
         .ok_or_else(|| JsValue::from_str("casefile-sw: configure() was not called"))
 }
 
 /// Called once by the bootstrap with the build's version and file list.
 #[wasm_bindgen]
 pub fn configure(version: String, paths: Vec<String>) {
-    PRECACHE.with(|p| *p.borrow_mut() = Some(Precache::new(version, paths)));
+    *PRECACHE.borrow_mut() = Some(Precache::new(version, paths));
     // Worker start-up is a replay trigger: writes may wait from last time
     // (after core's delay, so the waking event is answered first).
     let later = Closure::once_into_js(|| {
@@ -173,7 +202,9 @@ fn now_ms() -> u64 {
 
 /// The real network.
 pub fn network_fetcher() -> Fetcher {
-    std::rc::Rc::new(|request: Request| Box::pin(async move { network(&request).await }))
+    alloc::rc::Rc::new(|request: Request| {
+        alloc::boxed::Box::pin(async move { network(&request).await })
+    })
 }
 
 /// Answers one request by the route core chose, through `fetcher`.

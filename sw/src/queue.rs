@@ -3,13 +3,17 @@
 //! Writes that fail for want of a server are answered `202 {"queued": id}`;
 //! every page hears what happens to them.
 
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
 use casefile_core::queue::{
     after_replay, due, excerpt, revive, stored_headers, DeadLetter, Outcome, QueueStats, Step,
     StoredRequest, ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after_with, Failure};
+use casefile_core::small::padded;
 use casefile_core::{FailureClass, RetryPolicy};
-use std::cell::Cell;
+use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -18,6 +22,7 @@ use web_sys::{
 
 use crate::codec::{message_to_js, Js};
 use crate::idb;
+use crate::local::Local;
 use crate::strategy::Fetcher;
 
 /// The database; its schema version (upgrades keep the entries).
@@ -31,13 +36,11 @@ pub const DB_VERSION: u8 = 2;
 const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
-thread_local! {
-    static DB: std::cell::RefCell<Option<IdbDatabase>> = const { std::cell::RefCell::new(None) };
-    static REPLAYING: Cell<bool> = const { Cell::new(false) };
-    static AGAIN: Cell<bool> = const { Cell::new(false) };
-    /// Unreadable records seen by the last listing.
-    static UNREADABLE: Cell<usize> = const { Cell::new(0) };
-}
+static DB: Local<RefCell<Option<IdbDatabase>>> = Local(RefCell::new(None));
+static REPLAYING: Local<Cell<bool>> = Local(Cell::new(false));
+static AGAIN: Local<Cell<bool>> = Local(Cell::new(false));
+/// Unreadable records seen by the last listing.
+static UNREADABLE: Local<Cell<usize>> = Local(Cell::new(0));
 
 fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -49,7 +52,7 @@ fn now() -> u64 {
 
 /// The database, opened once per worker life.
 async fn open() -> Result<IdbDatabase, JsValue> {
-    if let Some(db) = DB.with(|d| d.borrow().clone()) {
+    if let Some(db) = DB.borrow().clone() {
         return Ok(db);
     }
     // Version 1 → 2: records change shape as they are next written (see
@@ -60,14 +63,15 @@ async fn open() -> Result<IdbDatabase, JsValue> {
     let on_change = Closure::<dyn FnMut()>::new(close);
     db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
     on_change.forget();
-    DB.with(|d| *d.borrow_mut() = Some(db.clone()));
+    *DB.borrow_mut() = Some(db.clone());
     Ok(db)
 }
 
 /// Closes the connection; the next use opens it again (and upgrades it if a
 /// newer schema is due).
 pub fn close() {
-    if let Some(db) = DB.with(|d| d.borrow_mut().take()) {
+    let db = DB.borrow_mut().take();
+    if let Some(db) = db {
         db.close();
     }
 }
@@ -83,12 +87,16 @@ fn entry_of(record: &JsValue) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&json.as_string().unwrap_or_default())
 }
 
-/// The readable entries of `store`, and how many records did not read.
-async fn read_all<T: Js>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
+/// Every record of `store`, as stored.
+async fn records(store: &str) -> Result<js_sys::Array, JsValue> {
     let db = open().await?;
     let tx = idb::transaction(&db, &[store], false)?;
     let raw = idb::request(&tx.object_store(store)?.get_all()?).await?;
-    let raw = js_sys::Array::from(&raw);
+    Ok(js_sys::Array::from(&raw))
+}
+
+/// The readable entries among `raw`, and how many records did not read.
+fn readable<T: Js>(raw: &js_sys::Array) -> (Vec<T>, usize) {
     // A record that no longer reads is reported, never silently dropped
     // from the store: it stays there for inspection.
     let mut bad = 0;
@@ -103,7 +111,7 @@ async fn read_all<T: Js>(store: &str) -> Result<(Vec<T>, usize), JsValue> {
             }
         })
         .collect();
-    Ok((good, bad))
+    (good, bad)
 }
 
 /// Writes `put` into `to` and deletes `delete` from `from`, in one
@@ -134,10 +142,12 @@ async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
 
 /// Everything queued (oldest first) and every dead letter.
 pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
-    let (mut queued, bad_queued): (Vec<StoredRequest>, _) = read_all(QUEUE).await?;
-    queued.sort_unstable_by(|a, b| (a.enqueued_at, &a.id).cmp(&(b.enqueued_at, &b.id)));
-    let (dead, bad_dead) = read_all(DEAD).await?;
-    UNREADABLE.with(|u| u.set(bad_queued + bad_dead));
+    let (mut queued, bad_queued): (Vec<StoredRequest>, _) = readable(&records(QUEUE).await?);
+    casefile_core::small::sort_by(&mut queued, |a, b| {
+        (a.enqueued_at, &a.id) < (b.enqueued_at, &b.id)
+    });
+    let (dead, bad_dead) = readable(&records(DEAD).await?);
+    UNREADABLE.set(bad_queued + bad_dead);
     Ok((queued, dead))
 }
 
@@ -148,8 +158,8 @@ pub async fn stats() -> Result<QueueStats, JsValue> {
         queued: queued.len(),
         dead: dead.len(),
         next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
-        replaying: REPLAYING.with(Cell::get),
-        unreadable: UNREADABLE.with(Cell::get),
+        replaying: REPLAYING.get(),
+        unreadable: UNREADABLE.get(),
     })
 }
 
@@ -176,7 +186,7 @@ async fn tell_stats() {
 
 fn new_id() -> String {
     let random = (js_sys::Math::random() * 1e12) as u64;
-    format!("q{:013}-{random:012}", now())
+    ["q", &padded(now(), 13), "-", &padded(random, 12)].concat()
 }
 
 /// The request's headers as the queue keeps them (core's
@@ -254,7 +264,7 @@ fn queued_answer(id: &str) -> Result<Response, JsValue> {
     init.set_headers(&headers);
     // `casefile_core::queue::QueuedAnswer`, the id quoted by JSON itself.
     let quoted = js_sys::JSON::stringify(&JsValue::from_str(id))?;
-    let body = format!("{{\"queued\":{}}}", String::from(quoted));
+    let body = [r#"{"queued":"#, &String::from(quoted), "}"].concat();
     Response::new_with_opt_str_and_init(Some(&body), &init)
 }
 
@@ -270,7 +280,7 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
     let key = match headers.iter().find(|(k, _)| k == "idempotency-key") {
         Some((_, v)) => v.clone(),
         None => {
-            let key = format!("sw-{}", new_id());
+            let key = ["sw-", &new_id()].concat();
             headers.push(("idempotency-key".into(), key.clone()));
             key
         }
@@ -334,14 +344,14 @@ fn schedule(at: u64) {
 /// not due yet, or the network is unreachable. One replay at a time: a
 /// trigger during a replay makes it look once more at the end.
 pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
-    if REPLAYING.with(|r| r.replace(true)) {
-        AGAIN.with(|a| a.set(true));
+    if REPLAYING.replace(true) {
+        AGAIN.set(true);
         return Ok(());
     }
     let result = replay_loop(&fetcher).await;
-    REPLAYING.with(|r| r.set(false));
+    REPLAYING.set(false);
     tell_stats().await;
-    if AGAIN.with(|a| a.replace(false)) {
+    if AGAIN.replace(false) {
         return Box::pin(replay(fetcher)).await;
     }
     result
@@ -357,7 +367,7 @@ async fn replay_loop(fetcher: &Fetcher) -> Result<(), JsValue> {
             return Ok(());
         }
         for entry in queued {
-            if due(std::slice::from_ref(&entry), now()).is_none() {
+            if due(core::slice::from_ref(&entry), now()).is_none() {
                 // FIFO: the oldest is not due yet, so nothing behind it is.
                 schedule(entry.next_attempt_at);
                 return Ok(());

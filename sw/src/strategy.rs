@@ -2,14 +2,19 @@
 //! work (storing only what core allows, bounds, quota recovery, marking
 //! cached answers) lives in [`Handler`], which every strategy uses.
 
+use crate::local::Local;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use casefile_core::small::decimal;
 use casefile_core::strategy::{
     cacheable, ResponseFacts, RuntimeCache, RuntimeIndex, Strategy, OFFLINE_HEADER,
     STORED_AT_HEADER,
 };
+use core::cell::RefCell;
 use futures_util::future::{select, Either, LocalBoxFuture};
 use js_sys::Promise;
-use std::cell::RefCell;
-use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, Headers, Request, Response, ResponseInit, ResponseType};
@@ -17,10 +22,8 @@ use web_sys::{Cache, Headers, Request, Response, ResponseInit, ResponseType};
 /// Sends a request to the network (tests pass one that fails).
 pub type Fetcher = Rc<dyn Fn(Request) -> LocalBoxFuture<'static, Result<Response, JsValue>>>;
 
-thread_local! {
-    /// Each runtime cache's index, rebuilt from the entries after a restart.
-    static INDEXES: RefCell<Vec<(&'static str, RuntimeIndex)>> = const { RefCell::new(Vec::new()) };
-}
+/// Each runtime cache's index, rebuilt from the entries after a restart.
+static INDEXES: Local<RefCell<Vec<(&'static str, RuntimeIndex)>>> = Local(RefCell::new(Vec::new()));
 
 /// How a request gets answered.
 #[allow(async_fn_in_trait)]
@@ -41,7 +44,7 @@ pub struct Handler {
     pub now: fn() -> u64,
 }
 
-fn wait_ms(ms: u64) -> impl std::future::Future<Output = ()> {
+fn wait_ms(ms: u64) -> impl core::future::Future<Output = ()> {
     let promise = Promise::new(&mut |resolve, _| {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -108,16 +111,20 @@ impl Handler {
         let at = stored_at(&response).unwrap_or(0);
         if self.bounded && !RuntimeIndex::usable(&self.cache, at, (self.now)()) {
             JsFuture::from(cache.delete_with_request(request)).await?;
-            self.index(|i| i.removed(&request.url())).await?;
+            self.load_index().await?;
+            self.index(|i| i.removed(&request.url()));
             return Ok(None);
         }
         Ok(Some((response, at)))
     }
 
-    async fn index<R>(&self, f: impl FnOnce(&mut RuntimeIndex) -> R) -> Result<R, JsValue> {
+    /// This cache's index, read from its entries if this worker life has
+    /// none yet. One async step for every use: a generic one would be a
+    /// state machine per caller in the worker's wasm.
+    async fn load_index(&self) -> Result<(), JsValue> {
         let name = self.cache.name;
-        let known = |i: &[(&str, RuntimeIndex)]| i.iter().position(|(n, _)| *n == name);
-        if INDEXES.with(|i| known(&i.borrow())).is_none() {
+        let known = |i: &[(&str, RuntimeIndex)]| i.iter().any(|(n, _)| *n == name);
+        if !known(&INDEXES.borrow()) {
             // After a restart: read when each entry was stored.
             let cache = open(name).await?;
             let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
@@ -129,18 +136,23 @@ impl Handler {
                     index.stored(&request.url(), stored_at(&response).unwrap_or(0));
                 }
             }
-            INDEXES.with(|i| {
-                let mut i = i.borrow_mut();
-                if known(&i).is_none() {
-                    i.push((name, index));
-                }
-            });
+            let mut i = INDEXES.borrow_mut();
+            if !known(&i) {
+                i.push((name, index));
+            }
         }
-        Ok(INDEXES.with(|i| {
-            let mut i = i.borrow_mut();
-            let at = known(&i).expect("index loaded");
-            f(&mut i[at].1)
-        }))
+        Ok(())
+    }
+
+    /// Uses this cache's index; `load_index` must have run.
+    fn index<R>(&self, f: impl FnOnce(&mut RuntimeIndex) -> R) -> R {
+        let mut i = INDEXES.borrow_mut();
+        let name = self.cache.name;
+        let at = i
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("index loaded");
+        f(&mut i[at].1)
     }
 
     /// Stores a copy of `response` for `request` if core allows it, keeps the
@@ -161,29 +173,29 @@ impl Handler {
         let now = (self.now)();
         let cache = open(self.cache.name).await?;
         let put = |copy: Response| cache.put_with_request(request, &copy);
-        let copy = with_headers(&response.clone()?, &[(STORED_AT_HEADER, now.to_string())])?;
+        let copy = with_headers(&response.clone()?, &[(STORED_AT_HEADER, decimal(now))])?;
         if let Err(e) = JsFuture::from(put(copy)).await {
             if !is_quota_error(&e) || !self.bounded {
                 return Err(e);
             }
-            for url in self.index(|i| i.quota_victims()).await? {
+            self.load_index().await?;
+            for url in self.index(|i| i.quota_victims()) {
                 JsFuture::from(cache.delete_with_str(&url)).await?;
-                self.index(|i| i.removed(&url)).await?;
+                self.index(|i| i.removed(&url));
             }
-            let copy = with_headers(&response.clone()?, &[(STORED_AT_HEADER, now.to_string())])?;
+            let copy = with_headers(&response.clone()?, &[(STORED_AT_HEADER, decimal(now))])?;
             JsFuture::from(put(copy)).await?;
         }
         if self.bounded {
             let url = request.url();
-            let victims = self
-                .index(|i| {
-                    i.stored(&url, now);
-                    i.evictions(&self.cache, now)
-                })
-                .await?;
+            self.load_index().await?;
+            let victims = self.index(|i| {
+                i.stored(&url, now);
+                i.evictions(&self.cache, now)
+            });
             for url in victims {
                 JsFuture::from(cache.delete_with_str(&url)).await?;
-                self.index(|i| i.removed(&url)).await?;
+                self.index(|i| i.removed(&url));
             }
         }
         Ok(())
@@ -203,7 +215,7 @@ impl Handler {
 
 /// A cached answer, marked so the app can say it is offline data.
 fn offline_copy(response: &Response, stored_at: u64) -> Result<Response, JsValue> {
-    with_headers(response, &[(OFFLINE_HEADER, stored_at.to_string())])
+    with_headers(response, &[(OFFLINE_HEADER, decimal(stored_at))])
 }
 
 fn not_cached() -> Result<Response, JsValue> {
