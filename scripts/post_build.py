@@ -17,6 +17,8 @@ import re
 import subprocess
 import sys
 
+import wasm_imports
+
 staging = pathlib.Path(os.environ["TRUNK_STAGING_DIR"])
 source = pathlib.Path(os.environ.get("TRUNK_SOURCE_DIR", "."))
 
@@ -54,7 +56,8 @@ if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html):
 if re.search(r"\sstyle=", html):
     fail("index.html has an inline style attribute, which the CSP blocks")
 
-# 2. Minify the worker's glue (SPEC §9 budgets the worker's bytes) and
+# 2. Minify the worker's glue, shorten the names its wasm imports from the
+#    glue (SPEC §9 budgets the worker's bytes; scripts/wasm_imports.py), and
 #    content-hash the worker's files.
 glue = next(iter(sorted(staging.glob("casefile-sw*.js"))), None)
 wasm = next(iter(sorted(staging.glob("casefile-sw*_bg.wasm"))), None)
@@ -76,6 +79,12 @@ def minify(path: pathlib.Path) -> None:
 
 
 minify(glue)
+try:
+    short_wasm, short_glue = wasm_imports.shorten(wasm.read_bytes(), glue.read_text())
+except ValueError as e:
+    fail(f"could not shorten the worker's import names: {e}")
+wasm.write_bytes(short_wasm)
+glue.write_text(short_glue)
 worker_hash = short_hash(glue.read_bytes() + wasm.read_bytes())
 glue = glue.rename(staging / f"casefile-sw-{worker_hash}.js")
 wasm = wasm.rename(staging / f"casefile-sw-{worker_hash}_bg.wasm")

@@ -61,6 +61,7 @@ stage clippy-wasm cargo clippy --target wasm32-unknown-unknown -p casefile -p ca
 stage clippy-worker cargo clippy --target wasm32-unknown-unknown -p casefile-sw --features slim -- -D warnings
 stage core-purity bash -c '! cargo tree -p casefile-core -e normal --prefix none | grep -E "^(wasm-bindgen|web-sys|js-sys|leptos)"'
 stage native-tests cargo test -p casefile-core -p casefile-server
+stage build-scripts python3 -m unittest discover -s tests/scripts
 stage server-postgres bash -c 'CASEFILE_TEST_PG_URL="$(bash scripts/pg.sh)" cargo test -p casefile-server'
 stage wasm-tests cargo test --target wasm32-unknown-unknown -p casefile -p casefile-sw
 if stage release-build trunk build --release && stage server-build cargo build -p casefile-server; then

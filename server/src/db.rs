@@ -52,6 +52,7 @@ pub enum OpenError {
 const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_1, MIGRATION_1),
     (MIGRATION_2_SQLITE, MIGRATION_2_POSTGRES),
+    (MIGRATION_3, MIGRATION_3),
 ];
 
 const MIGRATION_1: &str = r#"
@@ -111,6 +112,11 @@ CREATE TABLE idempotency (
     };
 }
 const MIGRATION_2_SQLITE: &str = migration_2!("INTEGER PRIMARY KEY AUTOINCREMENT");
+
+/// A case's events in stamp order: ingestion asks whether any stored event
+/// of the case sorts after the incoming one (`events::arrives_behind`), one
+/// index probe instead of a scan of the case's events.
+const MIGRATION_3: &str = "CREATE INDEX events_stamp ON events (aggregate_id, clock, node_id)";
 const MIGRATION_2_POSTGRES: &str = migration_2!("BIGSERIAL PRIMARY KEY");
 
 pub(crate) const CASE_COLUMNS: &str =

@@ -194,16 +194,15 @@ async fn arrives_behind(
     event: &DomainEvent,
 ) -> Result<bool, sqlx::Error> {
     let later = sqlx::query(
-        "SELECT COUNT(*) AS n FROM events WHERE aggregate_id = $1 \
-         AND (clock > $2 OR (clock = $2 AND node_id > $3))",
+        "SELECT 1 AS later FROM events WHERE aggregate_id = $1 \
+         AND (clock > $2 OR (clock = $2 AND node_id > $3)) LIMIT 1",
     )
     .bind(event.aggregate_id.as_str())
     .bind(event.clock as i64)
     .bind(event.node_id.as_str())
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get::<i64, _>("n")?;
-    Ok(later > 0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(later.is_some())
 }
 
 /// The case as all its stored events and `incoming` make it, folded in stamp
