@@ -15,8 +15,10 @@ extern crate alloc;
 #[cfg(not(feature = "slim"))]
 extern crate std;
 
-/// A panic traps: the fetch's promise rejects (the bootstrap then sends the
-/// request to the network) and the worker's next event starts it anew.
+/// A panic traps, as `panic = "abort"` did with std, only without
+/// formatting a message first: the event's promise rejects (a fetch is
+/// answered with a network error). Nothing in the worker panics by design;
+/// bad input and failed I/O are `Err` values.
 #[cfg(feature = "slim")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
