@@ -56,13 +56,11 @@ if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html):
 if re.search(r"\sstyle=", html):
     fail("index.html has an inline style attribute, which the CSP blocks")
 
-# 2. Minify the worker's glue, shorten the names its wasm imports from the
-#    glue (SPEC §9 budgets the worker's bytes; scripts/wasm_imports.py), and
-#    content-hash the worker's files.
-glue = next(iter(sorted(staging.glob("casefile-sw*.js"))), None)
-wasm = next(iter(sorted(staging.glob("casefile-sw*_bg.wasm"))), None)
-if glue is None or wasm is None:
-    fail(f"worker output not found in {staging}: {sorted(p.name for p in staging.iterdir())}")
+# 2. Minify the glue of the app and of the worker, and shorten the names
+#    their wasm imports from the glue (SPEC §9 budgets both; see
+#    scripts/wasm_imports.py). The app's files keep their names (trunk's hash
+#    of the same build) and get new integrity values; the worker's files are
+#    content-hashed here.
 esbuild = source / "node_modules" / ".bin" / "esbuild"
 if not esbuild.exists():
     fail(f"{esbuild} is missing: run scripts/install.sh")
@@ -78,13 +76,35 @@ def minify(path: pathlib.Path) -> None:
     path.write_bytes(run.stdout)
 
 
-minify(glue)
-try:
-    short_wasm, short_glue = wasm_imports.shorten(wasm.read_bytes(), glue.read_text())
-except ValueError as e:
-    fail(f"could not shorten the worker's import names: {e}")
-wasm.write_bytes(short_wasm)
-glue.write_text(short_glue)
+def slim(glue: pathlib.Path, wasm: pathlib.Path) -> None:
+    minify(glue)
+    try:
+        short_wasm, short_glue = wasm_imports.shorten(wasm.read_bytes(), glue.read_text())
+    except ValueError as e:
+        fail(f"could not shorten the import names of {wasm.name}: {e}")
+    wasm.write_bytes(short_wasm)
+    glue.write_text(short_glue)
+
+
+def one(pattern: str) -> pathlib.Path:
+    found = [p for p in staging.iterdir() if re.fullmatch(pattern, p.name)]
+    if len(found) != 1:
+        fail(f"expected one file named like {pattern} in {staging}, found {sorted(p.name for p in found)}")
+    return found[0]
+
+
+app_glue, app_wasm = one(r"casefile-[0-9a-f]+\.js"), one(r"casefile-[0-9a-f]+_bg\.wasm")
+slim(app_glue, app_wasm)
+html = index.read_text()
+for file in (app_glue, app_wasm):
+    tag = re.compile(rf'(<link[^>]*href="/{re.escape(file.name)}"[^>]*integrity=")[^"]*(")')
+    html, n = tag.subn(lambda m: m.group(1) + sri(file.read_bytes()) + m.group(2), html)
+    if n != 1:
+        fail(f"index.html does not preload {file.name} exactly once with an integrity value")
+index.write_text(html)
+
+glue, wasm = one(r"casefile-sw.*\.js"), one(r"casefile-sw.*_bg\.wasm")
+slim(glue, wasm)
 worker_hash = short_hash(glue.read_bytes() + wasm.read_bytes())
 glue = glue.rename(staging / f"casefile-sw-{worker_hash}.js")
 wasm = wasm.rename(staging / f"casefile-sw-{worker_hash}_bg.wasm")
