@@ -25,7 +25,7 @@ use casefile_core::event::{
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// One ingestion at a time in this process: keeps `seq` in commit order.
 static INGEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -54,6 +54,118 @@ fn invalid(id: &str, message: impl Into<String>) -> PushResult {
     result(id, PushStatus::Invalid, None, Some(message.into()))
 }
 
+/// What a batch's transaction has already read or written, so that an event
+/// does not ask the database again for what an earlier one in the batch
+/// made known: every query is a round trip to the database's thread, and a
+/// device back from a long offline session sends many events per case.
+#[derive(Default)]
+struct Known {
+    /// Events stored before or during this batch: id → version.
+    events: HashMap<String, i64>,
+    /// Each case as it stands in the transaction (`None`: no such case).
+    cases: HashMap<String, Option<Case>>,
+    /// Each case's latest Lamport stamp among its stored events.
+    latest: HashMap<String, Option<(u64, String)>>,
+}
+
+impl Known {
+    /// Reads which of `ids` are stored already, in one query per 500.
+    async fn load_events(
+        &mut self,
+        conn: &mut AnyConnection,
+        ids: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, version FROM events WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                self.events
+                    .insert(row.try_get("id")?, row.try_get("version")?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn case(
+        &mut self,
+        conn: &mut AnyConnection,
+        id: &str,
+    ) -> Result<Option<Case>, sqlx::Error> {
+        if let Some(case) = self.cases.get(id) {
+            return Ok(case.clone());
+        }
+        let case = load_case(conn, id).await?;
+        self.cases.insert(id.to_string(), case.clone());
+        Ok(case)
+    }
+
+    /// Whether the case already has an event that sorts after `event` (a
+    /// later Lamport stamp, compared as core compares them): one device's
+    /// changes arriving out of order, as when the worker replays an older
+    /// queued push after a newer one went straight through. Such an event
+    /// goes underneath, as on every device.
+    async fn arrives_behind(
+        &mut self,
+        conn: &mut AnyConnection,
+        event: &DomainEvent,
+    ) -> Result<bool, sqlx::Error> {
+        let id = event.aggregate_id.as_str();
+        if !self.latest.contains_key(id) {
+            let latest = latest_stamp(conn, id).await?;
+            self.latest.insert(id.to_string(), latest);
+        }
+        Ok(self.latest[id].as_ref().is_some_and(|(clock, node)| {
+            (*clock, node.as_str()) > (event.clock, event.node_id.as_str())
+        }))
+    }
+
+    /// Records an event stored and the case it made.
+    fn stored(&mut self, event: &DomainEvent, version: i64, case: &Case) {
+        self.events.insert(event.id.clone(), version);
+        self.cases.insert(case.id.clone(), Some(case.clone()));
+        let stamp = (event.clock, event.node_id.clone());
+        let latest = self.latest.entry(event.aggregate_id.clone()).or_default();
+        if latest.as_ref().is_none_or(|l| *l < stamp) {
+            *latest = Some(stamp);
+        }
+    }
+}
+
+/// The latest stamp among a case's stored events: the highest clock from
+/// the database (the `events_stamp` index), the node order compared here,
+/// byte for byte like core's Lamport order (a database collation need not
+/// be).
+async fn latest_stamp(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(u64, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT clock, node_id FROM events WHERE aggregate_id = $1 \
+         AND clock = (SELECT MAX(clock) FROM events WHERE aggregate_id = $1)",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut latest: Option<(u64, String)> = None;
+    for row in rows {
+        let stamp = (
+            row.try_get::<i64, _>("clock")? as u64,
+            row.try_get::<String, _>("node_id")?,
+        );
+        if latest.as_ref().is_none_or(|l| *l < stamp) {
+            latest = Some(stamp);
+        }
+    }
+    Ok(latest)
+}
+
 async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Option<Case>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
         .bind(id)
@@ -63,41 +175,37 @@ async fn load_case(conn: &mut AnyConnection, id: &str) -> Result<Option<Case>, s
 }
 
 /// Applies one event inside the batch's transaction.
-async fn ingest_one(
-    conn: &mut AnyConnection,
-    raw: Value,
-    now: i64,
-) -> Result<PushResult, sqlx::Error> {
+/// An event that reads, is unaltered and is valid, or its refusal.
+fn check(raw: Value) -> Result<(DomainEvent, EventData), PushResult> {
     let raw_id = raw
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let event: DomainEvent = match serde_json::from_value(raw) {
-        Ok(e) => e,
-        Err(e) => return Ok(invalid(&raw_id, format!("not a valid event: {e}"))),
-    };
+    let event: DomainEvent = serde_json::from_value(raw)
+        .map_err(|e| invalid(&raw_id, format!("not a valid event: {e}")))?;
+    event
+        .verify()
+        .map_err(|e| invalid(&event.id, e.to_string()))?;
+    let data = event
+        .validate()
+        .map_err(|e| invalid(&event.id, e.to_string()))?;
+    Ok((event, data))
+}
+
+/// Applies one checked event inside the batch's transaction.
+async fn ingest_one(
+    conn: &mut AnyConnection,
+    known: &mut Known,
+    event: DomainEvent,
+    data: EventData,
+    now: i64,
+) -> Result<PushResult, sqlx::Error> {
     let id = event.id.clone();
-    if let Err(e) = event.verify() {
-        return Ok(invalid(&id, e.to_string()));
+    if let Some(version) = known.events.get(&id) {
+        return Ok(result(&id, PushStatus::Duplicate, Some(*version), None));
     }
-    let data = match event.validate() {
-        Ok(d) => d,
-        Err(e) => return Ok(invalid(&id, e.to_string())),
-    };
-    if let Some(row) = sqlx::query("SELECT version FROM events WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-    {
-        return Ok(result(
-            &id,
-            PushStatus::Duplicate,
-            Some(row.try_get("version")?),
-            None,
-        ));
-    }
-    let current = load_case(conn, &event.aggregate_id).await?;
+    let current = known.case(conn, &event.aggregate_id).await?;
     let current_version = current.as_ref().map(|c| c.version as u64);
     let base = event.base_version as i64;
     let mut since_base = Vec::new();
@@ -144,7 +252,7 @@ async fn ingest_one(
         case,
         notes: Vec::new(),
     });
-    let refolded = if arrives_behind(conn, &event).await? {
+    let refolded = if known.arrives_behind(conn, &event).await? {
         refold(conn, &applied).await?
     } else {
         None
@@ -182,27 +290,8 @@ async fn ingest_one(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    known.stored(&event, version, &after.case);
     Ok(result(&id, PushStatus::Applied, Some(version), None))
-}
-
-/// Whether the case already has an event that sorts after `event` (a later
-/// Lamport stamp): one device's changes arriving out of order, as when the
-/// worker replays an older queued push after a newer one went straight
-/// through. Such an event goes underneath, as on every device.
-async fn arrives_behind(
-    conn: &mut AnyConnection,
-    event: &DomainEvent,
-) -> Result<bool, sqlx::Error> {
-    let later = sqlx::query(
-        "SELECT 1 AS later FROM events WHERE aggregate_id = $1 \
-         AND (clock > $2 OR (clock = $2 AND node_id > $3)) LIMIT 1",
-    )
-    .bind(event.aggregate_id.as_str())
-    .bind(event.clock as i64)
-    .bind(event.node_id.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(later.is_some())
 }
 
 /// The case as all its stored events and `incoming` make it, folded in stamp
@@ -260,8 +349,19 @@ pub async fn ingest(
         }
     }
     let mut results = Vec::with_capacity(events.len());
-    for raw in events {
-        results.push(ingest_one(&mut tx, raw, now).await?);
+    let checked: Vec<_> = events.into_iter().map(check).collect();
+    let ids: Vec<&str> = checked
+        .iter()
+        .flatten()
+        .map(|(e, _)| e.id.as_str())
+        .collect();
+    let mut known = Known::default();
+    known.load_events(&mut tx, &ids).await?;
+    for event in checked {
+        results.push(match event {
+            Ok((event, data)) => ingest_one(&mut tx, &mut known, event, data, now).await?,
+            Err(refused) => refused,
+        });
     }
     let response = PushResponse {
         results,

@@ -273,6 +273,40 @@ async fn an_older_change_from_the_same_device_arriving_late_goes_underneath() {
     );
 }
 
+/// The same, inside one batch: the batch keeps what it has stored in mind
+/// rather than asking the database per event, and must still see the newer
+/// change it has just stored.
+#[tokio::test]
+async fn an_older_change_behind_a_newer_one_in_the_same_batch_goes_underneath() {
+    let s = server().await;
+    let status = |n, st| {
+        update(
+            n,
+            "phone",
+            1,
+            CasePatch {
+                status: Some(st),
+                ..Default::default()
+            },
+        )
+    };
+    let newer = status(3, CaseStatus::Closed);
+    let older = status(2, CaseStatus::InReview);
+    let r = push(&s.app, &[&create(1), &newer, &older, &newer], None).await;
+    assert_eq!(
+        r.results.iter().map(|x| x.status).collect::<Vec<_>>(),
+        vec![
+            PushStatus::Applied,
+            PushStatus::Applied,
+            PushStatus::Applied,
+            PushStatus::Duplicate
+        ]
+    );
+    let case: Case = get(&s.app, &format!("/api/v1/cases/{CASE}")).await.json();
+    assert_eq!(case.status, CaseStatus::Closed, "the newer change stays");
+    assert_eq!(case.version, 3);
+}
+
 #[tokio::test]
 async fn invalid_events_are_refused_one_by_one_with_a_reason() {
     let s = server().await;
