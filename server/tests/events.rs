@@ -63,6 +63,11 @@ fn update(n: u64, node: &str, base: u64, patch: CasePatch) -> DomainEvent {
     event(n, node, base, EventData::CaseUpdated(patch))
 }
 
+/// A change made on the phone at `clock`, based on the case's first version.
+fn from_phone(clock: u64, patch: CasePatch) -> DomainEvent {
+    update(clock, "phone", 1, patch)
+}
+
 fn batch(events: &[&DomainEvent]) -> String {
     json!({ "events": events }).to_string()
 }
@@ -228,15 +233,11 @@ async fn an_older_change_from_the_same_device_arriving_late_goes_underneath() {
     let s = server().await;
     push(&s.app, &[&create(1)], None).await;
     let priority = |n, p| {
-        update(
-            n,
-            "phone",
-            1,
-            CasePatch {
-                priority: Some(p),
-                ..Default::default()
-            },
-        )
+        let patch = CasePatch {
+            priority: Some(p),
+            ..Default::default()
+        };
+        from_phone(n, patch)
     };
     let older = priority(2, Priority::Low);
     let newer = priority(3, Priority::Critical);
@@ -280,15 +281,11 @@ async fn an_older_change_from_the_same_device_arriving_late_goes_underneath() {
 async fn an_older_change_behind_a_newer_one_in_the_same_batch_goes_underneath() {
     let s = server().await;
     let status = |n, st| {
-        update(
-            n,
-            "phone",
-            1,
-            CasePatch {
-                status: Some(st),
-                ..Default::default()
-            },
-        )
+        let patch = CasePatch {
+            status: Some(st),
+            ..Default::default()
+        };
+        from_phone(n, patch)
     };
     let newer = status(3, CaseStatus::Closed);
     let older = status(2, CaseStatus::InReview);
