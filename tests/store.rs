@@ -109,6 +109,51 @@ async fn a_push_answer_with_a_gap_leaves_the_known_version_for_the_pull() {
     assert_eq!(next.base_version, 1, "version 2 was never seen here");
 }
 
+/// A queued event whose answer was missed goes back to pending, to be sent
+/// again; one queued anew under another entry, or already answered, stays.
+#[wasm_bindgen_test]
+async fn a_missed_answer_puts_only_that_entrys_events_back_to_pending() {
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(42);
+    let (made, edit) = created_and_retitled(&store, &case, "Missed").await;
+    let queue = |id: &str, entry: &str| (id.to_string(), Change::Queued(entry.into()));
+    store
+        .update(&[queue(&made.id, "q-old"), queue(&edit.id, "q-new")])
+        .await
+        .unwrap();
+    let unqueue = |id: &str| (id.to_string(), Change::Unqueued("q-old".into()));
+    store
+        .update(&[unqueue(&made.id), unqueue(&edit.id)])
+        .await
+        .unwrap();
+    let pending: Vec<String> = store
+        .unsynced()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.aggregate_id == case)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(pending, vec![made.id.clone()]);
+    let queued: Vec<String> = store
+        .with_status(schema::QUEUED)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| r.aggregate_id == case)
+        .map(|(r, _)| r.id)
+        .collect();
+    assert_eq!(queued, vec![edit.id.clone()]);
+    // Once answered, a late `Unqueued` changes nothing.
+    store
+        .mark_synced(&[(made.id.clone(), case.clone(), 1)])
+        .await
+        .unwrap();
+    store.update(&[unqueue(&made.id)]).await.unwrap();
+    let (record, _) = store.event(&made.id).await.unwrap().unwrap();
+    assert_eq!(record.synced, schema::SYNCED);
+}
+
 async fn append_many(store: &EventStore, case: &str, tag: &str) -> Vec<u64> {
     let mut clocks = Vec::new();
     for i in 0..25 {

@@ -20,7 +20,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::retry::{Failure, RetryDecision, RetryPolicy};
-use crate::small::decimal;
+use crate::small::{decimal, padded};
 use serde::{Deserialize, Serialize};
 
 /// The most of a failed answer's body kept in a dead letter.
@@ -302,6 +302,55 @@ pub enum ToPage {
     },
 }
 
+/// A queue id: `q`, the enqueue time (ms, 13 digits), `-`, a random number
+/// (12 digits). Ids sort by enqueue time, and [`queued_at`] reads it back.
+pub fn queue_id(now_ms: u64, random: u64) -> String {
+    [
+        "q",
+        &padded(now_ms, 13),
+        "-",
+        &padded(random % 1_000_000_000_000, 12),
+    ]
+    .concat()
+}
+
+/// When the entry with this [`queue_id`] was queued; `None` for another shape.
+pub fn queued_at(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix('q')?.split('-').next()?;
+    if digits.len() != 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// How long after being queued an entry must be missing from a listing
+/// before a page counts its answer as missed (a listing taken just before
+/// the worker stored the entry must not count).
+pub const MISSED_ANSWER_GRACE_MS: u64 = 10_000;
+
+/// The events whose answer this page missed: marked queued under an entry
+/// that the worker's listing (`listed`: its queued and dead ids) no longer
+/// has, queued more than [`MISSED_ANSWER_GRACE_MS`] before `now_ms`. The
+/// worker sent its answer while no tab was leading (the leader closed or
+/// crashed), so nobody recorded it. Such events are sent again: the server
+/// answers a duplicate for one it applied, and refuses again, visibly, one
+/// it refused. `queued` holds `(event id, queue id)` pairs.
+pub fn missed_answers<'a>(
+    queued: impl IntoIterator<Item = (&'a str, &'a str)>,
+    listed: &[&str],
+    now_ms: u64,
+) -> Vec<&'a str> {
+    queued
+        .into_iter()
+        .filter(|(_, queue_id)| !listed.contains(queue_id))
+        .filter(|(_, queue_id)| {
+            // An id of another shape has no time to wait for.
+            queued_at(queue_id).is_none_or(|at| now_ms.saturating_sub(at) > MISSED_ANSWER_GRACE_MS)
+        })
+        .map(|(event, _)| event)
+        .collect()
+}
+
 /// From a page to the worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -326,6 +375,47 @@ pub enum ToWorker {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn queue_ids_carry_their_time_and_sort_by_it() {
+        let early = queue_id(1_700_000_000_000, 42);
+        let late = queue_id(1_700_000_000_001, 1);
+        assert_eq!(early, "q1700000000000-000000000042");
+        assert!(early < late);
+        assert_eq!(queued_at(&early), Some(1_700_000_000_000));
+        assert_eq!(queued_at("q12-3"), None);
+        assert_eq!(queued_at("x1700000000000-000000000042"), None);
+    }
+
+    #[test]
+    fn an_answer_counts_as_missed_only_when_its_entry_is_gone_for_a_while() {
+        let now = 1_700_000_100_000;
+        let old = queue_id(now - MISSED_ANSWER_GRACE_MS - 1, 7);
+        let fresh = queue_id(now - 500, 8);
+        let still = queue_id(now - 60_000, 9);
+        let dead = queue_id(now - 60_000, 10);
+        let queued = [
+            ("e-old", old.as_str()),
+            ("e-fresh", fresh.as_str()),
+            ("e-still", still.as_str()),
+            ("e-dead", dead.as_str()),
+            ("e-odd", "legacy-id"),
+        ];
+        let listed = [still.as_str(), dead.as_str()];
+        assert_eq!(missed_answers(queued, &listed, now), vec!["e-old", "e-odd"]);
+        // Nothing is missed while the worker still holds every entry.
+        assert!(missed_answers(
+            queued,
+            &[
+                old.as_str(),
+                fresh.as_str(),
+                still.as_str(),
+                dead.as_str(),
+                "legacy-id"
+            ],
+            now
+        )
+        .is_empty());
+    }
 
     #[test]
     fn a_queued_write_keeps_no_cookies_or_connection_headers() {

@@ -158,6 +158,10 @@ pub enum Change {
     Attempted(String),
     /// The service worker queued its push under this id.
     Queued(String),
+    /// The worker no longer holds the entry with this id and its answer was
+    /// missed (`casefile_core::queue::missed_answers`): pending again, to be
+    /// sent once more. Only an event still queued under that entry changes.
+    Unqueued(String),
     /// The worker gave its push up (a dead letter), saying why.
     Dead(String),
 }
@@ -571,6 +575,13 @@ impl EventStore {
                     record.synced = QUEUED;
                     record.queue_id = Some(queue_id.clone());
                     record.sync_error = None;
+                }
+                Change::Unqueued(queue_id) => {
+                    if record.synced != QUEUED || record.queue_id.as_ref() != Some(queue_id) {
+                        continue;
+                    }
+                    record.synced = PENDING;
+                    record.queue_id = None;
                 }
                 Change::Dead(reason) => {
                     if !record.is_waiting() {

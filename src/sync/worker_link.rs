@@ -5,10 +5,11 @@
 //! tab shows the queue.
 
 use super::SyncEngine;
+use crate::store::schema::QUEUED;
 use crate::store::Change;
 use casefile_core::api::{PushRequest, PushResponse};
 use casefile_core::event::DomainEvent;
-use casefile_core::queue::{DeadLetter, ToPage, ToWorker, TICK_MS};
+use casefile_core::queue::{missed_answers, DeadLetter, StoredRequest, ToPage, ToWorker, TICK_MS};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -128,6 +129,9 @@ impl SyncEngine {
                 return;
             }
             ToPage::Listing { queued, dead } => {
+                if leader {
+                    self.resend_missed(&queued, &dead).await;
+                }
                 status.queue_list.set((queued, dead));
                 return;
             }
@@ -161,6 +165,39 @@ impl SyncEngine {
         send(&ToWorker::List);
         self.refresh_counts().await;
         self.0.status.revision.update(|r| *r += 1);
+    }
+
+    /// Events marked queued under entries the worker no longer has: their
+    /// answer came while no tab led, so they go out again (core's
+    /// `missed_answers`).
+    async fn resend_missed(&self, queued: &[StoredRequest], dead: &[DeadLetter]) {
+        let Ok(store) = self.store() else { return };
+        let Ok(waiting) = store.with_status(QUEUED).await else {
+            return;
+        };
+        let listed: Vec<&str> = queued
+            .iter()
+            .map(|q| q.id.as_str())
+            .chain(dead.iter().map(|d| d.request.id.as_str()))
+            .collect();
+        let pairs = waiting
+            .iter()
+            .filter_map(|(r, _)| Some((r.id.as_str(), r.queue_id.as_deref()?)));
+        let missed = missed_answers(pairs, &listed, js_sys::Date::now() as u64);
+        if missed.is_empty() {
+            return;
+        }
+        let changes: Vec<(String, Change)> = waiting
+            .iter()
+            .filter(|(r, _)| missed.contains(&r.id.as_str()))
+            .filter_map(|(r, _)| Some((r.id.clone(), Change::Unqueued(r.queue_id.clone()?))))
+            .collect();
+        if let Err(e) = store.update(&changes).await {
+            self.0.status.error.set(Some(e.to_string()));
+            return;
+        }
+        self.refresh_counts().await;
+        self.trigger(casefile_core::event::Trigger::Appended);
     }
 
     /// A replayed push's answer, applied to the events it names.

@@ -11,7 +11,6 @@ use casefile_core::queue::{
     StoredRequest, ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after_with, Failure};
-use casefile_core::small::padded;
 use casefile_core::{FailureClass, RetryPolicy};
 use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
@@ -186,7 +185,7 @@ async fn tell_stats() {
 
 fn new_id() -> String {
     let random = (js_sys::Math::random() * 1e12) as u64;
-    ["q", &padded(now(), 13), "-", &padded(random, 12)].concat()
+    casefile_core::queue::queue_id(now(), random)
 }
 
 /// The request's headers as the queue keeps them (core's
