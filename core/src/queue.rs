@@ -334,12 +334,13 @@ pub const MISSED_ANSWER_GRACE_MS: u64 = 10_000;
 /// worker sent its answer while no tab was leading (the leader closed or
 /// crashed), so nobody recorded it. Such events are sent again: the server
 /// answers a duplicate for one it applied, and refuses again, visibly, one
-/// it refused. `queued` holds `(event id, queue id)` pairs.
+/// it refused. `queued` holds `(event id, queue id)` pairs; the missed ones
+/// come back.
 pub fn missed_answers<'a>(
     queued: impl IntoIterator<Item = (&'a str, &'a str)>,
     listed: &[&str],
     now_ms: u64,
-) -> Vec<&'a str> {
+) -> Vec<(&'a str, &'a str)> {
     queued
         .into_iter()
         .filter(|(_, queue_id)| !listed.contains(queue_id))
@@ -347,7 +348,6 @@ pub fn missed_answers<'a>(
             // An id of another shape has no time to wait for.
             queued_at(queue_id).is_none_or(|at| now_ms.saturating_sub(at) > MISSED_ANSWER_GRACE_MS)
         })
-        .map(|(event, _)| event)
         .collect()
 }
 
@@ -401,7 +401,11 @@ mod tests {
             ("e-odd", "legacy-id"),
         ];
         let listed = [still.as_str(), dead.as_str()];
-        assert_eq!(missed_answers(queued, &listed, now), vec!["e-old", "e-odd"]);
+        let missed: Vec<&str> = missed_answers(queued, &listed, now)
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        assert_eq!(missed, vec!["e-old", "e-odd"]);
         // Nothing is missed while the worker still holds every entry.
         assert!(missed_answers(
             queued,

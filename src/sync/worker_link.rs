@@ -183,15 +183,14 @@ impl SyncEngine {
         let pairs = waiting
             .iter()
             .filter_map(|(r, _)| Some((r.id.as_str(), r.queue_id.as_deref()?)));
-        let missed = missed_answers(pairs, &listed, js_sys::Date::now() as u64);
-        if missed.is_empty() {
+        let changes: Vec<(String, Change)> =
+            missed_answers(pairs, &listed, js_sys::Date::now() as u64)
+                .into_iter()
+                .map(|(event, entry)| (event.to_string(), Change::Unqueued(entry.to_string())))
+                .collect();
+        if changes.is_empty() {
             return;
         }
-        let changes: Vec<(String, Change)> = waiting
-            .iter()
-            .filter(|(r, _)| missed.contains(&r.id.as_str()))
-            .filter_map(|(r, _)| Some((r.id.clone(), Change::Unqueued(r.queue_id.clone()?))))
-            .collect();
         if let Err(e) = store.update(&changes).await {
             self.0.status.error.set(Some(e.to_string()));
             return;

@@ -93,7 +93,8 @@ pub async fn on_sync() -> Result<(), JsValue> {
     queue::replay(network_fetcher()).await
 }
 
-async fn open_cache(name: &str) -> Result<Cache, JsValue> {
+/// The Cache Storage cache `name` (opened, or made).
+pub(crate) async fn open_cache(name: &str) -> Result<Cache, JsValue> {
     let caches = scope().caches()?;
     Ok(JsFuture::from(caches.open(name)).await?.unchecked_into())
 }

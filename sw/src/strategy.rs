@@ -17,7 +17,7 @@ use futures_util::future::{select, Either, LocalBoxFuture};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Cache, Headers, Request, Response, ResponseInit, ResponseType};
+use web_sys::{Headers, Request, Response, ResponseInit, ResponseType};
 
 /// Sends a request to the network (tests pass one that fails).
 pub type Fetcher = Rc<dyn Fn(Request) -> LocalBoxFuture<'static, Result<Response, JsValue>>>;
@@ -55,13 +55,6 @@ fn wait_ms(ms: u64) -> impl core::future::Future<Output = ()> {
     async move {
         let _ = JsFuture::from(promise).await;
     }
-}
-
-async fn open(name: &str) -> Result<Cache, JsValue> {
-    let scope: web_sys::ServiceWorkerGlobalScope = js_sys::global().unchecked_into();
-    Ok(JsFuture::from(scope.caches()?.open(name))
-        .await?
-        .unchecked_into())
 }
 
 fn stored_at(response: &Response) -> Option<u64> {
@@ -103,7 +96,7 @@ impl Handler {
 
     /// The cached answer if there is a usable one, with when it was stored.
     pub async fn cached(&self, request: &Request) -> Result<Option<(Response, u64)>, JsValue> {
-        let cache = open(self.cache.name).await?;
+        let cache = crate::open_cache(self.cache.name).await?;
         let hit = JsFuture::from(cache.match_with_request(request)).await?;
         let Ok(response) = hit.dyn_into::<Response>() else {
             return Ok(None);
@@ -126,7 +119,7 @@ impl Handler {
         let known = |i: &[(&str, RuntimeIndex)]| i.iter().any(|(n, _)| *n == name);
         if !known(&INDEXES.borrow()) {
             // After a restart: read when each entry was stored.
-            let cache = open(name).await?;
+            let cache = crate::open_cache(name).await?;
             let keys: js_sys::Array = JsFuture::from(cache.keys()).await?.unchecked_into();
             let mut index = RuntimeIndex::default();
             for key in keys.iter() {
@@ -171,7 +164,7 @@ impl Handler {
             return Ok(());
         }
         let now = (self.now)();
-        let cache = open(self.cache.name).await?;
+        let cache = crate::open_cache(self.cache.name).await?;
         let put = |copy: Response| cache.put_with_request(request, &copy);
         let copy = with_headers(&response.clone()?, &[(STORED_AT_HEADER, decimal(now))])?;
         if let Err(e) = JsFuture::from(put(copy)).await {
