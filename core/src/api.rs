@@ -271,6 +271,36 @@ pub struct PushResult {
     /// For `conflict`: the server's events it collided with.
     #[serde(default)]
     pub conflicts_with: Vec<String>,
+    /// For `invalid`: what the server lacks, when the event names a case or
+    /// a version it has not seen (an earlier event of the same device may
+    /// still bring it). Absent for every other refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<RefusalCode>,
+}
+
+impl PushResult {
+    /// A result with no message, collisions or code.
+    pub fn new(id: &str, status: PushStatus, version: Option<i64>) -> Self {
+        PushResult {
+            id: id.to_string(),
+            status,
+            version,
+            message: None,
+            conflicts_with: Vec::new(),
+            code: None,
+        }
+    }
+}
+
+/// Why an event was refused, where the device may have caused it by sending
+/// out of order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    /// No case has the event's aggregate id (yet).
+    UnknownCase,
+    /// The event is based on a version the server does not have (yet).
+    UnknownVersion,
 }
 
 /// The answer to a push.

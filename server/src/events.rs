@@ -42,11 +42,8 @@ fn result(
     message: Option<String>,
 ) -> PushResult {
     PushResult {
-        id: id.to_string(),
-        status,
-        version,
         message,
-        conflicts_with: Vec::new(),
+        ..PushResult::new(id, status, version)
     }
 }
 
@@ -229,6 +226,12 @@ async fn ingest_one(
     let fields = data.fields();
     let version = match judge(&event, &data, current_version, &since_base) {
         Verdict::Refuse(reason) => return Ok(invalid(&id, reason)),
+        Verdict::Missing { code, reason } => {
+            return Ok(PushResult {
+                code: Some(code),
+                ..invalid(&id, reason)
+            })
+        }
         Verdict::Conflict { with, current } => {
             return Ok(PushResult {
                 conflicts_with: with,

@@ -390,6 +390,22 @@ async fn invalid_events_are_refused_one_by_one_with_a_reason() {
             "{message} should mention {expected}"
         );
     }
+    // What the server lacks is said in a code the device reads (issue 20:
+    // it may have sent the case's creation by another path); every other
+    // refusal carries none.
+    use casefile_core::api::RefusalCode;
+    let codes: Vec<_> = r.results[1..].iter().map(|x| x.code).collect();
+    assert_eq!(
+        codes,
+        [
+            None,
+            None,
+            Some(RefusalCode::UnknownCase),
+            Some(RefusalCode::UnknownVersion),
+            None,
+            None
+        ]
+    );
     assert_eq!(
         pull_all(&s.app).await.events.len(),
         1,

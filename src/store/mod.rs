@@ -164,6 +164,10 @@ pub enum Change {
     Unqueued(String),
     /// The worker gave its push up (a dead letter), saying why.
     Dead(String),
+    /// Refused for a case or version the server lacks while an earlier event
+    /// of its case is still on its way (`casefile_core::event::read_answer`):
+    /// pending again, saying what it waits for.
+    Wait(String),
 }
 
 /// What [`EventStore::receive`] did.
@@ -588,6 +592,14 @@ impl EventStore {
                         continue;
                     }
                     record.synced = DEAD;
+                    record.sync_error = Some(reason.clone());
+                }
+                Change::Wait(reason) => {
+                    if !record.is_waiting() {
+                        continue;
+                    }
+                    record.synced = PENDING;
+                    record.queue_id = None;
                     record.sync_error = Some(reason.clone());
                 }
             }

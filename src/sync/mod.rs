@@ -30,7 +30,7 @@ use crate::query::{prefix, QueryClient};
 use crate::store::{Change, EventRecord, EventStore, LocalCase};
 use casefile_core::api::{PullResponse, PushRequest, PushResponse, TabNotice};
 use casefile_core::event::{
-    batch_key, batch_refused, next_batch, read_response, settle, DomainEvent, EventData,
+    batch_key, batch_refused, hold_back, next_batch, read_answer, settle, DomainEvent, EventData,
     EventHeader, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
 };
 use casefile_core::query::QueryKey;
@@ -425,10 +425,17 @@ impl SyncEngine {
     /// Pushes the next batch and applies the answers.
     async fn push(&self) {
         let Ok(store) = self.store() else { return };
-        let unsynced = match store.unsynced().await {
-            Ok(u) => u,
-            Err(e) => return self.push_failed(&[], e.to_string(), Failure::Network).await,
+        let pending = store.unsynced().await.map_err(|e| e.to_string());
+        let (unsynced, elsewhere) = match (pending, self.elsewhere().await) {
+            (Ok(u), Ok(held)) => (u, held),
+            (Err(e), _) | (_, Err(e)) => {
+                return self.push_failed(&[], e, Failure::Network).await;
+            }
         };
+        // Per-case order across paths (core::event::hold_back): an event
+        // waits while an earlier one of its case is in the worker's queue or
+        // dead-lettered; that one's answer triggers the next push.
+        let (unsynced, _held) = hold_back(unsynced, &elsewhere);
         if unsynced.is_empty() {
             self.0.schedule.borrow_mut().set_pending(0, now());
             self.refresh_counts().await;
@@ -486,7 +493,7 @@ impl SyncEngine {
             }
             Err(e) => return self.push_failed(&batch, e.to_string(), e.failure()).await,
         }
-        let remaining = store.pending_count().await.unwrap_or(0);
+        let remaining = self.sendable_count().await;
         self.0.schedule.borrow_mut().push_done(
             PushOutcome::Answered { remaining },
             now(),
@@ -504,7 +511,14 @@ impl SyncEngine {
         let mut changes = Vec::new();
         let mut conflicts = Vec::new();
         let mut refused = Vec::new();
-        for action in read_response(batch, response) {
+        let elsewhere: Vec<DomainEvent> = self
+            .elsewhere()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| !batch.iter().any(|b| b.id == e.id))
+            .collect();
+        for action in read_answer(batch, response, &elsewhere) {
             match action {
                 LocalAction::MarkSynced { id, version } => {
                     changes.push((id, Change::Synced(version.max(0) as u64)))
@@ -514,6 +528,7 @@ impl SyncEngine {
                     changes.push((id, Change::Refused(reason)))
                 }
                 LocalAction::Conflict { id, theirs, .. } => conflicts.push((id, theirs)),
+                LocalAction::Wait { id, reason } => changes.push((id, Change::Wait(reason))),
                 LocalAction::Retry { .. } => {}
             }
         }
@@ -543,6 +558,28 @@ impl SyncEngine {
         cases.sort();
         cases.dedup();
         self.changed(cases, true);
+    }
+
+    /// This device's events that another path holds: queued in the worker
+    /// or dead-lettered there (what [`hold_back`] orders pushes behind).
+    async fn elsewhere(&self) -> Result<Vec<DomainEvent>, String> {
+        use crate::store::schema::{DEAD, QUEUED};
+        let store = self.store()?;
+        let mut out = Vec::new();
+        for status in [QUEUED, DEAD] {
+            let records = store.with_status(status).await.map_err(|e| e.to_string())?;
+            out.extend(records.into_iter().map(|(_, e)| e));
+        }
+        Ok(out)
+    }
+
+    /// How many pending events may be pushed now.
+    async fn sendable_count(&self) -> usize {
+        let Ok(store) = self.store() else { return 0 };
+        match (store.unsynced().await, self.elsewhere().await) {
+            (Ok(pending), Ok(elsewhere)) => hold_back(pending, &elsewhere).0.len(),
+            _ => 0,
+        }
     }
 
     /// Tells the person (a toast, through [`toast_refusals`]).

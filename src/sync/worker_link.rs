@@ -146,6 +146,9 @@ impl SyncEngine {
                     Ok(response) => self.apply_worker_answer(&response).await,
                     Err(e) => leptos::logging::warn!("unreadable replay answer ({code}): {e}"),
                 }
+                // Events held back behind these (core::event::hold_back)
+                // may go now.
+                self.trigger(casefile_core::event::Trigger::Appended);
             }
             ToPage::Synced { .. } => {}
             ToPage::DeadLettered { letter } if leader => {
@@ -159,6 +162,7 @@ impl SyncEngine {
             ToPage::Discarded { letter } if leader => {
                 let reason = format!("discarded by you: {}", letter.reason);
                 self.mark(&letter, Change::Refused(reason)).await;
+                self.trigger(casefile_core::event::Trigger::Appended);
             }
             ToPage::DeadLettered { .. } | ToPage::Discarded { .. } => {}
         }

@@ -154,7 +154,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
   const browser = await launchBrowser();
   const deviceA = await browser.newContext();
   const deviceB = await browser.newContext();
-  const tally = { actions: {}, faults: {} };
+  const tally = { actions: {}, faults: {}, refusals: {} };
   const bump = (t, k) => (t[k] = (t[k] || 0) + 1);
   const created = []; // case ids, in order
   const titles = new Map(); // id -> the title this run gave it
@@ -456,7 +456,19 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
           if (e.synced !== 1) problems.push(`${e.id} is on the server but ${SYNC_STATE[e.synced]} on its device`);
         } else if (VISIBLE_UNSENT.has(e.synced)) {
           if (e.synced === 3) overruled++;
-          if (e.synced === 2) refused++;
+          if (e.synced === 2) {
+            refused++;
+            // Every refusal is explained (issue 20): a case that is on the
+            // server was never missing, and a version the device was based on
+            // was never ahead of it; such a refusal means the device sent the
+            // case's events out of order and took the server's answer as final.
+            const reason = e.sync_error ?? "";
+            const caseOnServer = serverLog.some((s) => s.aggregate_id === e.aggregate_id);
+            if (caseOnServer && /no case has id|based on version/.test(reason)) {
+              problems.push(`refused for nothing: ${e.event_type} ${e.id} of a case on the server (${reason})`);
+            }
+            bump(tally.refusals, reason.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "<id>").slice(0, 60));
+          }
         } else {
           lost++;
           problems.push(`lost: ${e.event_type} ${e.id} (${SYNC_STATE[e.synced]}) is neither on the server nor shown as needing attention`);

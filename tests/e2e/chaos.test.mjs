@@ -18,6 +18,7 @@ for (const { seed, actions: ACTIONS } of RUNS) {
     const run = await runChaos({ seed, actions: ACTIONS });
     console.log(`chaos seed ${seed}: actions ${JSON.stringify(run.tally.actions)}`);
     console.log(`chaos seed ${seed}: faults ${JSON.stringify(run.tally.faults)}`);
+    console.log(`chaos seed ${seed}: refusals ${JSON.stringify(run.tally.refusals)}`);
     console.log(table([run]));
     if (run.stalls.length) console.log(`steps that stalled (reported, not failures): ${run.stalls.join(" | ")}`);
     if (run.pageErrors.length) console.log(`page errors (reported, not failures): ${run.pageErrors.slice(0, 5).join(" | ")}`);

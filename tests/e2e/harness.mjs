@@ -154,33 +154,38 @@ export async function faultHits(server) {
   return (await (await fetch(`${server.url}/api/v1/_faults`)).json()).hits;
 }
 
-/** Waits until the saved query cache in IndexedDB holds at least `n` entries. */
-export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const count = await page.evaluate(async () => {
-      // Never create the database here: that is the app's job.
+/** How many records `store` of IndexedDB database `db` holds in the page (0 when either is missing; never creates the database). */
+export async function countRecords(page, db, store) {
+  return page.evaluate(
+    async ([name, storeName]) => {
       const dbs = await indexedDB.databases();
-      if (!dbs.some((d) => d.name === "casefile-query-cache")) return 0;
+      if (!dbs.some((d) => d.name === name)) return 0;
       return new Promise((resolve) => {
-        const open = indexedDB.open("casefile-query-cache");
+        const open = indexedDB.open(name);
         open.onerror = () => resolve(0);
         open.onsuccess = () => {
-          const db = open.result;
-          if (!db.objectStoreNames.contains("entries")) return resolve(0);
-          const req = db.transaction("entries").objectStore("entries").count();
+          const conn = open.result;
+          if (!conn.objectStoreNames.contains(storeName)) return resolve(0);
+          const req = conn.transaction(storeName).objectStore(storeName).count();
           req.onsuccess = () => {
-            db.close();
+            conn.close();
             resolve(req.result);
           };
           req.onerror = () => resolve(0);
         };
       });
-    });
-    if (count >= n) return count;
-    if (Date.now() > deadline) throw new Error(`only ${count} saved queries after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    },
+    [db, store],
+  );
+}
+
+/** Waits until the saved query cache in IndexedDB holds at least `n` entries. */
+export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
+  const count = await until(async () => {
+    const c = await countRecords(page, "casefile-query-cache", "entries");
+    return c >= n && c;
+  }, `${n} saved queries`, timeoutMs);
+  return count;
 }
 
 /** Polls `fn` until it returns a truthy value, which it returns (Playwright's waitForFunction does not await promises). */

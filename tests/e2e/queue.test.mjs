@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until, serverCase } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until, serverCase, countRecords } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -193,6 +193,60 @@ test("a write over the server's rate limit gets 429, waits as told, and is deliv
     assert.equal((await eventsOf(server, id)).length, 1, "exactly once");
   } finally {
     await context.close();
+    await server.dispose();
+  }
+});
+
+// Issue 20: a device's events of one case reach the server in the order it
+// made them, whichever path each takes. Device B creates a case with the
+// server stopped (the worker queues the push); the server comes back and
+// the worker's first replay meets a 503, so the creation waits in the queue
+// for its retry time; meanwhile B edits the case's title. On the old code the
+// page pushed the edit at once, straight past the queued creation, and the
+// server's "no case has id" stood as a final refusal: a lost edit.
+test("an edit made while the case's creation waits in the worker's queue lands after it, never refused", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const deviceA = await browser.newContext();
+  const deviceB = await browser.newContext();
+  try {
+    const a = await controlledPage(deviceA, server);
+    const b = await controlledPage(deviceB, server);
+    await b.goto(`${server.url}/cases/new`);
+    await b.getByLabel("Title").waitFor();
+    await server.stop();
+    await b.getByLabel("Title").fill("Made while the server was down");
+    await b.getByRole("button", { name: "Create case" }).click();
+    await b.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+    const id = b.url().split("/").pop();
+    await until(async () => (await countRecords(b, "casefile-queue", "queue")) === 1, "the creation in the worker's queue");
+
+    await server.start();
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 1 }]);
+    await b.goto(`${server.url}/sync`);
+    await b.getByTestId("sync-now").click();
+    await until(async () => (await faultHits(server)).some((h) => h.path === "/api/v1/events"), "the replay meeting the 503");
+    // The creation now waits ~5 s for its retry; the page has the edit.
+    await b.goto(`${server.url}/cases/${id}/edit`);
+    await b.getByLabel("Title").fill("Edited while it waited");
+    await b.getByRole("button", { name: "Save changes" }).click();
+    await b.locator("h1", { hasText: "Edited while it waited" }).waitFor();
+
+    const onServer = await until(async () => {
+      const c = await serverCase(server, id);
+      return c?.title === "Edited while it waited" && c;
+    }, "the edit on the server", 45_000);
+    assert.equal(onServer.version, 2, "the creation, then the edit");
+    const log = await eventsOf(server, id);
+    assert.deepEqual(log.map((e) => e.event.event_type), ["case.created", "case.updated"]);
+    // Nothing refused on B, and device A sees the edited title.
+    await b.goto(`${server.url}/sync`);
+    assert.equal(await b.getByText("no case has id").count(), 0, "no refusal in B's sync center");
+    await a.goto(`${server.url}/cases/${id}`);
+    await a.locator("h1", { hasText: "Edited while it waited" }).waitFor({ timeout: 20_000 });
+    await b.screenshot({ path: path.join(OUTPUT, "order-edit-after-queued-creation.png"), fullPage: true });
+  } finally {
+    await deviceA.close();
+    await deviceB.close();
     await server.dispose();
   }
 });

@@ -18,6 +18,7 @@ for (let seed = Number(values.from); seed < Number(values.from) + Number(values.
   const run = await runChaos({ seed, actions: Number(values.actions), log: values.verbose ? console.log : () => {} });
   runs.push(run);
   console.log(`seed ${seed}: ${run.seconds} s, faults ${JSON.stringify(run.tally.faults)}`);
+  console.log(`seed ${seed}: refusals ${JSON.stringify(run.tally.refusals)}`);
   if (run.stalls.length) console.log(`seed ${seed}: steps that stalled: ${run.stalls.join(" | ")}`);
   if (run.problems.length) {
     broken++;

@@ -3,6 +3,7 @@
 //! and by simulations, so both follow the same rule.
 
 use super::model::{DomainEvent, EventData};
+use crate::api::RefusalCode;
 
 /// An event the server already applied to the same case after the incoming
 /// event's base version.
@@ -33,6 +34,15 @@ pub enum Verdict {
     },
     /// It cannot apply; the message says why.
     Refuse(String),
+    /// It names a case or a base version the server does not have: refused
+    /// now, though an earlier event of the same device that has not arrived
+    /// may bring it (the device decides whether the refusal stands).
+    Missing {
+        /// What is missing.
+        code: RefusalCode,
+        /// In words.
+        reason: String,
+    },
 }
 
 /// Judges `event` (already validated, `data` its typed data) against the
@@ -54,14 +64,20 @@ pub fn judge(
         (true, Some(_)) => {
             return Verdict::Refuse(format!("case {} already exists", event.aggregate_id))
         }
-        (false, None) => return Verdict::Refuse(format!("no case has id {}", event.aggregate_id)),
+        (false, None) => {
+            return Verdict::Missing {
+                code: RefusalCode::UnknownCase,
+                reason: format!("no case has id {}", event.aggregate_id),
+            }
+        }
         (_, current) => current.unwrap_or(0),
     };
     let base = event.base_version;
     if base > current {
-        return Verdict::Refuse(format!(
-            "based on version {base}, but the server has version {current}"
-        ));
+        return Verdict::Missing {
+            code: RefusalCode::UnknownVersion,
+            reason: format!("based on version {base}, but the server has version {current}"),
+        };
     }
     if base < current {
         let fields = data.fields();

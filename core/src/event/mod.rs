@@ -5,6 +5,9 @@ mod clock;
 mod conflict;
 mod judge;
 mod model;
+mod order;
+#[cfg(test)]
+mod order_sim;
 mod replay;
 mod schedule;
 #[cfg(test)]
@@ -24,6 +27,7 @@ pub use model::{
     EventError, EventHeader, EventType, NoteData, ASSIGNEE_MAX, DESCRIPTION_MAX, TAGS_MAX, TAG_MAX,
     TITLE_MAX,
 };
+pub use order::{hold_back, read_answer};
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};
 pub use schedule::{
     batch_key, Due, PushOutcome, SyncSchedule, Trigger, LIVE_RECONNECT, PULL_FALLBACK_MS,

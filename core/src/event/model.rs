@@ -73,6 +73,20 @@ pub struct CaseFields {
     pub tags: Vec<String>,
 }
 
+impl CaseFields {
+    /// A new case with this title and every other field at its default.
+    pub fn titled(title: impl Into<String>) -> Self {
+        CaseFields {
+            title: title.into(),
+            description: String::new(),
+            status: default_status(),
+            priority: default_priority(),
+            assignee: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 fn default_status() -> CaseStatus {
     CaseStatus::Open
 }

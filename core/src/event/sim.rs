@@ -29,12 +29,8 @@ impl Server {
             .iter()
             .map(|e| {
                 let data = e.validate().expect("the simulation makes valid events");
-                let r = |status, version: Option<u64>| PushResult {
-                    id: e.id.clone(),
-                    status,
-                    version: version.map(|v| v as i64),
-                    message: None,
-                    conflicts_with: vec![],
+                let r = |status, version: Option<u64>| {
+                    PushResult::new(&e.id, status, version.map(|v| v as i64))
                 };
                 if let Some(v) = self.ids.get(&e.id) {
                     self.duplicates += 1;
@@ -54,6 +50,11 @@ impl Server {
                 match judge(e, &data, current, &since) {
                     Verdict::Refuse(m) => PushResult {
                         message: Some(m),
+                        ..r(PushStatus::Invalid, None)
+                    },
+                    Verdict::Missing { code, reason } => PushResult {
+                        message: Some(reason),
+                        code: Some(code),
                         ..r(PushStatus::Invalid, None)
                     },
                     Verdict::Conflict { with, current } => {
@@ -225,7 +226,7 @@ impl Client {
                     self.pending.retain(|e| e.id != id);
                     self.refused.insert(id);
                 }
-                LocalAction::Retry { .. } => {}
+                LocalAction::Retry { .. } | LocalAction::Wait { .. } => {}
                 LocalAction::Conflict {
                     id,
                     theirs,

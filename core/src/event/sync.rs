@@ -81,6 +81,15 @@ pub enum LocalAction {
         /// The event.
         id: String,
     },
+    /// Refused for a case or version the server lacks while an earlier event
+    /// of the same case from this device is still on its way
+    /// ([`super::order::read_answer`]): pending again, sent after that one.
+    Wait {
+        /// The event.
+        id: String,
+        /// What it waits for, with the server's words.
+        reason: String,
+    },
 }
 
 /// Reads a push response against the batch that was sent.

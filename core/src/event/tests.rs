@@ -420,6 +420,7 @@ fn each_answer_maps_to_a_local_action() {
         } else {
             vec![]
         },
+        code: None,
     };
     let response = PushResponse {
         results: vec![
@@ -485,14 +486,14 @@ fn the_server_rule_applies_refuses_or_reports_a_conflict() {
     let retitle = update("a", 5, 3, title("T"));
     let data = retitle.typed_data().unwrap();
     assert!(
-        matches!(judge(&retitle, &data, None, &[]), Verdict::Refuse(m) if m.contains("no case"))
+        matches!(judge(&retitle, &data, None, &[]), Verdict::Missing { code: crate::api::RefusalCode::UnknownCase, reason } if reason.contains("no case"))
     );
     assert_eq!(
         judge(&retitle, &data, Some(3), &[]),
         Verdict::Apply { version: 4 }
     );
     assert!(
-        matches!(judge(&retitle, &data, Some(2), &[]), Verdict::Refuse(m) if m.contains("based on version 3"))
+        matches!(judge(&retitle, &data, Some(2), &[]), Verdict::Missing { code: crate::api::RefusalCode::UnknownVersion, reason } if reason.contains("based on version 3"))
     );
     // Behind by two: another device's title change conflicts, its status
     // change and this device's own change do not.
