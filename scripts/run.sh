@@ -10,5 +10,5 @@ bash scripts/build.sh
 . scripts/env.sh
 cargo build --profile server -p casefile-server
 args=("$@")
-[ ${#args[@]} -eq 0 ] && args=(--seed "${CASEFILE_SEED:-200}")
+[ ${#args[@]} -eq 0 ] && args=(--seed "${CASEFILE_SEED:-200}" --demo-users)
 exec target/server/casefile-server "${args[@]}"

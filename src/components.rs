@@ -29,6 +29,7 @@ pub fn Header() -> impl IntoView {
                 <A href="/performance">"Performance"</A>
             </nav>
             <UpdateBanner/>
+            <SignInBanner/>
             <PendingCount/>
             <span
                 class="net"
@@ -285,6 +286,28 @@ pub fn PendingBadge(
         format!("{count} changes wait to reach the server")
     };
     view! { <span class="badge pending" title=title.clone() aria-label=title>"Pending"</span> }
+}
+
+/// "Signed out — sign in to send N changes" while the worker holds writes
+/// the server answered 401 (they wait, spending no attempt).
+#[component]
+fn SignInBanner() -> impl IntoView {
+    let status = crate::sync::use_sync_status();
+    move || {
+        let n = status.queue.get().sign_in;
+        (n > 0).then(|| {
+            let what = if n == 1 {
+                "1 change".to_string()
+            } else {
+                format!("{n} changes")
+            };
+            view! {
+                <span class="update signin" role="alert" data-testid="sign-in-banner">
+                    {format!("Signed out — sign in to send {what}")}
+                </span>
+            }
+        })
+    }
 }
 
 /// "Update available — Reload" while a new build's worker waits.

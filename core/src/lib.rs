@@ -13,6 +13,8 @@
 extern crate alloc;
 
 #[cfg(feature = "std")]
+pub mod access;
+#[cfg(feature = "std")]
 pub mod api;
 #[cfg(feature = "std")]
 pub mod cases;
@@ -25,6 +27,8 @@ pub mod precache;
 pub mod query;
 pub mod queue;
 pub mod retry;
+#[cfg(feature = "std")]
+pub mod signin;
 pub mod small;
 pub mod strategy;
 #[cfg(feature = "std")]

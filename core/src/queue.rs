@@ -102,6 +102,9 @@ pub enum Step {
     RetryAt(u64),
     /// The network is unreachable: keep it, spend nothing, wait for a trigger.
     Wait,
+    /// The server answered 401 (the session ended): keep it, spend nothing,
+    /// pause the replay and tell the pages; it goes once someone signs in.
+    SignIn,
     /// Give up on it: into the dead letter store.
     DeadLetter(String),
 }
@@ -120,6 +123,11 @@ pub fn after_replay(
         Outcome::Failed(f) => f,
     };
     let policy = RetryPolicy::SYNC_QUEUE;
+    if RetryPolicy::classify(&failure) == crate::FailureClass::NeedsSignIn {
+        entry.last_status = Some(401);
+        entry.last_error = Some("waiting for you to sign in again".into());
+        return Step::SignIn;
+    }
     if policy.counts_attempt(&failure, online) {
         entry.attempts += 1;
     }
@@ -249,6 +257,10 @@ pub struct QueueStats {
     /// inspection, never replayed, never silently dropped.
     #[serde(default)]
     pub unreadable: usize,
+    /// Entries held because the server answered 401: they go once someone
+    /// signs in (the pages say so).
+    #[serde(default)]
+    pub sign_in: usize,
 }
 
 /// From the worker to every page.
@@ -482,6 +494,26 @@ mod tests {
             "{step:?}"
         );
         assert_eq!((e.attempts, e.last_status), (3, Some(500)));
+    }
+
+    #[test]
+    fn a_401_waits_for_sign_in_spending_nothing_and_never_dead_letters() {
+        let mut e = entry("a", T0);
+        for n in 0..10 {
+            let step = after_replay(&mut e, http(401), T0 + n * 60_000, 0.0, true);
+            assert_eq!(step, Step::SignIn, "try {n}");
+        }
+        assert_eq!((e.attempts, e.last_status), (0, Some(401)));
+        assert_eq!(
+            e.next_attempt_at, T0,
+            "due again as soon as someone signs in"
+        );
+        // A 403 (e.g. a CSRF check) is a refusal: dead letter at once.
+        let step = after_replay(&mut e, http(403), T0, 0.0, true);
+        assert!(
+            matches!(step, Step::DeadLetter(ref why) if why.contains("403")),
+            "{step:?}"
+        );
     }
 
     #[test]

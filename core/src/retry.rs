@@ -37,6 +37,10 @@ pub enum FailureClass {
     Transient,
     /// Trying again cannot help (other 4xx, undecodable bodies).
     Permanent,
+    /// 401: the session ended. Not the request's fault: a write waits for
+    /// the person to sign in again and is then sent as it is, with no
+    /// attempt spent.
+    NeedsSignIn,
 }
 
 /// What the caller should do next.
@@ -101,6 +105,7 @@ impl RetryPolicy {
         match failure {
             Failure::Network => FailureClass::Transient,
             Failure::Http { status, .. } => match status {
+                401 => FailureClass::NeedsSignIn,
                 408 | 429 => FailureClass::Transient,
                 500..=599 => FailureClass::Transient,
                 _ => FailureClass::Permanent,
@@ -113,7 +118,7 @@ impl RetryPolicy {
     pub fn counts_attempt(&self, failure: &Failure, online: bool) -> bool {
         match failure {
             Failure::Network => online && self.network_spends_attempt,
-            _ => true,
+            f => Self::classify(f) != FailureClass::NeedsSignIn,
         }
     }
 
@@ -139,7 +144,9 @@ impl RetryPolicy {
         online: bool,
         jitter_sample: f64,
     ) -> RetryDecision {
-        if Self::classify(failure) == FailureClass::Permanent {
+        if Self::classify(failure) != FailureClass::Transient {
+            // Permanent, or a sign-in only the person can give: a query shows
+            // its error (the write queue holds 401s itself, `queue::after_replay`).
             return RetryDecision::GiveUp;
         }
         if !self.counts_attempt(failure, online) {

@@ -28,4 +28,45 @@ pub struct Config {
     /// 0 turns the limit off.
     #[arg(long, env = "CASEFILE_WRITE_RATE", default_value_t = 20)]
     pub write_rate: u32,
+
+    /// The origin browsers reach the server at (e.g. behind a proxy,
+    /// `https://casefile.example.org`). An https origin makes the session
+    /// cookie `__Host-casefile` with `Secure`; on plain HTTP it is
+    /// `casefile_session` (browsers refuse `__Host-` there).
+    #[arg(long, env = "CASEFILE_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+
+    /// A session unused this long ends (seconds; each use moves it).
+    #[arg(long, env = "CASEFILE_SESSION_IDLE_SECS", default_value_t = 8 * 60 * 60)]
+    pub session_idle_secs: u64,
+
+    /// A session ends this long after sign-in at the latest (seconds).
+    #[arg(long, env = "CASEFILE_SESSION_LIFETIME_SECS", default_value_t = 7 * 24 * 60 * 60)]
+    pub session_lifetime_secs: u64,
+
+    /// Create this administrator at start if no user has the name; the
+    /// password comes from `CASEFILE_ADMIN_PASSWORD` (at least 10 characters).
+    #[arg(long, env = "CASEFILE_CREATE_ADMIN", value_name = "NAME")]
+    pub create_admin: Option<String>,
+
+    /// Create demo users (an admin, a supervisor and two caseworkers in two
+    /// teams) when the database has no users, and print their sign-in details.
+    #[arg(long)]
+    pub demo_users: bool,
+}
+
+impl Config {
+    /// Session settings from the flags.
+    pub fn auth(&self) -> crate::auth::AuthConfig {
+        crate::auth::AuthConfig {
+            limits: casefile_core::signin::SessionLimits {
+                idle_ms: (self.session_idle_secs.min(u32::MAX as u64) * 1000) as i64,
+                lifetime_ms: (self.session_lifetime_secs.min(u32::MAX as u64) * 1000) as i64,
+            },
+            secure: self
+                .public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+        }
+    }
 }

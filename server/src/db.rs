@@ -53,7 +53,39 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_1, MIGRATION_1),
     (MIGRATION_2_SQLITE, MIGRATION_2_POSTGRES),
     (MIGRATION_3, MIGRATION_3),
+    (MIGRATION_4, MIGRATION_4),
 ];
+
+/// Identity (SPEC §10): users, teams and server-side sessions (a session is
+/// stored by the hash of its secret id).
+const MIGRATION_4: &str = r#"
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE team_members (
+    team_id TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    PRIMARY KEY (team_id, user_name)
+);
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    user_agent TEXT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_name);
+CREATE INDEX members_by_user ON team_members (user_name)
+"#;
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE cases (

@@ -1,5 +1,6 @@
 //! Casefile's reference API server: the API and the built app on one origin.
 
+pub mod auth;
 pub mod config;
 pub mod csp;
 pub mod db;
@@ -16,7 +17,7 @@ pub mod seed;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, patch, post, put};
 use axum::Router;
 use config::Config;
 use db::Db;
@@ -47,6 +48,12 @@ pub struct AppState {
     pub csp: Arc<csp::CspReports>,
     /// The per-client limit on writes (none: unlimited).
     pub writes: Option<Arc<rate::WriteLimit>>,
+    /// Session settings.
+    pub auth: auth::AuthConfig,
+    /// Failed sign-ins, per name and per address.
+    pub throttles: Arc<auth::Throttles>,
+    /// The clock (ms since the epoch); tests put a fake one here.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
 impl AppState {
@@ -59,7 +66,17 @@ impl AppState {
             live: tokio::sync::broadcast::channel(live::BACKLOG).0,
             csp: Arc::default(),
             writes: None,
+            auth: auth::AuthConfig::default(),
+            throttles: Arc::default(),
+            clock: Arc::new(|| {
+                casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64
+            }),
         }
+    }
+
+    /// Now, by the state's clock (ms).
+    pub fn now(&self) -> i64 {
+        (self.clock)()
     }
 }
 
@@ -85,6 +102,20 @@ fn api_router() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(csp::REPORT_LIMIT)),
         )
         .route_layer(from_fn(http::etag))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/session", get(auth::session))
+        .route("/api/v1/auth/sessions", get(auth::sessions))
+        .route("/api/v1/auth/sessions/{id}", delete(auth::end_session))
+        .route(
+            "/api/v1/admin/users",
+            get(auth::admin_users).post(auth::admin_create_user),
+        )
+        .route("/api/v1/admin/users/{name}", patch(auth::admin_change_user))
+        .route(
+            "/api/v1/admin/teams/{team}/members/{user}",
+            put(auth::admin_add_member),
+        )
         .route("/api", get(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
         .route("/metrics", get(metrics::expose))
@@ -178,8 +209,29 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState {
         faults: faults.then(Arc::default),
         writes: rate::WriteLimit::per_second(config.write_rate),
+        auth: config.auth(),
         ..AppState::new(db.clone())
     };
+    if let Some(name) = &config.create_admin {
+        let password = std::env::var("CASEFILE_ADMIN_PASSWORD").unwrap_or_default();
+        match auth::create_user(
+            &state,
+            name,
+            name,
+            casefile_core::access::Role::Admin,
+            &password,
+            &[],
+        )
+        .await
+        {
+            Ok(()) => tracing::info!(%name, "administrator created"),
+            Err(e) if e.code == "user_exists" => tracing::info!(%name, "administrator exists"),
+            Err(e) => return Err(format!("--create-admin {name}: {}", e.message).into()),
+        }
+    }
+    if config.demo_users {
+        seed::demo_users(&state).await?;
+    }
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = db.backend().name(), "listening");

@@ -197,3 +197,60 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
     }
     Ok(n)
 }
+
+/// The demo users `--demo-users` creates: (name, display name, role, teams).
+pub const DEMO_USERS: [(&str, &str, casefile_core::access::Role, &[&str]); 4] = [
+    (
+        "admin",
+        "Ada Admin",
+        casefile_core::access::Role::Admin,
+        &[],
+    ),
+    (
+        "sam",
+        "Sam Supervisor",
+        casefile_core::access::Role::Supervisor,
+        &["north"],
+    ),
+    (
+        "casey",
+        "Casey Caseworker",
+        casefile_core::access::Role::Caseworker,
+        &["north"],
+    ),
+    (
+        "kim",
+        "Kim Caseworker",
+        casefile_core::access::Role::Caseworker,
+        &["south"],
+    ),
+];
+
+/// Every demo user's password (printed at start: demo data only).
+pub const DEMO_PASSWORD: &str = "casefile-demo";
+
+/// Creates the demo users when the database has none, and prints how to
+/// sign in as each.
+pub async fn demo_users(state: &crate::AppState) -> Result<(), Box<dyn std::error::Error>> {
+    use sqlx::Row;
+    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(state.db.pool())
+        .await?
+        .try_get("n")?;
+    if users == 0 {
+        for (name, display, role, teams) in DEMO_USERS {
+            crate::auth::create_user(state, name, display, role, DEMO_PASSWORD, teams)
+                .await
+                .map_err(|e| e.message)?;
+        }
+    }
+    println!("demo users (password {DEMO_PASSWORD:?} for each):");
+    for (name, _, role, teams) in DEMO_USERS {
+        println!(
+            "  {name:<6} {:<11} teams: {}",
+            role.as_str(),
+            teams.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -189,7 +189,13 @@ fn WorkerQueue() -> impl IntoView {
                 } else {
                     queued.into_iter().map(|q| {
                         let wait = (q.next_attempt_at as i64 - now) / 1000;
-                        let when = if wait > 0 { format!("next try in {wait} s") } else { "next try when the server is reachable".to_string() };
+                        let when = if q.last_status == Some(401) {
+                            "sent once you sign in again".to_string()
+                        } else if wait > 0 {
+                            format!("next try in {wait} s")
+                        } else {
+                            "next try when the server is reachable".to_string()
+                        };
                         view! {
                             <div class="problem" data-testid="queued-write">
                                 <p><strong>{format!("{} {}", q.method, q.url)}</strong></p>

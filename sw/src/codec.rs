@@ -164,6 +164,7 @@ fn stats_to_js(s: &QueueStats) -> JsValue {
         )
         .with("replaying", s.replaying)
         .with("unreadable", s.unreadable as f64)
+        .with("sign_in", s.sign_in as f64)
         .into()
 }
 

@@ -159,6 +159,7 @@ pub async fn stats() -> Result<QueueStats, JsValue> {
         next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
         replaying: REPLAYING.get(),
         unreadable: UNREADABLE.get(),
+        sign_in: queued.iter().filter(|e| e.last_status == Some(401)).count(),
     })
 }
 
@@ -299,7 +300,14 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
     };
     let outcome = match (fetcher)(to_request(&entry)?).await {
         Ok(response) => match failure_of(&response) {
-            Some(failure) if RetryPolicy::classify(&failure) == FailureClass::Transient => {
+            // A passing problem, or a session that ended (401): the write
+            // waits here (for sign-in, spending nothing) rather than fail.
+            Some(failure)
+                if matches!(
+                    RetryPolicy::classify(&failure),
+                    FailureClass::Transient | FailureClass::NeedsSignIn
+                ) =>
+            {
                 Outcome::Failed(failure)
             }
             _ => return Ok(response),
@@ -307,7 +315,7 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
         Err(_) => Outcome::Failed(Failure::Network),
     };
     match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
-        Step::RetryAt(_) | Step::Wait => {}
+        Step::RetryAt(_) | Step::Wait | Step::SignIn => {}
         // The first try cannot exhaust the attempts; keep it either way.
         Step::Remove | Step::DeadLetter(_) => entry.next_attempt_at = now(),
     }
@@ -416,7 +424,9 @@ async fn replay_one(fetcher: &Fetcher, mut entry: StoredRequest) -> Result<bool,
             schedule(at);
             return Ok(false);
         }
-        Step::Wait => {
+        // Unreachable, or signed out: the replay pauses (the stats the
+        // replay ends with tell the pages why).
+        Step::Wait | Step::SignIn => {
             save(&entry).await?;
             return Ok(false);
         }

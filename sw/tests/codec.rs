@@ -90,6 +90,7 @@ fn every_message_to_pages_reads_as_serde_reads_it() {
                 next_attempt_at: Some(1_790_000_005_000),
                 replaying: true,
                 unreadable: 1,
+                sign_in: 2,
             },
         },
         ToPage::Stats {

@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use casefile_core::queue::{DeadLetter, StoredRequest, ToWorker};
-use casefile_sw::queue::{close, listing, on_page_message, replay, send_or_queue, DB_NAME};
+use casefile_sw::queue::{close, listing, on_page_message, replay, send_or_queue, stats, DB_NAME};
 use casefile_sw::strategy::Fetcher;
 use indexed_db_futures::database::Database;
 use indexed_db_futures::prelude::*;
@@ -109,6 +109,7 @@ async fn the_queue_end_to_end() {
     unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent().await;
     definite_answers_pass_through_and_a_missing_key_is_added().await;
     a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it().await;
+    a_401_holds_the_write_for_sign_in_spending_nothing().await;
 }
 
 async fn unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent() {
@@ -204,6 +205,38 @@ async fn a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it
     let (queued, dead) = listing().await.unwrap();
     assert!(dead.is_empty());
     assert!(queued.is_empty());
+}
+
+/// A write the server answers 401 (the session ended) is held, not failed:
+/// queued, no attempt spent, never dead-lettered however often it is tried,
+/// counted for the pages' "sign in" banner, and sent as it was once the
+/// server takes it again.
+async fn a_401_holds_the_write_for_sign_in_spending_nothing() {
+    clear().await;
+    let server = Server::default();
+    server.will(&[401]);
+    let answer = send_or_queue(&write(r#"{"n":401}"#, Some("k401")), server.fetcher())
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202, "held, not refused");
+    for _ in 0..5 {
+        server.will(&[401]);
+        replay(server.fetcher()).await.unwrap();
+    }
+    let (queued, dead) = listing().await.unwrap();
+    assert!(dead.is_empty(), "never dead-lettered");
+    assert_eq!((queued.len(), queued[0].attempts), (1, 0));
+    assert_eq!(stats().await.unwrap().sign_in, 1);
+    // Signed in again: delivered once, exactly as it was, and removed.
+    server.will(&[200]);
+    replay(server.fetcher()).await.unwrap();
+    assert!(listing().await.unwrap().0.is_empty());
+    assert_eq!(stats().await.unwrap().sign_in, 0);
+    assert_eq!(
+        server.seen.borrow().last().unwrap(),
+        &(r#"{"n":401}"#.to_string(), "k401".to_string())
+    );
+    assert_eq!(server.calls.get(), 7);
 }
 
 fn stored(id: &str, enqueued_at: u64) -> StoredRequest {

@@ -250,3 +250,48 @@ test("an edit made while the case's creation waits in the worker's queue lands a
     await server.dispose();
   }
 });
+
+// SPEC §10: a 401 is not a failure of the write. Workbox's background sync
+// drops a replay that gets 401; here the worker holds it with no attempt
+// spent, never dead-letters it, the header asks for sign-in, and it lands
+// exactly once when the server takes it again.
+test("a write answered 401 waits for sign-in with no attempt spent, then lands once", async () => {
+  const server = await startServer({ seed: 2, faults: true });
+  const context = await browser.newContext();
+  try {
+    const page = await controlledPage(context, server);
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 401 }]);
+    const id = await create(page, server, "Written as the session ended");
+    const banner = page.getByTestId("sign-in-banner");
+    await banner.waitFor({ timeout: 20_000 });
+    assert.match(await banner.innerText(), /Signed out — sign in to send 1 change/);
+    await page.goto(`${server.url}/sync`);
+    for (let i = 0; i < 3; i++) await page.getByTestId("sync-now").click();
+    await until(async () => (await faultHits(server)).filter((h) => h.path === "/api/v1/events").length >= 2, "replays meeting the 401");
+    const queued = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const req = indexedDB.open("casefile-queue");
+          req.onsuccess = () => {
+            const all = req.result.transaction("queue").objectStore("queue").getAll();
+            all.onsuccess = () => resolve(all.result.map(({ entry: e }) => ({ attempts: e.attempts, last_status: e.last_status, headers: JSON.stringify(e.headers) })));
+          };
+        }),
+    );
+    assert.equal(queued.length, 1);
+    assert.equal(queued[0].attempts, 0, "no attempt spent");
+    assert.equal(queued[0].last_status, 401);
+    assert.doesNotMatch(queued[0].headers, /cookie|authorization/i, "no credentials stored");
+    assert.equal(await page.getByTestId("dead-letter").count(), 0, "never dead-lettered");
+    await page.screenshot({ path: path.join(OUTPUT, "sign-in-banner.png") });
+
+    await setFaults(server, []);
+    await page.getByTestId("sync-now").click();
+    await until(async () => (await serverCase(server, id)) !== null, "the held write on the server");
+    await banner.waitFor({ state: "detached", timeout: 20_000 });
+    assert.equal((await eventsOf(server, id)).length, 1, "exactly once");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});

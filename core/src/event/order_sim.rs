@@ -276,7 +276,7 @@ impl Device {
                         self.answer(&entry.events.clone(), &response.unwrap());
                     }
                 }
-                QueueStep::RetryAt(_) | QueueStep::Wait => {
+                QueueStep::RetryAt(_) | QueueStep::Wait | QueueStep::SignIn => {
                     self.queue.insert(0, entry);
                     return;
                 }

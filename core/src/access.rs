@@ -1,0 +1,428 @@
+//! Who may read and change what (SPEC §10): one pure function of the actor,
+//! the case as the server stores it, and the event.
+//!
+//! | | caseworker | supervisor | admin |
+//! |---|---|---|---|
+//! | read a case | of their teams | of their teams | no (admins manage users and teams, not case files) |
+//! | create a case | in their team, unassigned or assigned to themselves | in their team, any assignee of the team | no |
+//! | edit title, description, priority, tags | assigned to them | their teams' cases | no |
+//! | status open ↔ in review | assigned to them | their teams' cases | no |
+//! | close or reopen | no | their teams' cases | no |
+//! | claim (assign an unassigned case to themselves) | their teams' cases | their teams' cases | no |
+//! | assign to another, unassign | no | their teams' cases, to a member of the team | no |
+//! | delete, restore | no | their teams' cases | no |
+//! | add a note | assigned to them, as themselves | their teams' cases, as themselves | no |
+//!
+//! A case the actor may not read is, to them, no case at all: reads answer
+//! 404 and writes are refused as [`Denied::Unreadable`].
+
+use crate::api::CaseStatus;
+use crate::event::EventData;
+use serde::{Deserialize, Serialize};
+
+/// A user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works the cases assigned to them in their teams.
+    Caseworker,
+    /// Runs their teams' cases: assigns, closes, deletes.
+    Supervisor,
+    /// Manages users and teams.
+    Admin,
+}
+
+impl Role {
+    /// Its name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Caseworker => "caseworker",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role with this name.
+    pub fn parse(name: &str) -> Option<Role> {
+        [Role::Caseworker, Role::Supervisor, Role::Admin]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
+/// Who is acting, as the server knows them from their session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The user's sign-in name (what a case's assignee names).
+    pub user: String,
+    /// Their role.
+    pub role: Role,
+    /// The teams they belong to (team ids).
+    pub teams: Vec<String>,
+}
+
+/// What the access rule needs of a case as the server stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseAccess {
+    /// The team it belongs to.
+    pub team: String,
+    /// The user it is assigned to.
+    pub assignee: Option<String>,
+    /// Its status.
+    pub status: CaseStatus,
+}
+
+/// Why an actor may not do something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The case is not one they may read: to them it does not exist.
+    Unreadable,
+    /// They may read the case but not make this change; the words say why.
+    Forbidden(&'static str),
+}
+
+impl Denied {
+    /// In words, for the per-event answer and the access log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Denied::Unreadable => "you do not have access to this case",
+            Denied::Forbidden(why) => why,
+        }
+    }
+}
+
+/// Whether `actor` may read `case`.
+pub fn may_read(actor: &Actor, case: &CaseAccess) -> bool {
+    actor.role != Role::Admin && actor.teams.contains(&case.team)
+}
+
+/// Whether `actor` may apply `event` to `case` (`None`: a new case, whose
+/// team is `new_team`). `team_members` lists the users of the case's team
+/// (for an assignee the event names). Checks the event's intent only;
+/// whether the event fits the case's version is the judge's business.
+pub fn authorize(
+    actor: &Actor,
+    case: Option<&CaseAccess>,
+    new_team: Option<&str>,
+    event: &EventData,
+    team_members: &[String],
+) -> Result<(), Denied> {
+    if actor.role == Role::Admin {
+        return Err(Denied::Forbidden(
+            "administrators manage users and teams, not cases",
+        ));
+    }
+    let supervisor = actor.role == Role::Supervisor;
+    let member = |user: &str| team_members.iter().any(|m| m == user);
+    let Some(case) = case else {
+        let EventData::CaseCreated(fields) = event else {
+            return Err(Denied::Unreadable);
+        };
+        if !new_team.is_some_and(|t| actor.teams.iter().any(|m| m == t)) {
+            return Err(Denied::Forbidden(
+                "you can create cases only in your own team",
+            ));
+        }
+        return match fields.assignee.as_deref() {
+            None => Ok(()),
+            Some(a) if a == actor.user => Ok(()),
+            Some(a) if supervisor && member(a) => Ok(()),
+            Some(_) if supervisor => Err(Denied::Forbidden(
+                "the assignee must be a member of the case's team",
+            )),
+            Some(_) => Err(Denied::Forbidden(
+                "a caseworker can assign a new case only to themselves",
+            )),
+        };
+    };
+    if !may_read(actor, case) {
+        return Err(Denied::Unreadable);
+    }
+    let mine = case.assignee.as_deref() == Some(actor.user.as_str());
+    let works_on = supervisor || mine;
+    match event {
+        EventData::CaseCreated(_) => Ok(()), // the judge refuses a second creation
+        EventData::CaseDeleted | EventData::CaseRestored => {
+            if supervisor {
+                Ok(())
+            } else {
+                Err(Denied::Forbidden(
+                    "only a supervisor can delete or restore a case",
+                ))
+            }
+        }
+        EventData::NoteAdded(note) => {
+            if note.author != actor.user {
+                Err(Denied::Forbidden("a note's author must be you"))
+            } else if works_on {
+                Ok(())
+            } else {
+                Err(Denied::Forbidden(
+                    "you can add notes only to cases assigned to you",
+                ))
+            }
+        }
+        EventData::CaseUpdated(patch) => {
+            if let Some(assignee) = &patch.assignee {
+                let claim = case.assignee.is_none() && assignee.as_deref() == Some(&actor.user);
+                let allowed = claim
+                    || (supervisor && assignee.as_deref().is_none_or(member))
+                    || assignee == &case.assignee;
+                if !allowed {
+                    return Err(Denied::Forbidden(if supervisor {
+                        "the assignee must be a member of the case's team"
+                    } else {
+                        "a caseworker can only claim an unassigned case for themselves"
+                    }));
+                }
+            }
+            let claiming_only = patch.assignee.is_some() && patch.fields().len() == 1;
+            if claiming_only {
+                return Ok(());
+            }
+            // Other fields: the case must be theirs once a claim in this
+            // same change is counted.
+            let claimed = patch
+                .assignee
+                .as_ref()
+                .is_some_and(|a| a.as_deref() == Some(&actor.user));
+            if !(works_on || claimed) {
+                return Err(Denied::Forbidden(
+                    "you can change only cases assigned to you",
+                ));
+            }
+            if let Some(status) = patch.status {
+                let closing = status == CaseStatus::Closed || case.status == CaseStatus::Closed;
+                if closing && status != case.status && !supervisor {
+                    return Err(Denied::Forbidden(
+                        "only a supervisor can close or reopen a case",
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{CaseFields, CasePatch, NoteData};
+
+    fn actor(user: &str, role: Role, teams: &[&str]) -> Actor {
+        Actor {
+            user: user.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+    fn cw() -> Actor {
+        actor("casey", Role::Caseworker, &["north"])
+    }
+    fn sv() -> Actor {
+        actor("sam", Role::Supervisor, &["north"])
+    }
+    fn admin() -> Actor {
+        actor("ada", Role::Admin, &["north"])
+    }
+    fn case(assignee: Option<&str>, status: CaseStatus) -> CaseAccess {
+        CaseAccess {
+            team: "north".into(),
+            assignee: assignee.map(str::to_string),
+            status,
+        }
+    }
+    fn members() -> Vec<String> {
+        ["casey", "sam", "kim"].map(String::from).to_vec()
+    }
+    fn update(p: CasePatch) -> EventData {
+        EventData::CaseUpdated(p)
+    }
+    fn title() -> EventData {
+        update(CasePatch {
+            title: Some("t".into()),
+            ..CasePatch::default()
+        })
+    }
+    fn status(s: CaseStatus) -> EventData {
+        update(CasePatch {
+            status: Some(s),
+            ..CasePatch::default()
+        })
+    }
+    fn assign(to: Option<&str>) -> EventData {
+        update(CasePatch {
+            assignee: Some(to.map(str::to_string)),
+            ..CasePatch::default()
+        })
+    }
+    fn note(author: &str) -> EventData {
+        EventData::NoteAdded(NoteData {
+            note_id: "n".into(),
+            body: "b".into(),
+            author: author.into(),
+        })
+    }
+    fn create(assignee: Option<&str>) -> EventData {
+        let mut f = CaseFields::titled("new");
+        f.assignee = assignee.map(str::to_string);
+        EventData::CaseCreated(f)
+    }
+    fn on(a: &Actor, c: &CaseAccess, e: &EventData) -> Result<(), Denied> {
+        authorize(a, Some(c), None, e, &members())
+    }
+    fn forbidden(r: Result<(), Denied>) -> bool {
+        matches!(r, Err(Denied::Forbidden(_)))
+    }
+
+    use CaseStatus::*;
+
+    #[test]
+    fn reading_follows_team_membership_and_admins_read_no_cases() {
+        let north = case(None, Open);
+        let south = CaseAccess {
+            team: "south".into(),
+            ..north.clone()
+        };
+        assert!(may_read(&cw(), &north));
+        assert!(may_read(&sv(), &north));
+        assert!(!may_read(&cw(), &south));
+        assert!(!may_read(&sv(), &south));
+        assert!(!may_read(&admin(), &north));
+    }
+
+    #[test]
+    fn another_teams_case_is_unreadable_for_every_change() {
+        let south = CaseAccess {
+            team: "south".into(),
+            ..case(Some("casey"), Open)
+        };
+        for e in [
+            title(),
+            status(Closed),
+            assign(Some("casey")),
+            note("casey"),
+            EventData::CaseDeleted,
+        ] {
+            assert_eq!(on(&cw(), &south, &e), Err(Denied::Unreadable), "{e:?}");
+            assert_eq!(on(&sv(), &south, &e), Err(Denied::Unreadable), "{e:?}");
+        }
+        // And a change to a case that does not exist reads the same.
+        assert_eq!(
+            authorize(&cw(), None, None, &title(), &members()),
+            Err(Denied::Unreadable)
+        );
+    }
+
+    #[test]
+    fn creating_a_case() {
+        let new =
+            |a: &Actor, team: Option<&str>, e: &EventData| authorize(a, None, team, e, &members());
+        assert_eq!(new(&cw(), Some("north"), &create(None)), Ok(()));
+        assert_eq!(new(&cw(), Some("north"), &create(Some("casey"))), Ok(()));
+        assert!(forbidden(new(&cw(), Some("north"), &create(Some("kim")))));
+        assert!(
+            forbidden(new(&cw(), Some("south"), &create(None))),
+            "not their team"
+        );
+        assert!(forbidden(new(&cw(), None, &create(None))), "no team");
+        assert_eq!(new(&sv(), Some("north"), &create(Some("kim"))), Ok(()));
+        assert!(forbidden(new(
+            &sv(),
+            Some("north"),
+            &create(Some("stranger"))
+        )));
+        assert!(forbidden(new(&admin(), Some("north"), &create(None))));
+    }
+
+    #[test]
+    fn editing_fields() {
+        let mine = case(Some("casey"), Open);
+        let theirs = case(Some("kim"), Open);
+        let nobodys = case(None, Open);
+        assert_eq!(on(&cw(), &mine, &title()), Ok(()));
+        assert!(forbidden(on(&cw(), &theirs, &title())));
+        assert!(forbidden(on(&cw(), &nobodys, &title())));
+        assert_eq!(on(&sv(), &theirs, &title()), Ok(()));
+        assert_eq!(on(&sv(), &nobodys, &title()), Ok(()));
+        assert!(forbidden(on(&admin(), &mine, &title())));
+    }
+
+    #[test]
+    fn status_changes_and_closing() {
+        let mine = case(Some("casey"), Open);
+        let mine_closed = case(Some("casey"), Closed);
+        let theirs = case(Some("kim"), Open);
+        assert_eq!(on(&cw(), &mine, &status(InReview)), Ok(()));
+        assert!(forbidden(on(&cw(), &mine, &status(Closed))), "close");
+        assert!(forbidden(on(&cw(), &mine_closed, &status(Open))), "reopen");
+        assert_eq!(
+            on(&cw(), &mine_closed, &status(Closed)),
+            Ok(()),
+            "no change"
+        );
+        assert!(forbidden(on(&cw(), &theirs, &status(InReview))));
+        assert_eq!(on(&sv(), &theirs, &status(Closed)), Ok(()));
+        assert_eq!(on(&sv(), &mine_closed, &status(Open)), Ok(()));
+    }
+
+    #[test]
+    fn claiming_and_assigning() {
+        let nobodys = case(None, Open);
+        let theirs = case(Some("kim"), Open);
+        let mine = case(Some("casey"), Open);
+        assert_eq!(on(&cw(), &nobodys, &assign(Some("casey"))), Ok(()), "claim");
+        assert!(forbidden(on(&cw(), &nobodys, &assign(Some("kim")))));
+        assert!(
+            forbidden(on(&cw(), &theirs, &assign(Some("casey")))),
+            "take over"
+        );
+        assert!(forbidden(on(&cw(), &mine, &assign(None))), "unassign");
+        assert!(
+            forbidden(on(&cw(), &mine, &assign(Some("kim")))),
+            "hand over"
+        );
+        assert_eq!(on(&sv(), &theirs, &assign(Some("casey"))), Ok(()));
+        assert_eq!(on(&sv(), &theirs, &assign(None)), Ok(()));
+        assert!(forbidden(on(&sv(), &theirs, &assign(Some("stranger")))));
+        // A claim with an edit in the same change.
+        let claim_and_edit = update(CasePatch {
+            assignee: Some(Some("casey".into())),
+            title: Some("mine now".into()),
+            ..CasePatch::default()
+        });
+        assert_eq!(on(&cw(), &nobodys, &claim_and_edit), Ok(()));
+    }
+
+    #[test]
+    fn deleting_and_restoring() {
+        let mine = case(Some("casey"), Open);
+        for e in [EventData::CaseDeleted, EventData::CaseRestored] {
+            assert!(forbidden(on(&cw(), &mine, &e)));
+            assert_eq!(on(&sv(), &mine, &e), Ok(()));
+            assert!(forbidden(on(&admin(), &mine, &e)));
+        }
+    }
+
+    #[test]
+    fn notes() {
+        let mine = case(Some("casey"), Open);
+        let theirs = case(Some("kim"), Open);
+        assert_eq!(on(&cw(), &mine, &note("casey")), Ok(()));
+        assert!(forbidden(on(&cw(), &mine, &note("kim"))), "spoofed author");
+        assert!(forbidden(on(&cw(), &theirs, &note("casey"))));
+        assert_eq!(on(&sv(), &theirs, &note("sam")), Ok(()));
+        assert!(
+            forbidden(on(&sv(), &theirs, &note("casey"))),
+            "spoofed author"
+        );
+    }
+
+    #[test]
+    fn roles_round_trip_their_names() {
+        for r in [Role::Caseworker, Role::Supervisor, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,752 @@
+//! Identity (SPEC §10): users, teams, server-side sessions in a cookie, and
+//! sign-in with Argon2id passwords.
+//!
+//! - A session id is 32 random bytes from the operating system, sent only in
+//!   an `HttpOnly`, `SameSite=Strict`, `Path=/` cookie (`__Host-casefile`
+//!   with `Secure` when the public origin is https; `casefile_session` on
+//!   plain-HTTP development origins, where browsers refuse `__Host-`). The
+//!   database keeps its BLAKE3 hash, so a copy of the table signs nobody in.
+//!   A new id at every sign-in; sign-out deletes the row.
+//! - Lifetimes are core's [`SessionLimits`]: idle (default 8 h, sliding) and
+//!   absolute (default 7 days). The clock is the state's, so tests inject it.
+//! - Passwords are hashed and checked with `password-auth` (Argon2id) on the
+//!   blocking pool. An unknown name is checked against a dummy hash, so it
+//!   costs the same time as a wrong password and gets the same answer.
+//! - Failed sign-ins slow down per name and per client address (core's
+//!   [`Throttle`]): 429 with `Retry-After`. Every attempt is logged.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use casefile_core::access::Role;
+use casefile_core::signin::{session_ends, SessionLimits, Throttle};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{LazyLock, Mutex};
+
+/// The session cookie's name on an https origin.
+pub const SECURE_COOKIE: &str = "__Host-casefile";
+/// The session cookie's name on a plain-HTTP development origin.
+pub const DEV_COOKIE: &str = "casefile_session";
+/// Longest user name.
+pub const NAME_MAX: usize = 64;
+/// Longest password accepted (Argon2 hashes any length; this bounds the work).
+pub const PASSWORD_MAX: usize = 256;
+/// Shortest password a new user may have.
+pub const PASSWORD_MIN: usize = 10;
+/// Most throttle entries kept (oldest dropped beyond): memory is bounded.
+const THROTTLE_KEYS_MAX: usize = 100_000;
+/// A session's last use is written at most this often (ms).
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Session settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthConfig {
+    /// Idle timeout and absolute lifetime.
+    pub limits: SessionLimits,
+    /// The public origin is https: `__Host-` and `Secure`.
+    pub secure: bool,
+}
+
+impl AuthConfig {
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure {
+            SECURE_COOKIE
+        } else {
+            DEV_COOKIE
+        }
+    }
+
+    fn cookie(&self, value: &str, max_age_s: i64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let text = format!(
+            "{}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}{secure}",
+            self.cookie_name()
+        );
+        HeaderValue::from_str(&text).expect("cookie text is ASCII")
+    }
+}
+
+/// The failed sign-ins, per name and per address.
+#[derive(Default)]
+pub struct Throttles {
+    by_key: Mutex<HashMap<String, Throttle>>,
+}
+
+impl Throttles {
+    fn wait_ms(&self, keys: &[String], now: i64) -> i64 {
+        let map = self.by_key.lock().expect("throttle lock");
+        keys.iter()
+            .filter_map(|k| map.get(k))
+            .map(|t| t.wait_ms(now))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn failed(&self, keys: &[String], now: i64) {
+        let mut map = self.by_key.lock().expect("throttle lock");
+        if map.len() >= THROTTLE_KEYS_MAX {
+            map.retain(|_, t| t.wait_ms(now) > 0);
+        }
+        for k in keys {
+            map.entry(k.clone()).or_default().failed(now);
+        }
+    }
+
+    fn succeeded(&self, name_key: &str) {
+        self.by_key.lock().expect("throttle lock").remove(name_key);
+    }
+}
+
+/// A signed-in user, as a request's handlers see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Sign-in name.
+    pub user: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Team ids.
+    pub teams: Vec<String>,
+    /// When the session ends if unused (ms).
+    pub idle_expires_at: i64,
+    /// When it ends at the latest (ms).
+    pub expires_at: i64,
+    /// This session's id as the sessions list names it.
+    pub session: String,
+}
+
+/// One of a user's sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// Its id (the hash of the secret, never the secret).
+    pub id: String,
+    /// When it began (ms).
+    pub created_at: i64,
+    /// When it was last used (ms, to the minute).
+    pub last_seen: i64,
+    /// The browser that began it.
+    pub user_agent: String,
+    /// This is the session asking.
+    pub current: bool,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn token_hash(token: &str) -> String {
+    blake3::hash(token.as_bytes()).to_hex().to_string()
+}
+
+/// Hashes a password with Argon2id on the blocking pool.
+pub async fn hash_password(password: String) -> String {
+    tokio::task::spawn_blocking(move || password_auth::generate_hash(password))
+        .await
+        .expect("hashing does not panic")
+}
+
+/// What unknown names are checked against, so they cost what a wrong
+/// password costs.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| password_auth::generate_hash("casefile dummy password"));
+
+async fn password_matches(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        password_auth::verify_password(password, &hash).is_ok() && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Why a user could not be made.
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+}
+
+/// Checks a new user's name and password.
+pub fn check_new_user(name: &str, password: &str) -> Result<(), ApiError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= NAME_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !name_ok {
+        return Err(bad_request(format!(
+            "a user name is 1–{NAME_MAX} letters, digits, dots, dashes or underscores"
+        )));
+    }
+    let chars = password.chars().count();
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&chars) {
+        return Err(bad_request(format!(
+            "a password is {PASSWORD_MIN}–{PASSWORD_MAX} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a user (and their password hash); `teams` are team names, made
+/// when missing.
+pub async fn create_user(
+    state: &AppState,
+    name: &str,
+    display_name: &str,
+    role: Role,
+    password: &str,
+    teams: &[&str],
+) -> Result<(), ApiError> {
+    check_new_user(name, password)?;
+    let hash = hash_password(password.to_string()).await;
+    let now = state.now();
+    let pool = state.db.pool();
+    let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            format!("a user named {name} exists"),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at) \
+         VALUES ($1, $2, $3, $4, 0, $5)",
+    )
+    .bind(name)
+    .bind(display_name.chars().take(100).collect::<String>())
+    .bind(role.as_str())
+    .bind(hash)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    for team in teams {
+        add_member(state, team, name).await?;
+    }
+    Ok(())
+}
+
+/// Puts `user` in the team named `team` (made when missing).
+pub async fn add_member(state: &AppState, team: &str, user: &str) -> Result<(), ApiError> {
+    let pool = state.db.pool();
+    let known = sqlx::query("SELECT 1 FROM teams WHERE id = $1")
+        .bind(team)
+        .fetch_optional(pool)
+        .await?;
+    if known.is_none() {
+        sqlx::query("INSERT INTO teams (id, created_at) VALUES ($1, $2)")
+            .bind(team)
+            .bind(state.now())
+            .execute(pool)
+            .await?;
+    }
+    let member = sqlx::query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_name = $2")
+        .bind(team)
+        .bind(user)
+        .fetch_optional(pool)
+        .await?;
+    if member.is_none() {
+        sqlx::query("INSERT INTO team_members (team_id, user_name) VALUES ($1, $2)")
+            .bind(team)
+            .bind(user)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of `user` but `except` (a session id hash).
+pub async fn end_sessions(
+    state: &AppState,
+    user: &str,
+    except: Option<&str>,
+) -> Result<u64, ApiError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_name = $1 AND id_hash <> $2")
+        .bind(user)
+        .bind(except.unwrap_or(""))
+        .execute(state.db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in user of a request, from its session cookie; the session's
+/// last use moves (sliding expiry). `None`: no live session.
+pub async fn session_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SessionInfo>, ApiError> {
+    let Some(token) = cookie_value(headers, state.auth.cookie_name()) else {
+        return Ok(None);
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let id = token_hash(token);
+    let pool = state.db.pool();
+    let row = sqlx::query(
+        "SELECT s.user_name, s.created_at, s.last_seen, u.display_name, u.role, u.disabled \
+         FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1",
+    )
+    .bind(&id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let now = state.now();
+    let limits = state.auth.limits;
+    let created_at: i64 = row.try_get("created_at")?;
+    let mut last_seen: i64 = row.try_get("last_seen")?;
+    let disabled: i64 = row.try_get("disabled")?;
+    if disabled != 0 || now >= session_ends(limits, created_at, last_seen) {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&id)
+            .execute(pool)
+            .await?;
+        return Ok(None);
+    }
+    if now - last_seen >= TOUCH_EVERY_MS || now < last_seen {
+        last_seen = now;
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(&id)
+            .execute(pool)
+            .await?;
+    }
+    let user: String = row.try_get("user_name")?;
+    let role = Role::parse(&row.try_get::<String, _>("role")?).unwrap_or(Role::Caseworker);
+    let teams = teams_of(pool, &user).await?;
+    Ok(Some(SessionInfo {
+        display_name: row.try_get("display_name")?,
+        user,
+        role,
+        teams,
+        idle_expires_at: session_ends(
+            SessionLimits {
+                lifetime_ms: i64::MAX / 2,
+                ..limits
+            },
+            created_at,
+            last_seen,
+        ),
+        expires_at: created_at.saturating_add(limits.lifetime_ms),
+        session: id,
+    }))
+}
+
+/// The teams `user` belongs to, by id.
+pub async fn teams_of(pool: &sqlx::AnyPool, user: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT team_id FROM team_members WHERE user_name = $1 ORDER BY team_id")
+        .bind(user)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>("team_id"))
+        .collect()
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Sign in to continue.",
+    )
+}
+
+/// The signed-in user, or 401.
+pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<SessionInfo, ApiError> {
+    session_of(state, headers).await?.ok_or_else(unauthorized)
+}
+
+/// `POST /api/v1/auth/login`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Sign-in name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /api/v1/auth/login`: a new session in the cookie, or 401 (the same
+/// answer for an unknown name and a wrong password), or 429 while failures
+/// for the name or the address wait out their delay.
+pub async fn login(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    Json(login): Json<Login>,
+) -> Result<Response, ApiError> {
+    let now = state.now();
+    let client: Option<IpAddr> = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let name: String = login.name.chars().take(NAME_MAX + 1).collect();
+    let name_key = format!("name:{}", name.to_lowercase());
+    let keys = [name_key.clone(), format!("addr:{client:?}")];
+    let wait = state.throttles.wait_ms(&keys, now);
+    if wait > 0 {
+        let seconds = (wait + 999) / 1000;
+        tracing::warn!(user = %name, ?client, seconds, "sign-in throttled");
+        let mut res = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed sign-ins; try again in {seconds} s"),
+        )
+        .into_response();
+        res.headers_mut()
+            .insert("retry-after", HeaderValue::from(seconds));
+        return Ok(res);
+    }
+    let row = sqlx::query("SELECT password_hash, disabled FROM users WHERE name = $1")
+        .bind(&name)
+        .fetch_optional(state.db.pool())
+        .await?;
+    let (hash, disabled) = match &row {
+        Some(r) => (
+            Some(r.try_get::<String, _>("password_hash")?),
+            r.try_get::<i64, _>("disabled")? != 0,
+        ),
+        None => (None, false),
+    };
+    let long = login.password.len() > PASSWORD_MAX * 4;
+    let ok = !long && password_matches(login.password, hash).await && !disabled;
+    if !ok {
+        state.throttles.failed(&keys, now);
+        tracing::warn!(user = %name, ?client, "sign-in failed");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "Wrong name or password.",
+        ));
+    }
+    state.throttles.succeeded(&name_key);
+    // A new id at every sign-in; an old cookie's session ends with it.
+    if let Some(old) = cookie_value(&headers, state.auth.cookie_name()) {
+        delete_session(&state, old).await?;
+    }
+    let token = random_token();
+    let agent: String = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_name, created_at, last_seen, user_agent) \
+         VALUES ($1, $2, $3, $3, $4)",
+    )
+    .bind(token_hash(&token))
+    .bind(&name)
+    .bind(now)
+    .bind(agent)
+    .execute(state.db.pool())
+    .await?;
+    tracing::info!(user = %name, ?client, "signed in");
+    let mut cookie_headers = HeaderMap::new();
+    cookie_headers.insert(
+        header::COOKIE,
+        HeaderValue::from_str(&format!("{}={token}", state.auth.cookie_name())).expect("hex"),
+    );
+    let info = require(&state, &cookie_headers).await?;
+    let max_age = state.auth.limits.lifetime_ms / 1000;
+    let mut res = no_store(Json(info));
+    res.headers_mut()
+        .insert(header::SET_COOKIE, state.auth.cookie(&token, max_age));
+    Ok(res)
+}
+
+/// `POST /api/v1/auth/logout`: the session ends and the cookie goes.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(token) = cookie_value(&headers, state.auth.cookie_name()) {
+        delete_session(&state, token).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, state.auth.cookie("", 0));
+    Ok(res)
+}
+
+/// `GET /api/v1/auth/session`: who is signed in, and until when.
+pub async fn session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Ok(no_store(Json(require(&state, &headers).await?)))
+}
+
+fn no_store(body: impl IntoResponse) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn delete_session(state: &AppState, token: &str) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(token_hash(token))
+        .execute(state.db.pool())
+        .await?;
+    Ok(())
+}
+
+/// `GET /api/v1/auth/sessions`: the signed-in user's own sessions.
+pub async fn sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SessionRow>>, ApiError> {
+    let me = require(&state, &headers).await?;
+    let rows = sqlx::query(
+        "SELECT id_hash, created_at, last_seen, user_agent FROM sessions \
+         WHERE user_name = $1 ORDER BY created_at",
+    )
+    .bind(&me.user)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id_hash")?;
+        out.push(SessionRow {
+            current: id == me.session,
+            id,
+            created_at: r.try_get("created_at")?,
+            last_seen: r.try_get("last_seen")?,
+            user_agent: r.try_get("user_agent")?,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// `DELETE /api/v1/auth/sessions/{id}`: ends one of the user's own sessions
+/// (another user's id is 404, like an unknown one).
+pub async fn end_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let me = require(&state, &headers).await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_name = $2")
+        .bind(&id)
+        .bind(&me.user)
+        .execute(state.db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("no such session"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/admin/users`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Sign-in name.
+    pub name: String,
+    /// Name to show (the sign-in name when absent).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// First password.
+    pub password: String,
+    /// Team ids.
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SessionInfo, ApiError> {
+    let me = require(state, headers).await?;
+    if me.role != Role::Admin {
+        tracing::warn!(user = %me.user, "admin endpoint refused");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Only an administrator may do this.",
+        ));
+    }
+    Ok(me)
+}
+
+/// `POST /api/v1/admin/users`: an administrator makes a user.
+pub async fn admin_create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(user): Json<NewUser>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&state, &headers).await?;
+    if user.teams.len() > 50
+        || user
+            .teams
+            .iter()
+            .any(|t| t.is_empty() || t.len() > NAME_MAX)
+    {
+        return Err(bad_request("at most 50 teams, each 1–64 characters"));
+    }
+    let teams: Vec<&str> = user.teams.iter().map(String::as_str).collect();
+    let display = user.display_name.as_deref().unwrap_or(&user.name);
+    create_user(
+        &state,
+        &user.name,
+        display,
+        user.role,
+        &user.password,
+        &teams,
+    )
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// `PATCH /api/v1/admin/users/{name}`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    /// Disable (true) or enable (false).
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// A new role.
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// A new password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `PATCH /api/v1/admin/users/{name}`: disable, change role or reset the
+/// password. Disabling or a new password ends the user's sessions.
+pub async fn admin_change_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(change): Json<UserChange>,
+) -> Result<StatusCode, ApiError> {
+    let me = require_admin(&state, &headers).await?;
+    let pool = state.db.pool();
+    if sqlx::query("SELECT 1 FROM users WHERE name = $1")
+        .bind(&name)
+        .fetch_optional(pool)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no user named {name}")));
+    }
+    let mut end = false;
+    if let Some(disabled) = change.disabled {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
+            .bind(&name)
+            .execute(pool)
+            .await?;
+        end |= disabled;
+    }
+    if let Some(role) = change.role {
+        sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+            .bind(role.as_str())
+            .bind(&name)
+            .execute(pool)
+            .await?;
+    }
+    if let Some(password) = change.password {
+        check_new_user(&name, &password)?;
+        let hash = hash_password(password).await;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+            .bind(hash)
+            .bind(&name)
+            .execute(pool)
+            .await?;
+        end = true;
+    }
+    if end {
+        let keep = (name == me.user).then_some(me.session.as_str());
+        end_sessions(&state, &name, keep).await?;
+    }
+    tracing::info!(admin = %me.user, user = %name, "user changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One user as the admin list shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserRow {
+    /// Sign-in name.
+    pub name: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// Disabled.
+    pub disabled: bool,
+    /// Team ids.
+    pub teams: Vec<String>,
+}
+
+/// `GET /api/v1/admin/users`.
+pub async fn admin_users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<UserRow>>, ApiError> {
+    require_admin(&state, &headers).await?;
+    let pool = state.db.pool();
+    let rows = sqlx::query("SELECT name, display_name, role, disabled FROM users ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let teams = teams_of(pool, &name).await?;
+        out.push(UserRow {
+            display_name: r.try_get("display_name")?,
+            role: Role::parse(&r.try_get::<String, _>("role")?).unwrap_or(Role::Caseworker),
+            disabled: r.try_get::<i64, _>("disabled")? != 0,
+            teams,
+            name,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// `PUT /api/v1/admin/teams/{team}/members/{user}`: adds a member (the
+/// team is made when new).
+pub async fn admin_add_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((team, user)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&state, &headers).await?;
+    if team.is_empty() || team.len() > NAME_MAX {
+        return Err(bad_request("a team id is 1–64 characters"));
+    }
+    if sqlx::query("SELECT 1 FROM users WHERE name = $1")
+        .bind(&user)
+        .fetch_optional(state.db.pool())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(format!("no user named {user}")));
+    }
+    add_member(&state, &team, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
