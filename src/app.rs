@@ -3,7 +3,8 @@
 use crate::components::Header;
 use crate::online::provide_online;
 use crate::pages::{
-    CaseDetail, CasesPage, DashboardPage, EditCase, NewCase, NotFound, PerformancePage, SyncCenter,
+    CaseDetail, CasesPage, DashboardPage, EditCase, NewCase, NotFound, PerformancePage, SignIn,
+    SyncCenter,
 };
 use crate::query::{provide_query_client, QueryClient};
 use crate::sync::{provide_sync, SyncEngine};
@@ -22,6 +23,7 @@ pub fn App(
     sync: Option<SyncEngine>,
 ) -> impl IntoView {
     provide_online();
+    crate::session::provide_session();
     provide_query_client(client.unwrap_or_default());
     provide_sync(sync);
     crate::toast::provide_toaster();
@@ -38,6 +40,7 @@ pub fn App(
                     <Route path=path!("/cases/:id/edit") view=EditCase/>
                     <Route path=path!("/sync") view=SyncCenter/>
                     <Route path=path!("/performance") view=PerformancePage/>
+                    <Route path=path!("/sign-in") view=SignIn/>
                 </Routes>
             </main>
             <crate::toast::ToastHost/>

@@ -31,6 +31,7 @@ pub fn Header() -> impl IntoView {
             <UpdateBanner/>
             <SignInBanner/>
             <PendingCount/>
+            <UserMenu/>
             <span
                 class="net"
                 class:net-offline=move || !online.get() || reach.get() != Reach::Answering
@@ -303,10 +304,40 @@ fn SignInBanner() -> impl IntoView {
             };
             view! {
                 <span class="update signin" role="alert" data-testid="sign-in-banner">
-                    {format!("Signed out — sign in to send {what}")}
+                    "Signed out — "
+                    <a href="/sign-in">{format!("sign in to send {what}")}</a>
                 </span>
             }
         })
+    }
+}
+
+/// The signed-in user and Sign out, or a Sign in link.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let session = crate::session::use_session();
+    let navigate = leptos_router::hooks::use_navigate();
+    move || match session.0.get() {
+        Some(s) => {
+            let navigate = navigate.clone();
+            let out = move |_| {
+                let navigate = navigate.clone();
+                leptos::task::spawn_local(async move {
+                    if crate::session::sign_out(session).await.is_ok() {
+                        navigate("/sign-in", Default::default());
+                    }
+                });
+            };
+            view! {
+                <span class="user" data-testid="user-menu">
+                    <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
+                    <button class="btn-link" on:click=out>"Sign out"</button>
+                </span>
+            }
+            .into_any()
+        }
+        None => view! { <a class="user" href="/sign-in" data-testid="user-menu">"Sign in"</a> }
+            .into_any(),
     }
 }
 

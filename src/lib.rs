@@ -11,6 +11,7 @@ pub mod online;
 pub mod pages;
 pub mod queries;
 pub mod query;
+pub mod session;
 pub mod store;
 pub mod sync;
 pub mod toast;

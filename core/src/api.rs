@@ -292,6 +292,26 @@ impl PushResult {
     }
 }
 
+/// `GET /api/v1/auth/session` (and the sign-in's answer): who is signed in,
+/// and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Sign-in name.
+    pub user: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Role.
+    pub role: crate::access::Role,
+    /// Team ids.
+    pub teams: Vec<String>,
+    /// When the session ends if unused (ms).
+    pub idle_expires_at: i64,
+    /// When it ends at the latest (ms).
+    pub expires_at: i64,
+    /// This session's id as the sessions list names it (not its secret).
+    pub session: String,
+}
+
 /// Why an event was refused, where the device may have caused it by sending
 /// out of order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

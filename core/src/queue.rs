@@ -206,23 +206,27 @@ pub fn revive(dead: DeadLetter, now: u64) -> StoredRequest {
     }
 }
 
-/// Whether a request is a write the worker queues when it fails.
+/// Whether a request is a write the worker queues when it fails. Sign-in
+/// and the other `/api/v1/auth/` requests never are: a password must not
+/// wait in storage, and a stale sign-in or sign-out replayed later would act
+/// for whoever uses the device then.
 pub fn is_queueable(method: &str, path: &str, same_origin: bool) -> bool {
     same_origin
         && path.starts_with("/api/")
+        && !path.starts_with("/api/v1/auth/")
         && matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
 }
 
-/// Headers a queued write never keeps. Cookies come back on their own: the
-/// replay is a same-origin fetch, and the browser attaches the cookies that
-/// hold *then*, so a stored copy could only be stale or leak. Proxy
-/// credentials and hop-by-hop headers are the connection's, not the
-/// request's. `Authorization` is kept: the replay cannot succeed without it,
-/// and it stays in this origin's IndexedDB beside the data it protects (the
-/// app itself sends none).
-pub const UNSTORED_HEADERS: [&str; 7] = [
+/// Headers a queued write never keeps (SPEC §10: the queue holds nothing
+/// secret). Cookies come back on their own: the replay is a same-origin
+/// fetch, and the browser attaches the cookies that hold *then*, so a stored
+/// copy could only be stale or leak. `Authorization` is a credential: a
+/// script that sends one signs its own replays. Proxy credentials and
+/// hop-by-hop headers are the connection's, not the request's.
+pub const UNSTORED_HEADERS: [&str; 8] = [
     "cookie",
     "cookie2",
+    "authorization",
     "proxy-authorization",
     "connection",
     "keep-alive",
@@ -434,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn a_queued_write_keeps_no_cookies_or_connection_headers() {
+    fn a_queued_write_keeps_no_credentials_or_connection_headers() {
         let kept = stored_headers(
             [
                 ("Content-Type", "application/json"),
@@ -447,7 +451,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
         let names: Vec<&str> = kept.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["content-type", "idempotency-key", "authorization"]);
+        assert_eq!(names, ["content-type", "idempotency-key"]);
     }
 
     use super::*;
@@ -617,6 +621,11 @@ mod tests {
         assert!(!is_queueable("GET", "/api/v1/cases", true));
         assert!(!is_queueable("POST", "/api/v1/events", false));
         assert!(!is_queueable("POST", "/login", true));
+        assert!(
+            !is_queueable("POST", "/api/v1/auth/login", true),
+            "a password is never stored"
+        );
+        assert!(!is_queueable("POST", "/api/v1/auth/logout", true));
     }
 
     #[test]

@@ -104,24 +104,7 @@ impl Throttles {
     }
 }
 
-/// A signed-in user, as a request's handlers see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    /// Sign-in name.
-    pub user: String,
-    /// Name to show.
-    pub display_name: String,
-    /// Role.
-    pub role: Role,
-    /// Team ids.
-    pub teams: Vec<String>,
-    /// When the session ends if unused (ms).
-    pub idle_expires_at: i64,
-    /// When it ends at the latest (ms).
-    pub expires_at: i64,
-    /// This session's id as the sessions list names it.
-    pub session: String,
-}
+pub use casefile_core::api::SessionInfo;
 
 /// One of a user's sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

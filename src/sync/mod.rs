@@ -21,7 +21,7 @@ mod write;
 pub use write::{use_case_write, CaseWrite};
 mod live;
 mod tabs;
-mod worker_link;
+pub(crate) mod worker_link;
 
 pub use worker_link::letter_events;
 

@@ -38,7 +38,7 @@ test("every page has no serious or critical axe violations, online and offline",
     await page.goto(server.url);
     await waitForController(page);
     const first = await (await fetch(`${server.url}/api/v1/cases?limit=1`)).json();
-    const routes = ["/", "/cases", "/cases/new", `/cases/${first.items[0].id}`, "/sync", "/performance"];
+    const routes = ["/", "/cases", "/cases/new", `/cases/${first.items[0].id}`, "/sync", "/performance", "/sign-in"];
     const names = ["dashboard", "cases", "new-case", "case", "sync", "performance"];
     const found = [];
     for (const offline of [false, true]) {

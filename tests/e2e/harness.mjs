@@ -16,12 +16,12 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 
 /** Starts casefile-server; `stop()` ends it, `start()` brings it back on the same port. */
 // CASEFILE_E2E_DIST points the suites at another build (e.g. one being measured).
-export async function startServer({ seed = 0, faults = false, dist = process.env.CASEFILE_E2E_DIST || path.join(ROOT, "dist"), env = {} } = {}) {
+export async function startServer({ seed = 0, faults = false, dist = process.env.CASEFILE_E2E_DIST || path.join(ROOT, "dist"), env = {}, args: extra = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
   const server = { url: null, dir, child: null, port: 0 };
   server.start = async () => {
     const addr = `127.0.0.1:${server.port}`;
-    const args = seed ? ["--seed", String(seed)] : [];
+    const args = [...(seed ? ["--seed", String(seed)] : []), ...extra];
     const child = spawn(SERVER_BIN, args, {
       env: {
         ...process.env,
