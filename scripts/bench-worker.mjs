@@ -105,7 +105,7 @@ async function setup(name, swText, browser) {
         for (let i = 0; i < n; i++) {
           const r = await fetch("/api/v1/events", {
             method: "POST",
-            headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
+            headers: { "content-type": "application/json", "idempotency-key": `bench-${i}`, "x-casefile": "1" },
             body: JSON.stringify({ events: [] }),
           });
           seen[r.status] = (seen[r.status] || 0) + 1;

@@ -248,6 +248,9 @@ async fn send_with_failover(out: &Outgoing<'_>, request_id: &str) -> Result<Resp
             .iter()
             .fold(builder, |b, (name, value)| b.header(name, value))
             .header("X-Request-ID", request_id)
+            // The app's own header: the server refuses a cookie-signed
+            // write without it (a cross-site form cannot add one).
+            .header("X-Casefile", "1")
             .header("Accept", "application/json");
         let sent = match out.body {
             None => builder.send().await,

@@ -11,37 +11,34 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct Session(pub RwSignal<Option<SessionInfo>>);
 
-/// A hint in local storage that this browser signed in (not a secret: it
-/// only spares a signed-out start the request that would answer 401).
-const HINT: &str = "casefile-signed-in";
+/// The last signed-in user, kept in local storage so the app goes on for
+/// them offline until the session's absolute end (SPEC §10). Not a secret:
+/// the session itself is the `HttpOnly` cookie; this is what the header
+/// shows.
+const KEPT: &str = "casefile-session";
 
-fn set_hint(on: bool) {
-    if let Ok(Some(storage)) = window().local_storage() {
-        let _ = if on {
-            storage.set_item(HINT, "1")
-        } else {
-            storage.remove_item(HINT)
-        };
-    }
+fn keep(info: Option<&SessionInfo>) {
+    let Ok(Some(storage)) = window().local_storage() else {
+        return;
+    };
+    let _ = match info.and_then(|i| serde_json::to_string(i).ok()) {
+        Some(text) => storage.set_item(KEPT, &text),
+        None => storage.remove_item(KEPT),
+    };
 }
 
-fn hinted() -> bool {
-    window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|s| s.get_item(HINT).ok().flatten())
-        .is_some()
+fn kept() -> Option<SessionInfo> {
+    let text = window().local_storage().ok()??.get_item(KEPT).ok()??;
+    let info: SessionInfo = serde_json::from_str(&text).ok()?;
+    (info.expires_at as f64 > js_sys::Date::now()).then_some(info)
 }
 
-/// Provides the session signal and, when this browser has signed in, reads
-/// it from the server once.
+/// Provides the session signal: the kept user at once, then what the
+/// server says.
 pub fn provide_session() {
-    let session = Session(RwSignal::new(None));
+    let session = Session(RwSignal::new(kept()));
     provide_context(session);
-    if hinted() {
-        leptos::task::spawn_local(async move { refresh(session).await });
-    }
+    leptos::task::spawn_local(async move { refresh(session).await });
 }
 
 /// The session signal from context.
@@ -49,15 +46,17 @@ pub fn use_session() -> Session {
     expect_context::<Session>()
 }
 
+fn set(session: Session, info: Option<SessionInfo>) {
+    keep(info.as_ref());
+    session.0.set(info);
+}
+
 /// Reads the session from the server; a 401 clears it, an unreachable
 /// server keeps what is known (offline, the app goes on for the last user).
 pub async fn refresh(session: Session) {
     match http::get_json::<SessionInfo>("/api/v1/auth/session").await {
-        Ok(info) => session.0.set(Some(info)),
-        Err(FetchError::Http { status: 401, .. }) => {
-            set_hint(false);
-            session.0.set(None)
-        }
+        Ok(info) => set(session, Some(info)),
+        Err(FetchError::Http { status: 401, .. }) => set(session, None),
         Err(_) => {}
     }
 }
@@ -84,8 +83,7 @@ pub async fn sign_in(session: Session, name: &str, password: &str) -> Result<(),
     let body = serde_json::json!({ "name": name, "password": password }).to_string();
     match http::post_json::<SessionInfo>("/api/v1/auth/login", &body, &[]).await {
         Ok(info) => {
-            set_hint(true);
-            session.0.set(Some(info));
+            set(session, Some(info));
             crate::sync::worker_link::send(&casefile_core::queue::ToWorker::ReplayNow);
             Ok(())
         }
@@ -99,8 +97,7 @@ pub async fn sign_out(session: Session) -> Result<(), String> {
     match result {
         // 204 has no body to decode: that is the success.
         Ok(_) | Err(FetchError::Decode { .. }) => {
-            set_hint(false);
-            session.0.set(None);
+            set(session, None);
             Ok(())
         }
         Err(e) => Err(e.to_string()),

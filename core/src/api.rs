@@ -254,6 +254,9 @@ pub enum PushStatus {
     Conflict,
     /// Refused: the message says why. Retrying cannot help.
     Invalid,
+    /// Refused: the signed-in user may not make this change (SPEC §10); the
+    /// message says why. The rest of the batch is judged on its own.
+    Forbidden,
 }
 
 /// The answer for one pushed event, in request order.

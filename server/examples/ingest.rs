@@ -53,10 +53,10 @@ fn events() -> Vec<DomainEvent> {
 }
 
 /// One HTTP/1.1 request on its own connection; the body of the answer.
-async fn request(addr: &str, method: &str, path: &str, body: &str) -> String {
+async fn request(addr: &str, token: &str, method: &str, path: &str, body: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -77,7 +77,23 @@ async fn main() {
     db.migrate().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let router = app(AppState::new(db), dir.path().join("no-dist"));
+    let state = AppState::new(db);
+    // A supervisor of the team the cases go to, with an API token (SPEC §10).
+    casefile_server::auth::create_user(
+        &state,
+        "bench",
+        "Bench",
+        casefile_core::access::Role::Supervisor,
+        "benchmark password",
+        &["bench"],
+    )
+    .await
+    .unwrap();
+    let token = casefile_server::auth::issue_token(&state, "bench", "ingest benchmark", 1)
+        .await
+        .unwrap()
+        .token;
+    let router = app(state, dir.path().join("no-dist"));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let events = events();
@@ -89,7 +105,8 @@ async fn main() {
     let mut applied = 0;
     for body in &bodies {
         let answer: PushResponse =
-            serde_json::from_str(&request(&addr, "POST", "/api/v1/events", body).await).unwrap();
+            serde_json::from_str(&request(&addr, &token, "POST", "/api/v1/events", body).await)
+                .unwrap();
         applied += answer
             .results
             .iter()
@@ -105,6 +122,7 @@ async fn main() {
         let page: PullResponse = serde_json::from_str(
             &request(
                 &addr,
+                &token,
                 "GET",
                 &format!("/api/v1/events?after={cursor}&limit=1000"),
                 "",

@@ -45,12 +45,17 @@ const THROTTLE_KEYS_MAX: usize = 100_000;
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Session settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
     /// Idle timeout and absolute lifetime.
     pub limits: SessionLimits,
     /// The public origin is https: `__Host-` and `Secure`.
     pub secure: bool,
+    /// The origin pages of this server have, when configured (behind a
+    /// proxy); otherwise `http://` and the request's `Host`.
+    pub public_origin: Option<String>,
+    /// Host names accepted besides loopback ones (lower-case, no port).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl AuthConfig {
@@ -476,11 +481,8 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/auth/session`: who is signed in, and until when.
-pub async fn session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    Ok(no_store(Json(require(&state, &headers).await?)))
+pub async fn session(axum::Extension(me): axum::Extension<SessionInfo>) -> Response {
+    no_store(Json(me))
 }
 
 fn no_store(body: impl IntoResponse) -> Response {
@@ -501,9 +503,8 @@ async fn delete_session(state: &AppState, token: &str) -> Result<(), ApiError> {
 /// `GET /api/v1/auth/sessions`: the signed-in user's own sessions.
 pub async fn sessions(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
 ) -> Result<Json<Vec<SessionRow>>, ApiError> {
-    let me = require(&state, &headers).await?;
     let rows = sqlx::query(
         "SELECT id_hash, created_at, last_seen, user_agent FROM sessions \
          WHERE user_name = $1 ORDER BY created_at",
@@ -529,10 +530,9 @@ pub async fn sessions(
 /// (another user's id is 404, like an unknown one).
 pub async fn end_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let me = require(&state, &headers).await?;
     let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_name = $2")
         .bind(&id)
         .bind(&me.user)
@@ -562,8 +562,7 @@ pub struct NewUser {
     pub teams: Vec<String>,
 }
 
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SessionInfo, ApiError> {
-    let me = require(state, headers).await?;
+fn admin_only(me: &SessionInfo) -> Result<(), ApiError> {
     if me.role != Role::Admin {
         tracing::warn!(user = %me.user, "admin endpoint refused");
         return Err(ApiError::new(
@@ -572,16 +571,16 @@ async fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<SessionI
             "Only an administrator may do this.",
         ));
     }
-    Ok(me)
+    Ok(())
 }
 
 /// `POST /api/v1/admin/users`: an administrator makes a user.
 pub async fn admin_create_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
     Json(user): Json<NewUser>,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&state, &headers).await?;
+    admin_only(&me)?;
     if user.teams.len() > 50
         || user
             .teams
@@ -623,11 +622,11 @@ pub struct UserChange {
 /// password. Disabling or a new password ends the user's sessions.
 pub async fn admin_change_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
     Path(name): Path<String>,
     Json(change): Json<UserChange>,
 ) -> Result<StatusCode, ApiError> {
-    let me = require_admin(&state, &headers).await?;
+    admin_only(&me)?;
     let pool = state.db.pool();
     if sqlx::query("SELECT 1 FROM users WHERE name = $1")
         .bind(&name)
@@ -689,9 +688,9 @@ pub struct UserRow {
 /// `GET /api/v1/admin/users`.
 pub async fn admin_users(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
 ) -> Result<Json<Vec<UserRow>>, ApiError> {
-    require_admin(&state, &headers).await?;
+    admin_only(&me)?;
     let pool = state.db.pool();
     let rows = sqlx::query("SELECT name, display_name, role, disabled FROM users ORDER BY name")
         .fetch_all(pool)
@@ -715,10 +714,10 @@ pub async fn admin_users(
 /// team is made when new).
 pub async fn admin_add_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(me): axum::Extension<SessionInfo>,
     Path((team, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    require_admin(&state, &headers).await?;
+    admin_only(&me)?;
     if team.is_empty() || team.len() > NAME_MAX {
         return Err(bad_request("a team id is 1–64 characters"));
     }
@@ -732,4 +731,327 @@ pub async fn admin_add_member(
     }
     add_member(&state, &team, &user).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The app's own request header: every write and the socket upgrade from a
+/// page of this origin carries it (a cross-site form cannot set it).
+pub const APP_HEADER: &str = "x-casefile";
+
+/// Names the server answers to besides its public origin's host (DNS
+/// rebinding: a foreign name that resolves here is refused).
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
+/// The name part of a `Host` (no port; an IPv6 literal keeps its brackets).
+pub fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    }
+}
+
+fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true; // HTTP/1.0 or an in-process request: nothing to rebind
+    };
+    let name = host_name(host).to_ascii_lowercase();
+    LOOPBACK_HOSTS.contains(&name.as_str()) || state.auth.allowed_hosts.contains(&name)
+}
+
+/// The origin a page of this server has: the configured public origin, or
+/// `http://` and the request's `Host`.
+fn expected_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if let Some(o) = &state.auth.public_origin {
+        return Some(o.trim_end_matches('/').to_string());
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    Some(format!("http://{host}"))
+}
+
+/// Why a cookie-authenticated request may be forged by another site
+/// (SPEC §10), or `None`. `write`: a non-GET request, which must also be
+/// JSON and carry [`APP_HEADER`].
+pub fn csrf_problem(state: &AppState, headers: &HeaderMap, write: bool) -> Option<&'static str> {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    match (text(header::ORIGIN), expected_origin(state, headers)) {
+        (None, _) => return Some("the request has no Origin header"),
+        (Some(o), Some(expected)) if o == expected => {}
+        _ => return Some("the request comes from another origin"),
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return Some("a cross-site request");
+    }
+    if write {
+        if !text(header::CONTENT_TYPE).is_some_and(|c| c.starts_with("application/json")) {
+            return Some("a write must be JSON (Content-Type: application/json)");
+        }
+        if headers.get(APP_HEADER).is_none_or(|v| v.as_bytes() != b"1") {
+            return Some("the request lacks the app's X-Casefile header");
+        }
+    }
+    None
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The user an API token acts for, if it is live.
+async fn token_session(state: &AppState, token: &str) -> Result<Option<SessionInfo>, ApiError> {
+    let secret = token.strip_prefix(TOKEN_PREFIX).unwrap_or("");
+    if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let pool = state.db.pool();
+    let row = sqlx::query(
+        "SELECT t.id, t.user_name, t.created_at, t.expires_at, u.display_name, u.role, u.disabled \
+         FROM api_tokens t JOIN users u ON u.name = t.user_name WHERE t.hash = $1",
+    )
+    .bind(token_hash(secret))
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let expires_at: i64 = row.try_get("expires_at")?;
+    if row.try_get::<i64, _>("disabled")? != 0 || state.now() >= expires_at {
+        return Ok(None);
+    }
+    let user: String = row.try_get("user_name")?;
+    Ok(Some(SessionInfo {
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?).unwrap_or(Role::Caseworker),
+        teams: teams_of(pool, &user).await?,
+        user,
+        idle_expires_at: expires_at,
+        expires_at,
+        session: format!("token:{}", row.try_get::<String, _>("id")?),
+    }))
+}
+
+/// API tokens start with this, so a leaked one is easy to find.
+pub const TOKEN_PREFIX: &str = "cf_";
+
+/// Records a denial where an administrator can read it, and in the log.
+pub async fn log_denial(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    target: &str,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    tracing::warn!(%actor, %action, %target, %reason, "access denied");
+    sqlx::query(
+        "INSERT INTO access_log (at, actor, action, target, reason) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(state.now())
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(reason)
+    .execute(state.db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Middleware for everything under `/api/` (SPEC §10): the `Host` must be
+/// one of the server's names; a cookie-authenticated write, sign-in and the
+/// socket upgrade must come from the server's own origin (and a write must
+/// be JSON with the app's header); and every route but health, sign-in and
+/// CSP reports needs a live session or API token, which the handlers find
+/// as a [`SessionInfo`] extension. Otherwise 400, 403 or 401, in the
+/// envelope.
+pub async fn gate(
+    State(state): State<AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if !path.starts_with("/api/") || path.starts_with("/api/v1/_faults") {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    if !host_allowed(&state, headers) {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unknown_host",
+            "This server does not answer to that host name.",
+        )
+        .into_response();
+    }
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let report = path == "/api/v1/csp-reports" && write;
+    let token = bearer(headers).map(str::to_string);
+    if token.is_none() && !report && (write || path == "/api/v1/live") {
+        if let Some(why) = csrf_problem(&state, headers, write) {
+            let client = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            tracing::warn!(%path, ?client, %why, "refused as a possible cross-site request");
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("Refused: {why}."),
+            )
+            .into_response();
+        }
+    }
+    let open = [
+        "/api/v1/health",
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+    ];
+    if open.contains(&path.as_str()) || report {
+        return next.run(req).await;
+    }
+    let found = match &token {
+        Some(t) => token_session(&state, t).await,
+        None => session_of(&state, req.headers()).await,
+    };
+    match found {
+        Ok(Some(info)) => {
+            req.extensions_mut().insert(info);
+            next.run(req).await
+        }
+        Ok(None) => unauthorized().into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /api/v1/auth/tokens`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What it is for (≤ 100 characters).
+    pub label: String,
+    /// Days it lives (1–365).
+    pub days: u32,
+}
+
+/// A token as its owner sees it once, at creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IssuedToken {
+    /// Its id (to revoke it).
+    pub id: String,
+    /// The token itself: shown only now.
+    pub token: String,
+    /// When it stops working (ms).
+    pub expires_at: i64,
+}
+
+/// `POST /api/v1/auth/tokens`: an API token for the signed-in user, for
+/// scripts (`Authorization: Bearer …`). Stored hashed; shown once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+    Json(new): Json<NewToken>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    if new.label.is_empty() || new.label.chars().count() > 100 || !(1..=365).contains(&new.days) {
+        return Err(bad_request(
+            "a token needs a label of 1–100 characters and 1–365 days",
+        ));
+    }
+    let issued = issue_token(&state, &me.user, &new.label, new.days).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// A new API token for `user` (stored hashed; the returned text is the
+/// only copy).
+pub async fn issue_token(
+    state: &AppState,
+    user: &str,
+    label: &str,
+    days: u32,
+) -> Result<IssuedToken, ApiError> {
+    let secret = random_token();
+    let id = secret[..16].to_string();
+    let now = state.now();
+    let expires_at = now + i64::from(days) * 24 * 60 * 60 * 1000;
+    sqlx::query(
+        "INSERT INTO api_tokens (hash, id, user_name, label, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash(&secret))
+    .bind(&id)
+    .bind(user)
+    .bind(label)
+    .bind(now)
+    .bind(expires_at)
+    .execute(state.db.pool())
+    .await?;
+    tracing::info!(%user, token = %id, "API token issued");
+    Ok(IssuedToken {
+        id,
+        token: format!("{TOKEN_PREFIX}{secret}"),
+        expires_at,
+    })
+}
+
+/// `DELETE /api/v1/auth/tokens/{id}`: revokes one of the user's tokens.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_name = $2")
+        .bind(&id)
+        .bind(&me.user)
+        .execute(state.db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("no such token"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One denial as the access log keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Denial {
+    /// When (ms).
+    pub at: i64,
+    /// Who asked.
+    pub actor: String,
+    /// What they tried (e.g. `case.updated`).
+    pub action: String,
+    /// On what (a case id).
+    pub target: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// `GET /api/v1/admin/access-log`: the latest 500 denials, newest first.
+pub async fn access_log(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+) -> Result<Json<Vec<Denial>>, ApiError> {
+    admin_only(&me)?;
+    let rows = sqlx::query(
+        "SELECT at, actor, action, target, reason FROM access_log ORDER BY at DESC LIMIT 500",
+    )
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Denial {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(Json)
+        .map_err(ApiError::from)
 }

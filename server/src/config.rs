@@ -53,6 +53,11 @@ pub struct Config {
     /// teams) when the database has no users, and print their sign-in details.
     #[arg(long)]
     pub demo_users: bool,
+
+    /// Host names the server answers to besides 127.0.0.1, localhost and
+    /// [::1] and the public origin's (comma-separated; DNS rebinding).
+    #[arg(long, env = "CASEFILE_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Config {
@@ -67,6 +72,21 @@ impl Config {
                 .public_origin
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
+            public_origin: self.public_origin.clone(),
+            allowed_hosts: self
+                .allowed_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .chain(
+                    self.public_origin
+                        .as_deref()
+                        .and_then(|o| o.split("://").nth(1))
+                        .map(|h| {
+                            crate::auth::host_name(h.split('/').next().unwrap_or(h))
+                                .to_ascii_lowercase()
+                        }),
+                )
+                .collect(),
         }
     }
 }

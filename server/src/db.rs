@@ -54,7 +54,38 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_2_SQLITE, MIGRATION_2_POSTGRES),
     (MIGRATION_3, MIGRATION_3),
     (MIGRATION_4, MIGRATION_4),
+    (MIGRATION_5, MIGRATION_5),
 ];
+
+/// Access (SPEC §10): each case's team (existing cases go to `general`),
+/// who sent each stored event, which user each device id belongs to, the
+/// denials an administrator reads, and hashed API tokens.
+const MIGRATION_5: &str = r#"
+ALTER TABLE cases ADD COLUMN team_id TEXT NOT NULL DEFAULT 'general';
+CREATE INDEX cases_by_team ON cases (team_id, updated_at);
+ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+CREATE TABLE devices (
+    node_id TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    bound_at BIGINT NOT NULL
+);
+CREATE TABLE access_log (
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX access_log_by_time ON access_log (at);
+CREATE TABLE api_tokens (
+    hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+)
+"#;
 
 /// Identity (SPEC §10): users, teams and server-side sessions (a session is
 /// stored by the hash of its secret id).
@@ -167,6 +198,9 @@ pub struct CaseFilter {
     pub limit: u32,
     /// Continue after this `(updated_at, id)`.
     pub after: Option<(i64, String)>,
+    /// Only cases of these teams (the reader's, SPEC §10); `None`: every
+    /// team (internal callers only).
+    pub teams: Option<Vec<String>>,
 }
 
 /// The cursor for the page after `case`.
@@ -195,6 +229,24 @@ struct Sql {
 }
 
 impl Sql {
+    /// ` AND team_id IN (…)` for a reader's teams; none reads nothing.
+    fn teams(&mut self, teams: Option<&[String]>) -> &mut Self {
+        match teams {
+            None => self,
+            Some([]) => self.push(" AND 1 = 0"),
+            Some(teams) => {
+                self.push(" AND team_id IN (");
+                for (i, t) in teams.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(Arg::Text(t.clone()));
+                }
+                self.push(")")
+            }
+        }
+    }
+
     fn new(text: &str) -> Self {
         Sql {
             text: text.to_string(),
@@ -389,6 +441,7 @@ impl Db {
     fn filtered(base: &str, filter: &CaseFilter) -> Sql {
         let mut sql = Sql::new(base);
         sql.push(" WHERE deleted = 0");
+        sql.teams(filter.teams.as_deref());
         if let Some(status) = filter.status {
             sql.push(" AND status = ")
                 .bind(Arg::Text(status.as_str().into()));
@@ -442,6 +495,39 @@ impl Db {
         })
     }
 
+    /// Up to `limit` events after cursor `after` and up to `end`, of cases
+    /// of `teams` only (filtered before the limit), oldest first: `(seq,
+    /// version, body)`.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        limit: i64,
+        teams: &[String],
+        end: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+        let mut sql = Sql::new(
+            "SELECT e.seq AS seq, e.version AS version, e.body AS body FROM events e \
+             JOIN cases c ON c.id = e.aggregate_id WHERE e.seq > ",
+        );
+        sql.bind(Arg::Int(after))
+            .push(" AND e.seq <= ")
+            .bind(Arg::Int(end))
+            .teams(Some(teams))
+            .push(" ORDER BY e.seq LIMIT ")
+            .bind(Arg::Int(limit));
+        sql.query().fetch_all(&self.pool).await
+    }
+
+    /// The team a case belongs to (`None`: no such case).
+    pub async fn case_team(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT team_id FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("team_id"))
+            .transpose()
+    }
+
     /// One case, tombstones included (the client shows "deleted").
     pub async fn get_case(&self, id: &str) -> Result<Option<Case>, sqlx::Error> {
         let row = sqlx::query(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"))
@@ -491,7 +577,11 @@ impl Db {
     }
 
     /// Counts by status and priority, and the most recently updated cases.
-    pub async fn dashboard(&self, recent: u32) -> Result<Dashboard, sqlx::Error> {
+    pub async fn dashboard(
+        &self,
+        recent: u32,
+        teams: Option<&[String]>,
+    ) -> Result<Dashboard, sqlx::Error> {
         let mut by_status: Vec<Count<CaseStatus>> = CaseStatus::ALL
             .iter()
             .map(|&key| Count { key, count: 0 })
@@ -500,11 +590,10 @@ impl Db {
             .iter()
             .map(|&key| Count { key, count: 0 })
             .collect();
-        let rows = sqlx::query(
-            "SELECT status, priority, COUNT(*) AS n FROM cases WHERE deleted = 0 GROUP BY status, priority",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let mut sql =
+            Sql::new("SELECT status, priority, COUNT(*) AS n FROM cases WHERE deleted = 0");
+        sql.teams(teams).push(" GROUP BY status, priority");
+        let rows = sql.query().fetch_all(&self.pool).await?;
         let mut total = 0;
         for row in rows {
             let n: i64 = row.try_get("n")?;
@@ -521,6 +610,7 @@ impl Db {
         let recent = self
             .list_cases(&CaseFilter {
                 limit: recent,
+                teams: teams.map(<[String]>::to_vec),
                 ..CaseFilter::default()
             })
             .await?

@@ -116,6 +116,9 @@ fn api_router() -> Router<AppState> {
             "/api/v1/admin/teams/{team}/members/{user}",
             put(auth::admin_add_member),
         )
+        .route("/api/v1/admin/access-log", get(auth::access_log))
+        .route("/api/v1/auth/tokens", post(auth::create_token))
+        .route("/api/v1/auth/tokens/{id}", delete(auth::revoke_token))
         .route("/api", get(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
         .route("/metrics", get(metrics::expose))
@@ -150,7 +153,7 @@ fn static_files(dist: &Path) -> Router<AppState> {
 
 /// The whole application: API, metrics and the app's files.
 pub fn app(state: AppState, dist: PathBuf) -> Router {
-    let mut api = api_router();
+    let mut api = api_router().layer(from_fn_with_state(state.clone(), auth::gate));
     if let Some(faults) = state.faults.clone() {
         tracing::warn!("fault injection is ON (CASEFILE_FAULTS=1): for tests only");
         let control = Router::new()

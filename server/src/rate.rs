@@ -51,7 +51,11 @@ pub async fn limit_writes(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if !is_write(req.method()) || !path.starts_with("/api/") || path.starts_with("/api/v1/_faults")
+    // Sign-in has its own, stricter throttle (`auth`), per name and address.
+    if !is_write(req.method())
+        || !path.starts_with("/api/")
+        || path.starts_with("/api/v1/_faults")
+        || path.starts_with("/api/v1/auth/")
     {
         return next.run(req).await;
     }

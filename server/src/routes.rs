@@ -1,10 +1,12 @@
 //! The read side of the API (SPEC §2).
 
+use crate::auth::SessionInfo;
 use crate::db::{parse_cursor, CaseFilter};
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
+use casefile_core::access::Role;
 use casefile_core::api::{
     Case, CasePage, Dashboard, Health, Note, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
@@ -89,6 +91,7 @@ impl ListParams {
             q,
             limit,
             after,
+            teams: None,
         })
     }
 }
@@ -96,10 +99,14 @@ impl ListParams {
 /// `GET /api/v1/cases`.
 pub async fn list_cases(
     State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
-    let filter = params.into_filter()?;
+    let filter = CaseFilter {
+        teams: Some(readable_teams(&me)),
+        ..params.into_filter()?
+    };
     Ok(Json(state.db.list_cases(&filter).await?))
 }
 
@@ -115,12 +122,35 @@ fn case_id(raw: &str) -> Result<String, ApiError> {
         })
 }
 
+/// The teams whose cases `me` may read (core's rule: their teams; none for
+/// an administrator).
+pub fn readable_teams(me: &SessionInfo) -> Vec<String> {
+    if me.role == Role::Admin {
+        Vec::new()
+    } else {
+        me.teams.clone()
+    }
+}
+
+/// 404 unless `me` may read case `id` (a case they may not read does not
+/// exist for them).
+async fn readable(state: &AppState, me: &SessionInfo, id: &str) -> Result<(), ApiError> {
+    let team = state.db.case_team(id).await?;
+    if team.is_some_and(|t| readable_teams(me).contains(&t)) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no case has id {id}")))
+    }
+}
+
 /// `GET /api/v1/cases/{id}`.
 pub async fn get_case(
     State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
     Path(id): Path<String>,
 ) -> Result<Json<Case>, ApiError> {
     let id = case_id(&id)?;
+    readable(&state, &me, &id).await?;
     state
         .db
         .get_case(&id)
@@ -132,18 +162,23 @@ pub async fn get_case(
 /// `GET /api/v1/cases/{id}/notes`: 404 when the case does not exist.
 pub async fn case_notes(
     State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Note>>, ApiError> {
     let id = case_id(&id)?;
-    if state.db.get_case(&id).await?.is_none() {
-        return Err(ApiError::not_found(format!("no case has id {id}")));
-    }
+    readable(&state, &me, &id).await?;
     Ok(Json(state.db.notes_for(&id).await?))
 }
 
 /// `GET /api/v1/dashboard`.
-pub async fn dashboard(State(state): State<AppState>) -> Result<Json<Dashboard>, ApiError> {
-    Ok(Json(state.db.dashboard(DASHBOARD_RECENT).await?))
+pub async fn dashboard(
+    State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
+) -> Result<Json<Dashboard>, ApiError> {
+    let teams = readable_teams(&me);
+    Ok(Json(
+        state.db.dashboard(DASHBOARD_RECENT, Some(&teams)).await?,
+    ))
 }
 
 /// Any other path under `/api/`.

@@ -186,7 +186,7 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
         .map(|e| serde_json::to_value(e).expect("events encode"))
         .collect();
     for chunk in events.chunks(500) {
-        let response = crate::events::ingest(db, chunk.to_vec(), None, now_ms).await?;
+        let response = crate::events::ingest(db, chunk.to_vec(), None, now_ms, None).await?;
         if let Some(bad) = response
             .results
             .iter()
@@ -195,8 +195,21 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
             tracing::error!(?bad, "a demo event was not applied");
         }
     }
+    // The demo's two teams share the cases, alternately.
+    let mut tx = db.pool().begin().await?;
+    for (i, case) in cases.iter().enumerate() {
+        sqlx::query("UPDATE cases SET team_id = $1 WHERE id = $2")
+            .bind(DEMO_TEAMS[i % DEMO_TEAMS.len()])
+            .bind(case.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(n)
 }
+
+/// The teams demo cases belong to, alternately.
+pub const DEMO_TEAMS: [&str; 2] = ["north", "south"];
 
 /// The demo users `--demo-users` creates: (name, display name, role, teams).
 pub const DEMO_USERS: [(&str, &str, casefile_core::access::Role, &[&str]); 4] = [
@@ -210,7 +223,7 @@ pub const DEMO_USERS: [(&str, &str, casefile_core::access::Role, &[&str]); 4] = 
         "sam",
         "Sam Supervisor",
         casefile_core::access::Role::Supervisor,
-        &["north"],
+        &["north", "south"],
     ),
     (
         "casey",
@@ -244,9 +257,10 @@ pub async fn demo_users(state: &crate::AppState) -> Result<(), Box<dyn std::erro
                 .map_err(|e| e.message)?;
         }
     }
-    println!("demo users (password {DEMO_PASSWORD:?} for each):");
+    // On stderr: stdout's first line says where the server listens.
+    eprintln!("demo users (password {DEMO_PASSWORD:?} for each):");
     for (name, _, role, teams) in DEMO_USERS {
-        println!(
+        eprintln!(
             "  {name:<6} {:<11} teams: {}",
             role.as_str(),
             teams.join(", ")

@@ -10,7 +10,7 @@ use axum::Router;
 use casefile_core::access::Role;
 use casefile_server::auth::{create_user, AuthConfig, SessionInfo, SessionRow, UserRow};
 use casefile_server::{app, AppState};
-use common::{get, send, Reply};
+use common::{send, Reply};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -64,7 +64,7 @@ async fn server() -> Server {
 }
 
 async fn login(app: &Router, name: &str, password: &str, cookie: Option<&str>) -> Reply {
-    let mut req = Request::post("/api/v1/auth/login").header("content-type", "application/json");
+    let mut req = same_origin(Request::post("/api/v1/auth/login"));
     if let Some(c) = cookie {
         req = req.header("cookie", c);
     }
@@ -82,12 +82,17 @@ fn cookie_of(reply: &Reply) -> String {
         .to_string()
 }
 
+/// What the app's own page sends with a write: its origin, JSON, the app's
+/// header.
+fn same_origin(req: axum::http::request::Builder) -> axum::http::request::Builder {
+    req.header("host", "127.0.0.1:8080")
+        .header("origin", "http://127.0.0.1:8080")
+        .header("content-type", "application/json")
+        .header("x-casefile", "1")
+}
+
 async fn with_cookie(app: &Router, method: &str, uri: &str, cookie: &str) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("cookie", cookie)
-        .header("content-type", "application/json");
+    let req = same_origin(Request::builder().method(method).uri(uri)).header("cookie", cookie);
     send(app, req.body(Body::empty()).unwrap()).await
 }
 
@@ -95,6 +100,11 @@ async fn session_status(app: &Router, cookie: &str) -> StatusCode {
     with_cookie(app, "GET", "/api/v1/auth/session", cookie)
         .await
         .status
+}
+
+async fn anonymous(app: &Router, uri: &str) -> Reply {
+    let req = Request::get(uri).header("x-test-anonymous", "1");
+    send(app, req.body(Body::empty()).unwrap()).await
 }
 
 async fn signed_in(s: &Server, name: &str) -> String {
@@ -154,7 +164,17 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     );
     assert!(wrong.headers.get("set-cookie").is_none());
     // Malformed sign-ins are clear 4xx errors, never a crash.
-    let r = common::post_json(&s.app, "/api/v1/auth/login", "{\"name\":1}", &[]).await;
+    let r = common::post_json(
+        &s.app,
+        "/api/v1/auth/login",
+        "{\"name\":1}",
+        &[
+            ("host", "127.0.0.1"),
+            ("origin", "http://127.0.0.1"),
+            ("x-casefile", "1"),
+        ],
+    )
+    .await;
     assert!(r.status.is_client_error(), "{}", r.status);
     let long = "x".repeat(5_000);
     assert_eq!(
@@ -191,7 +211,7 @@ async fn a_cookie_replayed_after_sign_out_is_refused() {
     assert_eq!(replay.error().error, "unauthorized");
     // No cookie, a forged one: 401 too.
     assert_eq!(
-        get(&s.app, "/api/v1/auth/session").await.status,
+        anonymous(&s.app, "/api/v1/auth/session").await.status,
         StatusCode::UNAUTHORIZED
     );
     let forged = format!("casefile_session={}", "0".repeat(64));
@@ -300,11 +320,7 @@ async fn json_with_cookie(
     cookie: &str,
     body: serde_json::Value,
 ) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("cookie", cookie)
-        .header("content-type", "application/json");
+    let req = same_origin(Request::builder().method(method).uri(uri)).header("cookie", cookie);
     send(app, req.body(Body::from(body.to_string())).unwrap()).await
 }
 
@@ -323,8 +339,23 @@ async fn only_an_admin_manages_users_and_disabling_or_a_new_password_ends_sessio
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = common::post_json(&s.app, "/api/v1/admin/users", &new_user.to_string(), &[]).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = common::post_json(
+        &s.app,
+        "/api/v1/admin/users",
+        &new_user.to_string(),
+        &[
+            ("x-test-anonymous", "1"),
+            ("host", "127.0.0.1"),
+            ("origin", "http://127.0.0.1"),
+            ("x-casefile", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "same origin, but no session"
+    );
     let r = json_with_cookie(
         &s.app,
         "POST",

@@ -74,14 +74,7 @@ fn batch(events: &[&DomainEvent]) -> String {
 
 async fn push(app: &Router, events: &[&DomainEvent], key: Option<&str>) -> PushResponse {
     let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
-    let r = post_json(app, "/api/v1/events", &batch(events), &headers).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()
+    common::push_ok(app, &batch(events), &headers).await
 }
 
 async fn pull_all(app: &Router) -> PullResponse {

@@ -55,9 +55,35 @@ async fn clients_hear_the_cursor_on_connect_and_after_every_commit() {
     let server_app = router.clone();
     tokio::spawn(async move { axum::serve(listener, server_app).await.unwrap() });
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/live"))
-        .await
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{addr}/api/v1/live")
+        .into_client_request()
         .unwrap();
+    let token = format!("Bearer {}", common::TEST_TOKEN);
+    request
+        .headers_mut()
+        .insert("authorization", token.parse().unwrap());
+    // Without a session the upgrade is refused: 403 with no Origin (or a
+    // foreign one), 401 from the server's own origin.
+    let own = format!("http://{addr}");
+    for (origin, status) in [
+        (None, 403),
+        (Some("http://evil.example"), 403),
+        (Some(own.as_str()), 401),
+    ] {
+        let mut r = format!("ws://{addr}/api/v1/live")
+            .into_client_request()
+            .unwrap();
+        if let Some(o) = origin {
+            r.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        let answer = tokio_tungstenite::connect_async(r).await;
+        assert!(
+            matches!(&answer, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == status),
+            "{origin:?}: {answer:?}"
+        );
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(next_notice(&mut ws).await, LiveNotice { cursor: 0 });
 
     let body = serde_json::json!({ "events": [created(1)] }).to_string();

@@ -6,12 +6,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn http_get(addr: &str, path: &str) -> String {
+/// One HTTP/1.1 request over a new connection; the whole answer as text.
+fn http(addr: &str, head: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut out = String::new();
@@ -24,7 +26,7 @@ fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db_file = dir.path().join("nested/data/casefile.db");
     let mut child = Command::new(env!("CARGO_BIN_EXE_casefile-server"))
-        .args(["--seed", "12"])
+        .args(["--seed", "12", "--demo-users"])
         .env("CASEFILE_ADDR", "127.0.0.1:0")
         .env("DATABASE_URL", format!("sqlite:{}", db_file.display()))
         .env("CASEFILE_DIST", dir.path().join("no-dist"))
@@ -46,7 +48,28 @@ fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
         "the SQLite file and its folders are created"
     );
 
-    let reply = http_get(&addr, "/api/v1/cases?limit=1");
+    let reply = http(&addr, "GET /api/v1/cases?limit=1 HTTP/1.1", "");
+    assert!(reply.starts_with("HTTP/1.1 401"), "no session: {reply}");
+    // The demo supervisor signs in and sees the seeded cases of both teams.
+    let login = http(
+        &addr,
+        &format!(
+            "POST /api/v1/auth/login HTTP/1.1\r\nOrigin: http://{addr}\r\nX-Casefile: 1\r\nContent-Type: application/json"
+        ),
+        r#"{"name":"sam","password":"casefile-demo"}"#,
+    );
+    assert!(login.starts_with("HTTP/1.1 200"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let reply = http(
+        &addr,
+        &format!("GET /api/v1/cases?limit=1 HTTP/1.1\r\nCookie: {cookie}"),
+        "",
+    );
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.contains("\"total\":12"), "seeded: {reply}");
 

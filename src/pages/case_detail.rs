@@ -172,11 +172,12 @@ fn CaseActions(c: Case, write: impl Fn(EventData) + Copy + 'static) -> impl Into
     }
 }
 
-/// Adds a note (`note.added`).
+/// Adds a note (`note.added`), written as the signed-in user (the server
+/// refuses any other author).
 #[component]
 fn NoteForm(write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
+    let session = crate::session::use_session();
     let (body, set_body) = signal(String::new());
-    let (author, set_author) = signal("Caseworker".to_string());
     let (problem, set_problem) = signal(None::<&'static str>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -185,15 +186,15 @@ fn NoteForm(write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
             set_problem.set(Some("Write something first."));
             return;
         }
-        if author.get_untracked().trim().is_empty() {
-            set_problem.set(Some("Say who is writing."));
+        let Some(me) = session.0.get_untracked() else {
+            set_problem.set(Some("Sign in to add notes."));
             return;
-        }
+        };
         set_problem.set(None);
         write(EventData::NoteAdded(NoteData {
             note_id: uuid::Uuid::new_v4().to_string(),
             body: text,
-            author: author.get_untracked().trim().to_string(),
+            author: me.user,
         }));
         set_body.set(String::new());
     };
@@ -202,9 +203,10 @@ fn NoteForm(write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
             <label for="note-body">"Add a note"</label>
             <textarea id="note-body" rows="3" maxlength="5000" prop:value=body
                 on:input=move |ev| set_body.set(event_target_value(&ev))></textarea>
-            <label for="note-author">"Your name"</label>
-            <input id="note-author" maxlength="100" prop:value=author
-                on:input=move |ev| set_author.set(event_target_value(&ev))/>
+            <p class="muted">{move || match session.0.get() {
+                Some(me) => format!("Written as {}.", me.display_name),
+                None => "Sign in to add notes.".to_string(),
+            }}</p>
             <p class="field-error" aria-live="polite">{move || problem.get()}</p>
             <button class="btn" type="submit">"Add note"</button>
         </form>

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, watchProblems, OUTPUT } from "./harness.mjs";
+import { launchBrowser, startServer, watchProblems, signedOut, OUTPUT } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -16,8 +16,8 @@ after(async () => {
 });
 
 test("a caseworker signs in on the app's page, sees who they are, and signs out", async () => {
-  const server = await startServer({ seed: 2, args: ["--demo-users"] });
-  const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
+  const server = await startServer({ seed: 2 });
+  const context = signedOut(await browser.newContext({ viewport: { width: 390, height: 800 } }));
   try {
     const page = await context.newPage();
     const problems = watchProblems(page);

@@ -240,7 +240,9 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
       if (!(await openCase(tab, id))) return false;
       if (await tab.page.getByRole("button", { name: "Restore case" }).count()) return false;
       await goto(tab, `/cases/${id}/edit`);
-      const assignee = `${r.pick(["Dana", "Sam", "Ali", "Jo"])} ${++edits}`;
+      // Assignees are users of the case's team (the demo's north: sam, casey).
+      const assignee = r.pick(["sam", "casey"]);
+      edits++;
       await tab.page.getByLabel("Assignee").fill(assignee);
       await tab.page.getByRole("button", { name: "Save changes" }).click();
       await tab.page.waitForURL(new RegExp(`/cases/${id}$`));

@@ -18,10 +18,11 @@ export const CHROMIUM = process.env.CHROMIUM_BIN || "/usr/bin/chromium";
 // CASEFILE_E2E_DIST points the suites at another build (e.g. one being measured).
 export async function startServer({ seed = 0, faults = false, dist = process.env.CASEFILE_E2E_DIST || path.join(ROOT, "dist"), env = {}, args: extra = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
-  const server = { url: null, dir, child: null, port: 0 };
+  const server = { url: null, dir, child: null, port: 0, token: null };
+  servers.set(dir, server);
   server.start = async () => {
     const addr = `127.0.0.1:${server.port}`;
-    const args = [...(seed ? ["--seed", String(seed)] : []), ...extra];
+    const args = [...(seed ? ["--seed", String(seed)] : []), "--demo-users", ...extra.filter((a) => a !== "--demo-users")];
     const child = spawn(SERVER_BIN, args, {
       env: {
         ...process.env,
@@ -54,6 +55,8 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
       });
     });
     server.port = Number(new URL(server.url).port);
+    if (!server.token) server.token = await issueToken(server.url);
+    current = server;
     return server.url;
   };
   server.stop = async () => {
@@ -65,6 +68,8 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
   };
   server.dispose = async () => {
     await server.stop();
+    servers.delete(dir);
+    if (current === server) current = null;
     rmSync(dir, { recursive: true, force: true });
   };
   await server.start();
@@ -83,8 +88,86 @@ export const CHROMIUM_ARGS = [
 ];
 
 /** Chromium with the flags this closed network needs (incognito contexts). */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+/**
+ * Every API call is made as someone (SPEC §10). Tests act as the demo
+ * supervisor `sam` (teams north and south, where the demo seed puts its
+ * cases): Node's own requests to a test server carry sam's API token, and
+ * every browser context signs in as sam before its first page opens (see
+ * `signedOut` for one that must not).
+ */
+export const TEST_USER = { name: "sam", password: "casefile-demo" };
+
+/** The server started last: contexts sign in to it. */
+let current = null;
+
+/** Headers of a write from the app's own page (the server's CSRF checks). */
+export function sameOrigin(url) {
+  return { origin: url, "x-casefile": "1", "content-type": "application/json" };
+}
+
+/** Signs in as `TEST_USER` from Node and returns a new API token for them. */
+async function issueToken(url) {
+  const login = await plainFetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: sameOrigin(url),
+    body: JSON.stringify(TEST_USER),
+  });
+  if (login.status !== 200) throw new Error(`test sign-in failed: ${login.status} ${await login.text()}`);
+  const cookie = login.headers.get("set-cookie").split(";")[0];
+  const r = await plainFetch(`${url}/api/v1/auth/tokens`, {
+    method: "POST",
+    headers: { ...sameOrigin(url), cookie },
+    body: JSON.stringify({ label: "e2e", days: 1 }),
+  });
+  if (r.status !== 201) throw new Error(`test token failed: ${r.status} ${await r.text()}`);
+  return (await r.json()).token;
+}
+
+const plainFetch = globalThis.fetch.bind(globalThis);
+const servers = new Map();
+// Node-side requests to a test server go as TEST_USER unless they bring
+// their own credentials (or `x-anonymous: 1`, which is dropped).
+globalThis.fetch = (input, init = {}) => {
+  const url = typeof input === "string" ? input : input.url;
+  const server = [...servers.values()].find((s) => s.url && url.startsWith(s.url));
+  if (!server?.token) return plainFetch(input, init);
+  const headers = new Headers(init.headers || {});
+  if (headers.get("x-anonymous")) headers.delete("x-anonymous");
+  else if (!headers.has("authorization") && !headers.has("cookie")) headers.set("authorization", `Bearer ${server.token}`);
+  return plainFetch(input, { ...init, headers });
+};
+
+/** Marks a context to stay signed out (sign-in tests). */
+export function signedOut(context) {
+  context.__signedOut = true;
+  return context;
+}
+
+/** Signs `context` in as `user` to the current server, once per server. */
+export async function signIn(context, user = TEST_USER) {
+  if (!current || context.__signedInto === current.url) return;
+  const r = await context.request.post(`${current.url}/api/v1/auth/login`, {
+    data: user,
+    headers: { origin: current.url, "x-casefile": "1" },
+  });
+  if (!r.ok()) throw new Error(`signing the browser in failed: ${r.status()} ${await r.text()}`);
+  context.__signedInto = current.url;
+}
+
+function signingIn(context) {
+  const newPage = context.newPage.bind(context);
+  context.newPage = async () => {
+    if (!context.__signedOut) await signIn(context);
+    return newPage();
+  };
+  return context;
+}
+
+export async function launchBrowser() {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => signingIn(await newContext(options));
+  return browser;
 }
 
 /**
@@ -98,6 +181,7 @@ export async function launchProfile() {
     headless: true,
     args: CHROMIUM_ARGS,
   });
+  signingIn(context);
   const close = context.close.bind(context);
   context.close = async () => {
     await close();
@@ -186,6 +270,16 @@ export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
     return c >= n && c;
   }, `${n} saved queries`, timeoutMs);
   return count;
+}
+
+/** Creates a case with `title` through the New case form; returns its id. */
+export async function createCase(page, server, title) {
+  await page.goto(`${server.url}/cases/new`);
+  await page.getByLabel("Title").fill(title);
+  await page.getByRole("button", { name: "Create case" }).click();
+  await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+  await page.locator("h1", { hasText: title }).waitFor();
+  return page.url().split("/").pop();
 }
 
 /** Polls `fn` until it returns a truthy value, which it returns (Playwright's waitForFunction does not await promises). */

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until, serverCase, countRecords } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, faultHits, waitForController, OUTPUT, until, serverCase, countRecords, createCase } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -30,15 +30,6 @@ async function controlledPage(context, server) {
   return page;
 }
 
-async function create(page, server, title) {
-  await page.goto(`${server.url}/cases/new`);
-  await page.getByLabel("Title").fill(title);
-  await page.getByRole("button", { name: "Create case" }).click();
-  await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
-  await page.locator("h1", { hasText: title }).waitFor();
-  return page.url().split("/").pop();
-}
-
 test("an offline write is queued by the worker (202) and reaches the server exactly once", async () => {
   const server = await startServer({ seed: 2 });
   const context = await browser.newContext();
@@ -49,7 +40,7 @@ test("an offline write is queued by the worker (202) and reaches the server exac
     const answer = await page.evaluate(async () => {
       const r = await fetch("/api/v1/events", {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": "e2e-probe" },
+        headers: { "content-type": "application/json", "idempotency-key": "e2e-probe", "x-casefile": "1" },
         body: JSON.stringify({ events: [] }),
       });
       return { status: r.status, body: await r.json() };
@@ -57,7 +48,7 @@ test("an offline write is queued by the worker (202) and reaches the server exac
     assert.equal(answer.status, 202);
     assert.match(answer.body.queued, /^q\d+/);
 
-    const id = await create(page, server, "Queued by the worker");
+    const id = await createCase(page, server, "Queued by the worker");
     await page.goto(`${server.url}/sync`);
     await until(async () => (await page.getByTestId("queued-write").count()) >= 2, "two queued writes");
     await page.screenshot({ path: path.join(OUTPUT, "sync-center-queued.png"), fullPage: true });
@@ -80,7 +71,7 @@ test("server errors back off 5 s then 10 s into the dead letter; Retry delivers 
   try {
     const page = await controlledPage(context, server);
     await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 500 }]);
-    const id = await create(page, server, "Hit by server errors");
+    const id = await createCase(page, server, "Hit by server errors");
     await page.goto(`${server.url}/sync`);
     const letter = page.getByTestId("dead-letter");
     await letter.waitFor({ timeout: 45_000 });
@@ -112,7 +103,7 @@ test("a refused replay is dead-lettered at once, and Discard rolls the change ba
   try {
     const page = await controlledPage(context, server);
     await server.stop();
-    const id = await create(page, server, "Refused on replay");
+    const id = await createCase(page, server, "Refused on replay");
     await page.locator(".case-badges .badge.pending").waitFor();
     await page.goto(`${server.url}/sync`);
     await until(async () => (await page.getByTestId("queued-write").count()) === 1, "the write in the queue");
@@ -144,7 +135,7 @@ test("a queue left behind by a closed page drains when the app opens again", asy
   try {
     const page = await controlledPage(context, server);
     await server.stop();
-    const id = await create(page, server, "Left in the queue");
+    const id = await createCase(page, server, "Left in the queue");
     await page.goto(`${server.url}/sync`);
     await until(async () => (await page.getByTestId("queued-write").count()) === 1, "one queued write");
     await page.close();
@@ -180,7 +171,7 @@ test("a write over the server's rate limit gets 429, waits as told, and is deliv
       }
     })();
     await new Promise((res) => setTimeout(res, 300));
-    const id = await create(page, server, "Written at the rate limit");
+    const id = await createCase(page, server, "Written at the rate limit");
     // The worker kept it, saying why.
     await page.goto(`${server.url}/sync`);
     await page.getByTestId("queued-write").filter({ hasText: "429" }).waitFor({ timeout: 15_000 });
@@ -261,7 +252,7 @@ test("a write answered 401 waits for sign-in with no attempt spent, then lands o
   try {
     const page = await controlledPage(context, server);
     await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 401 }]);
-    const id = await create(page, server, "Written as the session ended");
+    const id = await createCase(page, server, "Written as the session ended");
     const banner = page.getByTestId("sign-in-banner");
     await banner.waitFor({ timeout: 20_000 });
     assert.match(await banner.innerText(), /Signed out — sign in to send 1 change/);

@@ -106,7 +106,7 @@ pub fn read_response(sent: &[&DomainEvent], response: &PushResponse) -> Vec<Loca
                     (PushStatus::Applied | PushStatus::Duplicate, None) => {
                         LocalAction::Retry { id }
                     }
-                    (PushStatus::Invalid, _) => LocalAction::Reject {
+                    (PushStatus::Invalid | PushStatus::Forbidden, _) => LocalAction::Reject {
                         id,
                         reason: r
                             .message

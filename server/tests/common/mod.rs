@@ -38,7 +38,24 @@ impl Reply {
     }
 }
 
-pub async fn send(app: &Router, req: Request<Body>) -> Reply {
+/// The API token every test database has (see [`fresh_db`]): a supervisor
+/// of the teams `general`, `north` and `south`. Requests without their own
+/// credentials carry it; add `x-test-anonymous: 1` to send none.
+pub const TEST_TOKEN: &str = "cf_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The user [`TEST_TOKEN`] acts for.
+pub const TEST_USER: &str = "tester";
+
+pub async fn send(app: &Router, mut req: Request<Body>) -> Reply {
+    let h = req.headers_mut();
+    if h.remove("x-test-anonymous").is_none()
+        && !h.contains_key("authorization")
+        && !h.contains_key("cookie")
+    {
+        h.insert(
+            "authorization",
+            format!("Bearer {TEST_TOKEN}").parse().unwrap(),
+        );
+    }
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -72,6 +89,22 @@ pub async fn post_json(app: &Router, path: &str, body: &str, headers: &[(&str, &
     send(app, req.body(Body::from(body.to_string())).unwrap()).await
 }
 
+/// `POST /api/v1/events` that must answer 200; its per-event results.
+pub async fn push_ok(
+    app: &Router,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> casefile_core::api::PushResponse {
+    let r = post_json(app, "/api/v1/events", body, headers).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
 /// A fresh, migrated database for one test: a new PostgreSQL database when
 /// `CASEFILE_TEST_PG_URL` is set (scripts/pg.sh), else an SQLite file in a
 /// temporary folder (kept alive by the returned guard).
@@ -102,5 +135,59 @@ pub async fn fresh_db() -> (casefile_server::db::Db, tempfile::TempDir) {
     db.migrate().await.unwrap();
     // Migrating twice is harmless.
     db.migrate().await.unwrap();
+    add_test_user(&db).await;
     (db, dir)
+}
+
+/// The [`TEST_USER`] with its [`TEST_TOKEN`] (no password: it cannot sign in).
+async fn add_test_user(db: &casefile_server::db::Db) {
+    add_user(
+        db,
+        TEST_USER,
+        "supervisor",
+        &["general", "north", "south"],
+        TEST_TOKEN,
+    )
+    .await;
+}
+
+/// A user with a role, teams and an API token (`cf_` and 64 hex digits);
+/// no password.
+pub async fn add_user(
+    db: &casefile_server::db::Db,
+    name: &str,
+    role: &str,
+    teams: &[&str],
+    token: &str,
+) {
+    let pool = db.pool();
+    sqlx::query(
+        "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at) \
+         VALUES ($1, $1, $2, '!', 0, 0)",
+    )
+    .bind(name)
+    .bind(role)
+    .execute(pool)
+    .await
+    .unwrap();
+    for team in teams {
+        sqlx::query("INSERT INTO team_members (team_id, user_name) VALUES ($1, $2)")
+            .bind(*team)
+            .bind(name)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let secret = token.strip_prefix("cf_").unwrap();
+    sqlx::query(
+        "INSERT INTO api_tokens (hash, id, user_name, label, created_at, expires_at) \
+         VALUES ($1, $2, $3, 'tests', 0, $4)",
+    )
+    .bind(blake3::hash(secret.as_bytes()).to_hex().to_string())
+    .bind(&secret[..16])
+    .bind(name)
+    .bind(i64::MAX / 2)
+    .execute(pool)
+    .await
+    .unwrap();
 }

@@ -1,0 +1,468 @@
+//! Who may read and change what (SPEC §8, §10), and the attacks on it, at
+//! the real router and database: every request reaches the layer it names
+//! (the events parse and verify; only access refuses them).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use casefile_core::api::{
+    CasePage, CaseStatus, Dashboard, Priority, PullResponse, PushResponse, PushStatus,
+};
+use casefile_core::event::{CaseFields, CasePatch, DomainEvent, EventData, EventHeader, NoteData};
+use casefile_server::{app, AppState};
+use common::{add_user, send, Reply};
+
+const CASEY: &str = "cf_1111111111111111111111111111111111111111111111111111111111111111";
+const KIM: &str = "cf_2222222222222222222222222222222222222222222222222222222222222222";
+const SAM: &str = "cf_3333333333333333333333333333333333333333333333333333333333333333";
+
+struct World {
+    app: Router,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let (db, dir) = common::fresh_db().await;
+    add_user(&db, "casey", "caseworker", &["north"], CASEY).await;
+    add_user(&db, "kim", "caseworker", &["south"], KIM).await;
+    add_user(&db, "sam", "supervisor", &["north"], SAM).await;
+    let state = AppState::new(db);
+    World {
+        app: app(state.clone(), dir.path().join("dist")),
+        state,
+        _dir: dir,
+    }
+}
+
+fn event(n: u64, case: u64, node: &str, base: u64, data: EventData) -> DomainEvent {
+    DomainEvent::new(
+        EventHeader {
+            id: format!("00000000-0000-4000-8000-{n:012x}"),
+            aggregate_id: format!("10000000-0000-4000-8000-{case:012x}"),
+            node_id: node.into(),
+            clock: n,
+            base_version: base,
+            timestamp: 1_790_000_000_000 + n,
+        },
+        &data,
+    )
+}
+
+fn create(n: u64, case: u64, node: &str, assignee: Option<&str>) -> DomainEvent {
+    let mut f = CaseFields::titled(format!("Case {case}"));
+    f.assignee = assignee.map(str::to_string);
+    f.priority = Priority::High;
+    event(n, case, node, 0, EventData::CaseCreated(f))
+}
+
+fn patch(n: u64, case: u64, node: &str, base: u64, p: CasePatch) -> DomainEvent {
+    event(n, case, node, base, EventData::CaseUpdated(p))
+}
+
+fn case_id(case: u64) -> String {
+    format!("10000000-0000-4000-8000-{case:012x}")
+}
+
+async fn push_as(
+    app: &Router,
+    token: &str,
+    events: &[DomainEvent],
+    key: Option<&str>,
+) -> PushResponse {
+    let body = serde_json::json!({ "events": events }).to_string();
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if let Some(k) = key {
+        headers.push(("idempotency-key", k));
+    }
+    common::push_ok(app, &body, &headers).await
+}
+
+async fn get_as(app: &Router, token: &str, uri: &str) -> Reply {
+    let req = Request::get(uri).header("authorization", format!("Bearer {token}"));
+    send(app, req.body(Body::empty()).unwrap()).await
+}
+
+fn statuses(r: &PushResponse) -> Vec<PushStatus> {
+    r.results.iter().map(|x| x.status).collect()
+}
+
+#[tokio::test]
+async fn without_a_session_every_api_route_but_health_and_sign_in_is_401() {
+    let w = world().await;
+    for uri in [
+        "/api/v1/cases",
+        "/api/v1/cases/10000000-0000-4000-8000-000000000001",
+        "/api/v1/cases/10000000-0000-4000-8000-000000000001/notes",
+        "/api/v1/dashboard",
+        "/api/v1/events?after=0",
+        "/api/v1/auth/session",
+        "/api/v1/auth/sessions",
+        "/api/v1/admin/users",
+        "/api/v1/admin/access-log",
+        "/api/v1/no-such-route",
+    ] {
+        let req = Request::get(uri).header("x-test-anonymous", "1");
+        let r = send(&w.app, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(r.error().error, "unauthorized");
+    }
+    let req = Request::get("/api/v1/health").header("x-test-anonymous", "1");
+    assert_eq!(
+        send(&w.app, req.body(Body::empty()).unwrap()).await.status,
+        StatusCode::OK
+    );
+    // A revoked or unknown token is no session either.
+    let r = get_as(&w.app, &format!("cf_{}", "9".repeat(64)), "/api/v1/cases").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_caseworker_never_sees_another_teams_case_anywhere() {
+    let w = world().await;
+    let r = push_as(&w.app, KIM, &[create(1, 1, "kim-phone", Some("kim"))], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+    let r = push_as(&w.app, CASEY, &[create(2, 2, "casey-phone", None)], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+    let south = case_id(1);
+    // Not in Casey's list, case, notes, dashboard or pull.
+    let page: CasePage = get_as(&w.app, CASEY, "/api/v1/cases").await.json();
+    assert_eq!(
+        page.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [case_id(2)]
+    );
+    assert_eq!(page.total, 1);
+    let r = get_as(&w.app, CASEY, &format!("/api/v1/cases/{south}")).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "404, not 403: it does not exist for her"
+    );
+    let r = get_as(&w.app, CASEY, &format!("/api/v1/cases/{south}/notes")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let d: Dashboard = get_as(&w.app, CASEY, "/api/v1/dashboard").await.json();
+    assert_eq!(d.total, 1);
+    assert!(d.recent.iter().all(|c| c.id != south));
+    let pull: PullResponse = get_as(&w.app, CASEY, "/api/v1/events?after=0").await.json();
+    assert!(pull.events.iter().all(|e| e.event.aggregate_id != south));
+    assert_eq!(pull.events.len(), 1);
+    assert_eq!(
+        pull.next_cursor, 2,
+        "the cursor moves past what she may not see"
+    );
+    // Kim sees hers.
+    let r = get_as(&w.app, KIM, &format!("/api/v1/cases/{south}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forbidden_changes_are_refused_one_by_one_logged_and_the_rest_applied() {
+    let w = world().await;
+    // Two cases of team north: one assigned to Sam, one to Casey.
+    let r = push_as(
+        &w.app,
+        SAM,
+        &[
+            create(1, 1, "sam-desk", Some("sam")),
+            create(2, 2, "sam-desk", Some("casey")),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Applied, PushStatus::Applied]);
+    let other = 1; // assigned to Sam
+    let mine = 2; // assigned to Casey
+    let close = CasePatch {
+        status: Some(CaseStatus::Closed),
+        ..CasePatch::default()
+    };
+    let reassign = CasePatch {
+        assignee: Some(Some("casey".into())),
+        ..CasePatch::default()
+    };
+    let retitle = CasePatch {
+        title: Some("Casey's edit".into()),
+        ..CasePatch::default()
+    };
+    let batch = [
+        patch(10, other, "casey-phone", 1, retitle.clone()),
+        patch(11, other, "casey-phone", 1, reassign),
+        patch(12, mine, "casey-phone", 1, close),
+        event(13, mine, "casey-phone", 1, EventData::CaseDeleted),
+        patch(14, mine, "casey-phone", 1, retitle),
+    ];
+    let r = push_as(&w.app, CASEY, &batch, None).await;
+    assert_eq!(
+        statuses(&r),
+        [
+            PushStatus::Forbidden,
+            PushStatus::Forbidden,
+            PushStatus::Forbidden,
+            PushStatus::Forbidden,
+            PushStatus::Applied
+        ]
+    );
+    let reasons: Vec<String> = r.results[..4]
+        .iter()
+        .map(|x| x.message.clone().unwrap())
+        .collect();
+    assert!(reasons[0].contains("assigned to you"), "{reasons:?}");
+    assert!(reasons[2].contains("close or reopen"), "{reasons:?}");
+    assert!(reasons[3].contains("delete"), "{reasons:?}");
+    let c: casefile_core::api::Case =
+        get_as(&w.app, SAM, &format!("/api/v1/cases/{}", case_id(other)))
+            .await
+            .json();
+    assert_eq!(
+        (c.title.as_str(), c.assignee.as_deref(), c.version),
+        ("Case 1", Some("sam"), 1),
+        "nothing applied"
+    );
+    let c: casefile_core::api::Case =
+        get_as(&w.app, SAM, &format!("/api/v1/cases/{}", case_id(mine)))
+            .await
+            .json();
+    assert_eq!(
+        (c.title.as_str(), c.status),
+        ("Casey's edit", CaseStatus::Open)
+    );
+    // The admin reads every denial.
+    add_user(
+        &w.state.db,
+        "ada",
+        "admin",
+        &[],
+        "cf_4444444444444444444444444444444444444444444444444444444444444444",
+    )
+    .await;
+    let log: Vec<casefile_server::auth::Denial> = get_as(
+        &w.app,
+        "cf_4444444444444444444444444444444444444444444444444444444444444444",
+        "/api/v1/admin/access-log",
+    )
+    .await
+    .json();
+    assert_eq!(log.len(), 4);
+    assert!(log.iter().all(|d| d.actor == "casey"));
+    // Not a supervisor's business to read it.
+    assert_eq!(
+        get_as(&w.app, SAM, "/api/v1/admin/access-log").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_spoofed_note_author_and_another_users_device_id_are_refused() {
+    let w = world().await;
+    push_as(
+        &w.app,
+        CASEY,
+        &[create(1, 1, "casey-phone", Some("casey"))],
+        None,
+    )
+    .await;
+    let note = |n: u64, author: &str, node: &str| {
+        event(
+            n,
+            1,
+            node,
+            1,
+            EventData::NoteAdded(NoteData {
+                note_id: format!("20000000-0000-4000-8000-{n:012x}"),
+                body: "seen today".into(),
+                author: author.into(),
+            }),
+        )
+    };
+    let r = push_as(
+        &w.app,
+        CASEY,
+        &[
+            note(2, "sam", "casey-phone"),
+            note(3, "casey", "casey-phone"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden, PushStatus::Applied]);
+    assert!(r.results[0].message.as_deref().unwrap().contains("author"));
+    // Sam writing under Casey's device id.
+    let r = push_as(&w.app, SAM, &[note(4, "sam", "casey-phone")], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden]);
+    assert!(r.results[0].message.as_deref().unwrap().contains("device"));
+    let r = push_as(&w.app, SAM, &[note(5, "sam", "sam-desk")], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_belongs_to_its_user() {
+    let w = world().await;
+    let a = push_as(
+        &w.app,
+        CASEY,
+        &[create(1, 1, "casey-phone", None)],
+        Some("same-key"),
+    )
+    .await;
+    assert_eq!(statuses(&a), [PushStatus::Applied]);
+    // Kim reuses the key with her own batch: she gets her own result, not
+    // Casey's answer (which would tell her about Casey's case).
+    let b = push_as(
+        &w.app,
+        KIM,
+        &[create(2, 2, "kim-phone", None)],
+        Some("same-key"),
+    )
+    .await;
+    assert_eq!(b.results[0].id, "00000000-0000-4000-8000-000000000002");
+    assert_eq!(statuses(&b), [PushStatus::Applied]);
+    // Casey's replay still gets hers.
+    let again = push_as(
+        &w.app,
+        CASEY,
+        &[create(1, 1, "casey-phone", None)],
+        Some("same-key"),
+    )
+    .await;
+    assert_eq!(again, a);
+}
+
+fn browser_write(uri: &str, cookie: &str) -> axum::http::request::Builder {
+    Request::post(uri)
+        .header("cookie", cookie)
+        .header("host", "127.0.0.1:8080")
+}
+
+#[tokio::test]
+async fn cross_site_writes_and_foreign_hosts_are_refused() {
+    let w = world().await;
+    casefile_server::auth::create_user(
+        &w.state,
+        "lee",
+        "Lee",
+        casefile_core::access::Role::Caseworker,
+        "a long enough secret",
+        &["north"],
+    )
+    .await
+    .unwrap();
+    let login = Request::post("/api/v1/auth/login")
+        .header("host", "127.0.0.1:8080")
+        .header("origin", "http://127.0.0.1:8080")
+        .header("content-type", "application/json")
+        .header("x-casefile", "1");
+    let body = r#"{"name":"lee","password":"a long enough secret"}"#;
+    let r = send(&w.app, login.body(Body::from(body)).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let cookie = r
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let events = serde_json::json!({ "events": [create(1, 1, "lee-phone", None)] }).to_string();
+    let cases: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "a foreign Origin",
+            vec![
+                ("origin", "http://evil.example"),
+                ("content-type", "application/json"),
+                ("x-casefile", "1"),
+            ],
+        ),
+        (
+            "no Origin",
+            vec![("content-type", "application/json"), ("x-casefile", "1")],
+        ),
+        (
+            "no app header",
+            vec![
+                ("origin", "http://127.0.0.1:8080"),
+                ("content-type", "application/json"),
+            ],
+        ),
+        (
+            "text/plain",
+            vec![
+                ("origin", "http://127.0.0.1:8080"),
+                ("content-type", "text/plain"),
+                ("x-casefile", "1"),
+            ],
+        ),
+        (
+            "cross-site fetch",
+            vec![
+                ("origin", "http://127.0.0.1:8080"),
+                ("content-type", "application/json"),
+                ("x-casefile", "1"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ),
+    ];
+    for (what, headers) in cases {
+        let mut req = browser_write("/api/v1/events", &cookie);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let r = send(&w.app, req.body(Body::from(events.clone())).unwrap()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(r.error().error, "forbidden");
+    }
+    // The same write from the app's page goes through.
+    let req = browser_write("/api/v1/events", &cookie)
+        .header("origin", "http://127.0.0.1:8080")
+        .header("content-type", "application/json")
+        .header("x-casefile", "1");
+    let r = send(&w.app, req.body(Body::from(events)).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pushed: PushResponse = r.json();
+    assert_eq!(statuses(&pushed), [PushStatus::Applied]);
+    // DNS rebinding: a name that is not the server's.
+    let req = Request::get("/api/v1/cases")
+        .header("host", "attacker.example")
+        .header("cookie", &cookie);
+    let r = send(&w.app, req.body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error().error, "unknown_host");
+}
+
+#[tokio::test]
+async fn a_user_issues_and_revokes_their_own_api_tokens() {
+    let w = world().await;
+    let auth = format!("Bearer {CASEY}");
+    let r = common::post_json(
+        &w.app,
+        "/api/v1/auth/tokens",
+        r#"{"label":"ingest script","days":30}"#,
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let issued: casefile_server::auth::IssuedToken = r.json();
+    assert!(issued.token.starts_with("cf_"));
+    assert_eq!(
+        get_as(&w.app, &issued.token, "/api/v1/cases").await.status,
+        StatusCode::OK
+    );
+    let req = Request::delete(format!("/api/v1/auth/tokens/{}", issued.id))
+        .header("authorization", &auth);
+    assert_eq!(
+        send(&w.app, req.body(Body::empty()).unwrap()).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get_as(&w.app, &issued.token, "/api/v1/cases").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = common::post_json(
+        &w.app,
+        "/api/v1/auth/tokens",
+        r#"{"label":"","days":9999}"#,
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
