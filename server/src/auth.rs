@@ -865,7 +865,8 @@ pub async fn log_denial(
 /// one of the server's names; a cookie-authenticated write, sign-in and the
 /// socket upgrade must come from the server's own origin (and a write must
 /// be JSON with the app's header); and every route but health, sign-in and
-/// CSP reports needs a live session or API token, which the handlers find
+/// CSP reports needs a live session or API token (`/metrics` and the CSP
+/// report list an administrator's), which the handlers find
 /// as a [`SessionInfo`] extension. Otherwise 400, 403 or 401, in the
 /// envelope.
 pub async fn gate(
@@ -874,7 +875,8 @@ pub async fn gate(
     next: axum::middleware::Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    if !path.starts_with("/api/") || path.starts_with("/api/v1/_faults") {
+    let metrics = path == "/metrics";
+    if !(path.starts_with("/api/") || metrics) || path.starts_with("/api/v1/_faults") {
         return next.run(req).await;
     }
     let headers = req.headers();
@@ -920,6 +922,18 @@ pub async fn gate(
         None => session_of(&state, req.headers()).await,
     };
     match found {
+        // What the server counts and what browsers report is for
+        // administrators only.
+        Ok(Some(info))
+            if (metrics || path == "/api/v1/csp-reports") && info.role != Role::Admin =>
+        {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Only an administrator may read this.",
+            )
+            .into_response()
+        }
         Ok(Some(info)) => {
             req.extensions_mut().insert(info);
             next.run(req).await
@@ -927,6 +941,14 @@ pub async fn gate(
         Ok(None) => unauthorized().into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Whether the session cookie or API token in `headers` is still live.
+pub async fn credentials_hold(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
+    Ok(match bearer(headers) {
+        Some(t) => token_session(state, t).await?.is_some(),
+        None => session_of(state, headers).await?.is_some(),
+    })
 }
 
 /// `POST /api/v1/auth/tokens`'s body.

@@ -54,6 +54,8 @@ pub struct AppState {
     pub throttles: Arc<auth::Throttles>,
     /// The clock (ms since the epoch); tests put a fake one here.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// How often a live socket is pinged and its session checked.
+    pub live_heartbeat: std::time::Duration,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             clock: Arc::new(|| {
                 casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64
             }),
+            live_heartbeat: live::HEARTBEAT,
         }
     }
 

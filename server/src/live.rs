@@ -29,17 +29,34 @@ async fn notify(socket: &mut WebSocket, cursor: i64) -> bool {
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
-/// The upgrade.
-pub async fn live(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket| serve(socket, state))
+/// Largest message a client may send (its heartbeat is 4 bytes).
+pub const MAX_MESSAGE: usize = 1024;
+
+/// The upgrade (the gate has checked the session and the origin).
+pub async fn live(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, headers))
 }
 
-async fn serve(mut socket: WebSocket, state: AppState) {
+/// Whether the credentials the socket was opened with still hold.
+async fn still_signed_in(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    matches!(
+        crate::auth::credentials_hold(state, headers).await,
+        Ok(true)
+    )
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, headers: axum::http::HeaderMap) {
     let mut commits = state.live.subscribe();
     if !notify(&mut socket, latest(&state).await).await {
         return;
     }
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval(state.live_heartbeat);
     heartbeat.tick().await;
     loop {
         tokio::select! {
@@ -55,6 +72,12 @@ async fn serve(mut socket: WebSocket, state: AppState) {
                 }
             }
             _ = heartbeat.tick() => {
+                // A session that ended (signed out, expired, disabled, a
+                // revoked token) ends its sockets within a heartbeat.
+                if !still_signed_in(&state, &headers).await {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
                     break;
                 }

@@ -115,6 +115,22 @@ async fn without_a_session_every_api_route_but_health_and_sign_in_is_401() {
         send(&w.app, req.body(Body::empty()).unwrap()).await.status,
         StatusCode::OK
     );
+    // What the server counts and what browsers report: administrators only.
+    for uri in ["/metrics", "/api/v1/csp-reports"] {
+        let req = Request::get(uri).header("x-test-anonymous", "1");
+        let r = send(&w.app, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(
+            get_as(&w.app, SAM, uri).await.status,
+            StatusCode::FORBIDDEN,
+            "{uri}"
+        );
+        assert_eq!(
+            common::get_as_admin(&w.app, uri).await.status,
+            StatusCode::OK,
+            "{uri}"
+        );
+    }
     // A revoked or unknown token is no session either.
     let r = get_as(&w.app, &format!("cf_{}", "9".repeat(64)), "/api/v1/cases").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);

@@ -353,7 +353,7 @@ async fn metrics_count_requests_by_route_and_status() {
     let f = fixture(1).await;
     get(&f.app, "/api/v1/cases/not-a-uuid").await;
     get(&f.app, "/api/v1/health").await;
-    let text = String::from_utf8(get(&f.app, "/metrics").await.body).unwrap();
+    let text = String::from_utf8(common::get_as_admin(&f.app, "/metrics").await.body).unwrap();
     assert!(
         text.contains(r#"casefile_http_requests_total{method="GET",route="/api/v1/cases/{id}",status="400"} 1"#),
         "{text}"

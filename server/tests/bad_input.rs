@@ -241,13 +241,15 @@ async fn csp_reports_are_counted_and_anything_else_is_refused() {
     let huge = json!({ "csp-report": { "blocked-uri": "x".repeat(20_000) } }).to_string();
     let r = post_json(&app, "/api/v1/csp-reports", &huge, &[]).await;
     refused(&r, &[StatusCode::PAYLOAD_TOO_LARGE]);
-    let listing: serde_json::Value = get(&app, "/api/v1/csp-reports").await.json();
+    let listing: serde_json::Value = common::get_as_admin(&app, "/api/v1/csp-reports")
+        .await
+        .json();
     assert_eq!(listing["count"], 1);
     assert_eq!(
         listing["recent"][0],
         "script-src-elem blocked inline on http://127.0.0.1/cases"
     );
-    let metrics = String::from_utf8(get(&app, "/metrics").await.body).unwrap();
+    let metrics = String::from_utf8(common::get_as_admin(&app, "/metrics").await.body).unwrap();
     assert!(
         metrics.contains("casefile_csp_reports_total 1"),
         "{metrics}"

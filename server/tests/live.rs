@@ -105,3 +105,62 @@ async fn clients_hear_the_cursor_on_connect_and_after_every_commit() {
         .unwrap();
     assert_eq!(pong, Message::Text("pong".into()));
 }
+
+/// A socket's session is checked at every heartbeat: once its token is
+/// revoked the server closes it; a client message over 1 KiB closes it too.
+#[tokio::test]
+async fn a_socket_closes_when_its_session_ends_and_on_an_oversized_message() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (db, dir) = common::fresh_db().await;
+    let state = AppState {
+        live_heartbeat: Duration::from_millis(50),
+        ..AppState::new(db.clone())
+    };
+    common::add_user(&db, "casey", "caseworker", &["north"], CASEY).await;
+    let router = app(state, dir.path().join("dist"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router.clone()).await.unwrap() });
+    let open = |token: &str| {
+        let mut r = format!("ws://{addr}/api/v1/live")
+            .into_client_request()
+            .unwrap();
+        r.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(r)
+    };
+
+    // Oversized: closed by the server.
+    let (mut ws, _) = open(common::TEST_TOKEN).await.unwrap();
+    next_notice(&mut ws).await;
+    ws.send(Message::Text("x".repeat(4096).into()))
+        .await
+        .unwrap();
+    assert!(ends(&mut ws).await, "an oversized message ends the socket");
+
+    // Revoked: closed within a heartbeat.
+    let (mut ws, _) = open(CASEY).await.unwrap();
+    next_notice(&mut ws).await;
+    sqlx::query("DELETE FROM api_tokens WHERE user_name = 'casey'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert!(ends(&mut ws).await, "a revoked token ends the socket");
+}
+
+const CASEY: &str = "cf_1111111111111111111111111111111111111111111111111111111111111111";
+
+/// Whether the server ends the socket within 5 s.
+async fn ends<S>(ws: &mut S) -> bool
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return false,
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}

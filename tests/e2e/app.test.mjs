@@ -88,7 +88,8 @@ test("every page runs under the CSP with no violations or errors", async () => {
     assert.deepEqual(problems.csp, []);
     assert.deepEqual(problems.errors, []);
     // The server heard of no violation either…
-    const reports = async () => (await fetch(`${server.url}/api/v1/csp-reports`)).json();
+    const reports = async () =>
+      (await fetch(`${server.url}/api/v1/csp-reports`, { headers: { authorization: `Bearer ${server.adminToken}` } })).json();
     assert.equal((await reports()).count, 0);
     // …and it would have: an inline script is blocked and reported.
     await page.evaluate(() => {

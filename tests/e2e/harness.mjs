@@ -56,6 +56,7 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
     });
     server.port = Number(new URL(server.url).port);
     if (!server.token) server.token = await issueToken(server.url);
+    if (!server.adminToken) server.adminToken = await issueToken(server.url, ADMIN_USER);
     current = server;
     return server.url;
   };
@@ -96,6 +97,8 @@ export const CHROMIUM_ARGS = [
  * `signedOut` for one that must not).
  */
 export const TEST_USER = { name: "sam", password: "casefile-demo" };
+/** The demo administrator (metrics, CSP reports, users). */
+export const ADMIN_USER = { name: "admin", password: "casefile-demo" };
 
 /** The server started last: contexts sign in to it. */
 let current = null;
@@ -105,12 +108,12 @@ export function sameOrigin(url) {
   return { origin: url, "x-casefile": "1", "content-type": "application/json" };
 }
 
-/** Signs in as `TEST_USER` from Node and returns a new API token for them. */
-async function issueToken(url) {
+/** Signs in as `user` from Node and returns a new API token for them. */
+async function issueToken(url, user = TEST_USER) {
   const login = await plainFetch(`${url}/api/v1/auth/login`, {
     method: "POST",
     headers: sameOrigin(url),
-    body: JSON.stringify(TEST_USER),
+    body: JSON.stringify(user),
   });
   if (login.status !== 200) throw new Error(`test sign-in failed: ${login.status} ${await login.text()}`);
   const cookie = login.headers.get("set-cookie").split(";")[0];

@@ -42,6 +42,16 @@ impl Reply {
 /// of the teams `general`, `north` and `south`. Requests without their own
 /// credentials carry it; add `x-test-anonymous: 1` to send none.
 pub const TEST_TOKEN: &str = "cf_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// An administrator's token in every test database (`/metrics`, the CSP
+/// report list, the admin endpoints).
+pub const ADMIN_TOKEN: &str = "cf_abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd";
+
+/// A GET as the administrator of [`ADMIN_TOKEN`].
+pub async fn get_as_admin(app: &Router, uri: &str) -> Reply {
+    let req = Request::get(uri).header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+    send(app, req.body(Body::empty()).unwrap()).await
+}
+
 /// The user [`TEST_TOKEN`] acts for.
 pub const TEST_USER: &str = "tester";
 
@@ -149,6 +159,7 @@ async fn add_test_user(db: &casefile_server::db::Db) {
         TEST_TOKEN,
     )
     .await;
+    add_user(db, "test-admin", "admin", &[], ADMIN_TOKEN).await;
 }
 
 /// A user with a role, teams and an API token (`cf_` and 64 hex digits);
