@@ -12,7 +12,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { OUTPUT, ROOT, launchBrowser, setFaults, startServer, until, waitForController, watchProblems } from "./harness.mjs";
+import { OUTPUT, ROOT, launchBrowser, setFaults, signIn, startServer, until, waitForController, watchProblems } from "./harness.mjs";
 
 /** A small seeded generator (mulberry32): the same seed gives the same run. */
 export function rng(seed) {
@@ -162,6 +162,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
   const trail = []; // what happened, in order, for a failure's message
   const stalls = []; // steps the browser did not finish in time (reported)
   let offline = 0; // actions left before the server comes back
+  let signedOut = 0; // actions left before the person signs in again
   let builds = 0;
   let edits = 0;
 
@@ -288,6 +289,14 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     async latency() {
       await setFaults(server, [{ path: "/api/v1/", delay_ms: 300 + r.int(1200), times: 3 + r.int(6) }]);
     },
+    // Every session of the user ends (as at its idle timeout): the devices'
+    // writes meet 401 and must wait, spending nothing, until the person
+    // signs in again a few actions later.
+    async session_expired() {
+      const sessions = await (await fetch(`${server.url}/api/v1/auth/sessions`)).json();
+      for (const s of sessions) await fetch(`${server.url}/api/v1/auth/sessions/${s.id}`, { method: "DELETE" });
+      signedOut = 2 + r.int(4);
+    },
     async lost_response() {
       await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 1, after_commit: true }]);
     },
@@ -349,6 +358,17 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     },
   };
 
+  /** The person signs in again on both devices. */
+  const signInAgain = async () => {
+    signedOut = 0;
+    for (const context of [deviceA, deviceB]) {
+      context.__signedInto = null;
+      await signIn(context);
+    }
+    trail.push("signed in again");
+    log("  signed in again");
+  };
+
   const started = Date.now();
   try {
     // Every tab loads the app once online, so its worker is installed.
@@ -358,6 +378,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     }
     for (let n = 0; n < total; n++) {
       if (offline && --offline === 0) await server.start();
+      if (signedOut && !offline && --signedOut === 0) await signInAgain();
       if (!offline && r.chance(0.2)) {
         const name = r.pick(Object.keys(fault));
         bump(tally.faults, name);
@@ -386,6 +407,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     }
     if (offline) await server.start();
     offline = 0;
+    if (signedOut) await signInAgain();
     await setFaults(server, []);
 
     // Settle: as a person would, open the Sync center, press Sync now and
