@@ -204,6 +204,71 @@ pub fn authorize(
     }
 }
 
+/// What a request says about where it comes from, for [`forgery`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Provenance<'a> {
+    /// Its `Origin` header.
+    pub origin: Option<&'a str>,
+    /// The origin pages of this server have.
+    pub own_origin: Option<&'a str>,
+    /// Its `Sec-Fetch-Site` header.
+    pub fetch_site: Option<&'a str>,
+    /// Its `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// Its `X-Casefile` header.
+    pub app_header: Option<&'a str>,
+}
+
+/// Why a request authenticated by the browser's cookie may be forged by
+/// another site (SPEC §10), or `None`. It must come from the server's own
+/// origin and not be a cross-site fetch; a `write` must also be JSON and
+/// carry the app's header (`X-Casefile: 1`, which no cross-site form can
+/// set).
+pub fn forgery(p: Provenance<'_>, write: bool) -> Option<&'static str> {
+    match (p.origin, p.own_origin) {
+        (None, _) => return Some("the request has no Origin header"),
+        (Some(o), Some(own)) if o == own => {}
+        _ => return Some("the request comes from another origin"),
+    }
+    if p.fetch_site == Some("cross-site") {
+        return Some("a cross-site request");
+    }
+    if write {
+        if !p
+            .content_type
+            .is_some_and(|c| c.starts_with("application/json"))
+        {
+            return Some("a write must be JSON (Content-Type: application/json)");
+        }
+        if p.app_header != Some("1") {
+            return Some("the request lacks the app's X-Casefile header");
+        }
+    }
+    None
+}
+
+/// Names a server always answers to (loopback), whatever it is configured
+/// with.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
+/// The name part of a `Host` (no port; an IPv6 literal keeps its brackets).
+pub fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    }
+}
+
+/// Whether a request's `Host` is one of the server's names (DNS rebinding:
+/// a foreign name that resolves here is refused). No `Host` (HTTP/1.0, an
+/// in-process request) has nothing to rebind.
+pub fn host_allowed(host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(host) = host else { return true };
+    let name = host_name(host).to_ascii_lowercase();
+    LOOPBACK_HOSTS.contains(&name.as_str()) || allowed.contains(&name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,6 +481,82 @@ mod tests {
             forbidden(on(&sv(), &theirs, &note("casey"))),
             "spoofed author"
         );
+    }
+
+    #[test]
+    fn a_cookie_request_must_come_from_the_apps_own_page() {
+        let own = "http://127.0.0.1:8080";
+        let page = Provenance {
+            origin: Some(own),
+            own_origin: Some(own),
+            fetch_site: Some("same-origin"),
+            content_type: Some("application/json"),
+            app_header: Some("1"),
+        };
+        assert_eq!(forgery(page, true), None);
+        let cases = [
+            (
+                Provenance {
+                    origin: None,
+                    ..page
+                },
+                "no Origin",
+            ),
+            (
+                Provenance {
+                    origin: Some("http://evil.example"),
+                    ..page
+                },
+                "another origin",
+            ),
+            (
+                Provenance {
+                    fetch_site: Some("cross-site"),
+                    ..page
+                },
+                "cross-site",
+            ),
+            (
+                Provenance {
+                    content_type: Some("text/plain"),
+                    ..page
+                },
+                "JSON",
+            ),
+            (
+                Provenance {
+                    app_header: None,
+                    ..page
+                },
+                "X-Casefile",
+            ),
+        ];
+        for (p, why) in cases {
+            assert!(forgery(p, true).is_some_and(|w| w.contains(why)), "{why}");
+        }
+        // A read (the socket upgrade) needs only the origin checks.
+        let upgrade = Provenance {
+            content_type: None,
+            app_header: None,
+            ..page
+        };
+        assert_eq!(forgery(upgrade, false), None);
+    }
+
+    #[test]
+    fn only_the_servers_own_names_are_answered() {
+        let allowed = vec!["casefile.example.org".to_string()];
+        for ok in [
+            None,
+            Some("127.0.0.1:8080"),
+            Some("localhost"),
+            Some("[::1]:9"),
+            Some("CaseFile.example.org:443"),
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok:?}");
+        }
+        assert!(!host_allowed(Some("attacker.example"), &allowed));
+        assert!(!host_allowed(Some("127.0.0.1.attacker.example"), &allowed));
     }
 
     #[test]

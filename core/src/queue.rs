@@ -19,7 +19,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::retry::{Failure, RetryDecision, RetryPolicy};
+use crate::retry::{Failure, FailureClass, RetryDecision, RetryPolicy};
 use crate::small::{decimal, padded};
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,7 @@ pub fn after_replay(
         Outcome::Failed(f) => f,
     };
     let policy = RetryPolicy::SYNC_QUEUE;
-    if RetryPolicy::classify(&failure) == crate::FailureClass::NeedsSignIn {
+    if RetryPolicy::classify(&failure) == FailureClass::NeedsSignIn {
         entry.last_status = Some(401);
         entry.last_error = Some("waiting for you to sign in again".into());
         return Step::SignIn;
@@ -144,7 +144,7 @@ pub fn after_replay(
         }
         RetryDecision::RetryIn(_) | RetryDecision::GiveUp => Step::DeadLetter(match failure {
             Failure::Http { status, .. }
-                if RetryPolicy::classify(&failure) == crate::FailureClass::Permanent =>
+                if RetryPolicy::classify(&failure) == FailureClass::Permanent =>
             {
                 [
                     "the server refused it (",
@@ -204,6 +204,23 @@ pub fn revive(dead: DeadLetter, now: u64) -> StoredRequest {
         last_status: None,
         ..dead.request
     }
+}
+
+/// Whether the worker keeps a write whose first try failed this way (and
+/// answers `202`): a passing problem (unreachable, 5xx, 408, 429), or a
+/// session that ended (401: it waits for sign-in). Any other answer goes
+/// back to the page as it is.
+pub fn keeps(failure: &Failure) -> bool {
+    matches!(
+        RetryPolicy::classify(failure),
+        FailureClass::Transient | FailureClass::NeedsSignIn
+    )
+}
+
+/// Whether a queued entry waits for someone to sign in (its last try got
+/// 401): what the pages' "sign in to send N changes" counts.
+pub fn waits_for_sign_in(entry: &StoredRequest) -> bool {
+    entry.last_status == Some(401)
 }
 
 /// Whether a request is a write the worker queues when it fails. Sign-in
@@ -512,6 +529,13 @@ mod tests {
             e.next_attempt_at, T0,
             "due again as soon as someone signs in"
         );
+        assert!(waits_for_sign_in(&e));
+        let status = |status| Failure::Http {
+            status,
+            retry_after_ms: None,
+        };
+        assert!(keeps(&status(401)) && keeps(&status(503)) && keeps(&Failure::Network));
+        assert!(!keeps(&status(403)) && !keeps(&status(422)));
         // A 403 (e.g. a CSRF check) is a refusal: dead letter at once.
         let step = after_replay(&mut e, http(403), T0, 0.0, true);
         assert!(

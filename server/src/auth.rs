@@ -286,9 +286,14 @@ pub async fn session_of(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<SessionInfo>, ApiError> {
-    let Some(token) = cookie_value(headers, state.auth.cookie_name()) else {
-        return Ok(None);
-    };
+    match cookie_value(headers, state.auth.cookie_name()) {
+        Some(token) => session_by_token(state, token).await,
+        None => Ok(None),
+    }
+}
+
+/// The live session whose secret is `token` (sliding its last use).
+async fn session_by_token(state: &AppState, token: &str) -> Result<Option<SessionInfo>, ApiError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -360,11 +365,6 @@ fn unauthorized() -> ApiError {
         "unauthorized",
         "Sign in to continue.",
     )
-}
-
-/// The signed-in user, or 401.
-pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<SessionInfo, ApiError> {
-    session_of(state, headers).await?.ok_or_else(unauthorized)
 }
 
 /// `POST /api/v1/auth/login`'s body.
@@ -453,12 +453,9 @@ pub async fn login(
     .execute(state.db.pool())
     .await?;
     tracing::info!(user = %name, ?client, "signed in");
-    let mut cookie_headers = HeaderMap::new();
-    cookie_headers.insert(
-        header::COOKIE,
-        HeaderValue::from_str(&format!("{}={token}", state.auth.cookie_name())).expect("hex"),
-    );
-    let info = require(&state, &cookie_headers).await?;
+    let info = session_by_token(&state, &token)
+        .await?
+        .ok_or_else(unauthorized)?;
     let max_age = state.auth.limits.lifetime_ms / 1000;
     let mut res = no_store(Json(info));
     res.headers_mut()
@@ -526,6 +523,26 @@ pub async fn sessions(
     Ok(Json(out))
 }
 
+/// Deletes `me`'s own row `id` by `sql` (`$1` the id, `$2` the user): 204,
+/// or 404 for an unknown id and for another user's alike.
+async fn delete_own(
+    state: &AppState,
+    sql: &str,
+    id: &str,
+    me: &SessionInfo,
+    what: &str,
+) -> Result<StatusCode, ApiError> {
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(&me.user)
+        .execute(state.db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found(format!("no such {what}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `DELETE /api/v1/auth/sessions/{id}`: ends one of the user's own sessions
 /// (another user's id is 404, like an unknown one).
 pub async fn end_session(
@@ -533,15 +550,14 @@ pub async fn end_session(
     axum::Extension(me): axum::Extension<SessionInfo>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_name = $2")
-        .bind(&id)
-        .bind(&me.user)
-        .execute(state.db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("no such session"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_own(
+        &state,
+        "DELETE FROM sessions WHERE id_hash = $1 AND user_name = $2",
+        &id,
+        &me,
+        "session",
+    )
+    .await
 }
 
 /// `POST /api/v1/admin/users`'s body.
@@ -737,25 +753,9 @@ pub async fn admin_add_member(
 /// page of this origin carries it (a cross-site form cannot set it).
 pub const APP_HEADER: &str = "x-casefile";
 
-/// Names the server answers to besides its public origin's host (DNS
-/// rebinding: a foreign name that resolves here is refused).
-const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
-
-/// The name part of a `Host` (no port; an IPv6 literal keeps its brackets).
-pub fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        host.split_inclusive(']').next().unwrap_or(host)
-    } else {
-        host.split(':').next().unwrap_or(host)
-    }
-}
-
 fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true; // HTTP/1.0 or an in-process request: nothing to rebind
-    };
-    let name = host_name(host).to_ascii_lowercase();
-    LOOPBACK_HOSTS.contains(&name.as_str()) || state.auth.allowed_hosts.contains(&name)
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    casefile_core::access::host_allowed(host, &state.auth.allowed_hosts)
 }
 
 /// The origin a page of this server has: the configured public origin, or
@@ -768,31 +768,19 @@ fn expected_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
     Some(format!("http://{host}"))
 }
 
-/// Why a cookie-authenticated request may be forged by another site
-/// (SPEC §10), or `None`. `write`: a non-GET request, which must also be
-/// JSON and carry [`APP_HEADER`].
+/// Why a cookie-authenticated request may be forged by another site, or
+/// `None` (core's rule, [`casefile_core::access::forgery`]).
 pub fn csrf_problem(state: &AppState, headers: &HeaderMap, write: bool) -> Option<&'static str> {
-    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    match (text(header::ORIGIN), expected_origin(state, headers)) {
-        (None, _) => return Some("the request has no Origin header"),
-        (Some(o), Some(expected)) if o == expected => {}
-        _ => return Some("the request comes from another origin"),
-    }
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return Some("a cross-site request");
-    }
-    if write {
-        if !text(header::CONTENT_TYPE).is_some_and(|c| c.starts_with("application/json")) {
-            return Some("a write must be JSON (Content-Type: application/json)");
-        }
-        if headers.get(APP_HEADER).is_none_or(|v| v.as_bytes() != b"1") {
-            return Some("the request lacks the app's X-Casefile header");
-        }
-    }
-    None
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let own = expected_origin(state, headers);
+    let provenance = casefile_core::access::Provenance {
+        origin: text("origin"),
+        own_origin: own.as_deref(),
+        fetch_site: text("sec-fetch-site"),
+        content_type: text("content-type"),
+        app_header: text(APP_HEADER),
+    };
+    casefile_core::access::forgery(provenance, write)
 }
 
 /// The token of an `Authorization: Bearer` header.
@@ -840,8 +828,10 @@ async fn token_session(state: &AppState, token: &str) -> Result<Option<SessionIn
 pub const TOKEN_PREFIX: &str = "cf_";
 
 /// Records a denial where an administrator can read it, and in the log.
+/// (On the caller's connection: ingest logs inside its transaction.)
 pub async fn log_denial(
-    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    at: i64,
     actor: &str,
     action: &str,
     target: &str,
@@ -851,12 +841,12 @@ pub async fn log_denial(
     sqlx::query(
         "INSERT INTO access_log (at, actor, action, target, reason) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(state.now())
+    .bind(at)
     .bind(actor)
     .bind(action)
     .bind(target)
     .bind(reason)
-    .execute(state.db.pool())
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -1026,15 +1016,14 @@ pub async fn revoke_token(
     axum::Extension(me): axum::Extension<SessionInfo>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_name = $2")
-        .bind(&id)
-        .bind(&me.user)
-        .execute(state.db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("no such token"));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    delete_own(
+        &state,
+        "DELETE FROM api_tokens WHERE id = $1 AND user_name = $2",
+        &id,
+        &me,
+        "token",
+    )
+    .await
 }
 
 /// One denial as the access log keeps it.

@@ -82,7 +82,7 @@ impl Config {
                         .as_deref()
                         .and_then(|o| o.split("://").nth(1))
                         .map(|h| {
-                            crate::auth::host_name(h.split('/').next().unwrap_or(h))
+                            casefile_core::access::host_name(h.split('/').next().unwrap_or(h))
                                 .to_ascii_lowercase()
                         }),
                 )

@@ -313,16 +313,14 @@ async fn ingest_one(
     }
     if let Some(actor) = actor {
         if let Some(reason) = known.denied(conn, actor, &event, &data, now).await? {
-            tracing::warn!(actor = %actor.user, event = %id, case = %event.aggregate_id, %reason, "event refused");
-            sqlx::query(
-                "INSERT INTO access_log (at, actor, action, target, reason) VALUES ($1, $2, $3, $4, $5)",
+            crate::auth::log_denial(
+                conn,
+                now,
+                &actor.user,
+                event.event_type.as_str(),
+                &event.aggregate_id,
+                reason,
             )
-            .bind(now)
-            .bind(actor.user.as_str())
-            .bind(event.event_type.as_str())
-            .bind(event.aggregate_id.as_str())
-            .bind(reason)
-            .execute(&mut *conn)
             .await?;
             return Ok(result(
                 &id,

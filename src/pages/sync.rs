@@ -189,7 +189,7 @@ fn WorkerQueue() -> impl IntoView {
                 } else {
                     queued.into_iter().map(|q| {
                         let wait = (q.next_attempt_at as i64 - now) / 1000;
-                        let when = if q.last_status == Some(401) {
+                        let when = if casefile_core::queue::waits_for_sign_in(&q) {
                             "sent once you sign in again".to_string()
                         } else if wait > 0 {
                             format!("next try in {wait} s")

@@ -511,13 +511,7 @@ impl SyncEngine {
         let mut changes = Vec::new();
         let mut conflicts = Vec::new();
         let mut refused = Vec::new();
-        let elsewhere: Vec<DomainEvent> = self
-            .elsewhere()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| !batch.iter().any(|b| b.id == e.id))
-            .collect();
+        let elsewhere = self.elsewhere().await.unwrap_or_default();
         for action in read_answer(batch, response, &elsewhere) {
             match action {
                 LocalAction::MarkSynced { id, version } => {

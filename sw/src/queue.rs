@@ -7,11 +7,10 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use casefile_core::queue::{
-    after_replay, due, excerpt, revive, stored_headers, DeadLetter, Outcome, QueueStats, Step,
-    StoredRequest, ToPage, ToWorker,
+    after_replay, due, excerpt, keeps, revive, stored_headers, waits_for_sign_in, DeadLetter,
+    Outcome, QueueStats, Step, StoredRequest, ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after_with, Failure};
-use casefile_core::{FailureClass, RetryPolicy};
 use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -159,7 +158,7 @@ pub async fn stats() -> Result<QueueStats, JsValue> {
         next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
         replaying: REPLAYING.get(),
         unreadable: UNREADABLE.get(),
-        sign_in: queued.iter().filter(|e| e.last_status == Some(401)).count(),
+        sign_in: queued.iter().filter(|e| waits_for_sign_in(e)).count(),
     })
 }
 
@@ -300,16 +299,7 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
     };
     let outcome = match (fetcher)(to_request(&entry)?).await {
         Ok(response) => match failure_of(&response) {
-            // A passing problem, or a session that ended (401): the write
-            // waits here (for sign-in, spending nothing) rather than fail.
-            Some(failure)
-                if matches!(
-                    RetryPolicy::classify(&failure),
-                    FailureClass::Transient | FailureClass::NeedsSignIn
-                ) =>
-            {
-                Outcome::Failed(failure)
-            }
+            Some(failure) if keeps(&failure) => Outcome::Failed(failure),
             _ => return Ok(response),
         },
         Err(_) => Outcome::Failed(Failure::Network),

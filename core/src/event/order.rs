@@ -45,7 +45,8 @@ pub fn hold_back(
 
 /// What the push answer `response` means for the events `sent`, given this
 /// device's events that another path still holds (`elsewhere`, as for
-/// [`hold_back`]).
+/// [`hold_back`]; the answered events among them are the ones this answer
+/// is for, and do not count).
 ///
 /// Like [`read_response`], except that a refusal with a
 /// [`crate::api::RefusalCode`]
@@ -76,9 +77,11 @@ pub fn read_answer(
         if !coded {
             continue;
         }
-        let held = elsewhere
-            .iter()
-            .any(|o| o.aggregate_id == event.aggregate_id && o.stamp() < event.stamp());
+        let held = elsewhere.iter().any(|o| {
+            o.aggregate_id == event.aggregate_id
+                && o.stamp() < event.stamp()
+                && !sent.iter().any(|s| s.id == o.id)
+        });
         let unanswered = order[..pos].iter().any(|&j| {
             sent[j].aggregate_id == event.aggregate_id
                 && matches!(
@@ -201,6 +204,22 @@ mod tests {
         // Held elsewhere, but for another case: stands too.
         let actions = read_answer(&[&e], &answer(vec![missing(&e)]), &[create("x", 1)]);
         assert!(matches!(actions[0], LocalAction::Reject { .. }));
+    }
+
+    #[test]
+    fn the_answered_events_do_not_count_as_held_elsewhere() {
+        // A worker replay answers the queued creation and the edit together;
+        // both are still marked queued, but this answer is theirs.
+        let (c, e) = (create("c", 1), edit("c", 2));
+        let mut refused = missing(&c);
+        refused.code = None;
+        refused.message = Some("title: is required".into());
+        let queued = [c.clone(), e.clone()];
+        let actions = read_answer(&[&c, &e], &answer(vec![refused, missing(&e)]), &queued);
+        assert!(
+            matches!(actions[1], LocalAction::Reject { .. }),
+            "{actions:?}"
+        );
     }
 
     #[test]

@@ -219,11 +219,7 @@ impl Device {
 
     /// A server answer for `sent`, as the leading page applies it.
     fn answer(&mut self, sent: &[DomainEvent], response: &PushResponse) {
-        let elsewhere: Vec<DomainEvent> = self
-            .with(&[State::Queued, State::Dead])
-            .into_iter()
-            .filter(|e| !sent.iter().any(|s| s.id == e.id))
-            .collect();
+        let elsewhere = self.with(&[State::Queued, State::Dead]);
         let refs: Vec<&DomainEvent> = sent.iter().collect();
         let actions = if self.ordered {
             read_answer(&refs, response, &elsewhere)
