@@ -316,6 +316,8 @@ fn SignInBanner() -> impl IntoView {
 #[component]
 fn UserMenu() -> impl IntoView {
     let session = crate::session::use_session();
+    // Kept fresh (and saved for offline use) for the case forms.
+    let _people = crate::queries::use_people();
     let navigate = leptos_router::hooks::use_navigate();
     move || match session.0.get() {
         Some(s) => {

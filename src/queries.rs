@@ -3,7 +3,7 @@
 
 use crate::http::get_value;
 use crate::query::{use_query, use_query_with_options, UseQueryOptions, UseQueryReturn};
-use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, Note, Priority};
+use casefile_core::api::{Case, CasePage, CaseStatus, Dashboard, Note, Person, Priority};
 use casefile_core::query::{KeyPart, QueryKey};
 use leptos::prelude::*;
 
@@ -42,6 +42,12 @@ pub mod keys {
     /// The dashboard's figures.
     pub fn dashboard() -> QueryKey {
         QueryKey::new(["dashboard"])
+    }
+
+    /// The people of `user`'s teams (per user: another user of the device
+    /// has other teams).
+    pub fn people(user: &str) -> QueryKey {
+        QueryKey::new(["people", user])
     }
 }
 
@@ -86,6 +92,22 @@ fn case_path(id: &str) -> String {
 /// The dashboard.
 pub fn use_dashboard() -> UseQueryReturn<Dashboard> {
     use_query::<Dashboard, _, _>(keys::dashboard, |_| get_value("/api/v1/dashboard"))
+}
+
+/// The people of the signed-in user's teams (whom cases can be assigned
+/// to), while someone is signed in. The header asks for it on every page, so
+/// it is in the saved cache when the device goes offline.
+pub fn use_people() -> UseQueryReturn<Vec<Person>> {
+    let session = crate::session::use_session();
+    let user = Memo::new(move |_| session.0.read().as_ref().map(|s| s.user.clone()));
+    use_query_with_options(
+        move || keys::people(&user.get().unwrap_or_default()),
+        |_| get_value("/api/v1/people"),
+        UseQueryOptions {
+            enabled: Signal::derive(move || user.read().is_some()),
+            ..UseQueryOptions::default()
+        },
+    )
 }
 
 /// A filtered case list; the previous list stays up while a new filter loads.

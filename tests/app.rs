@@ -141,6 +141,7 @@ fn the_case_form_checks_what_core_checks_and_edits_send_only_changes() {
         priority: casefile_core::api::Priority::Low,
         assignee: Some("a".repeat(100)),
         tags: vec!["t".repeat(40); 20],
+        team: None,
     };
     assert!(validate_fields(&fields).is_ok());
     let before = casefile_core::api::Case {
@@ -163,6 +164,7 @@ fn the_case_form_checks_what_core_checks_and_edits_send_only_changes() {
         priority: casefile_core::api::Priority::High,
         assignee: Some("Dana".into()),
         tags: vec![],
+        team: None,
     };
     let patch = patch_between(&before, &after);
     let changed: Vec<&str> = patch.fields().into_iter().collect();

@@ -21,6 +21,7 @@ fn create(title: &str) -> EventData {
         priority: casefile_core::api::Priority::Medium,
         assignee: None,
         tags: vec![],
+        team: None,
     })
 }
 

@@ -30,6 +30,7 @@ fn created() -> EventData {
         priority: Priority::Medium,
         assignee: Some("Bench".into()),
         tags: vec!["bench".into()],
+        team: None,
     })
 }
 

@@ -96,6 +96,53 @@ pub fn may_read(actor: &Actor, case: &CaseAccess) -> bool {
     actor.role != Role::Admin && actor.teams.contains(&case.team)
 }
 
+/// Whom a form offers as a case's assignee, by name: a supervisor, the
+/// members of the case's team (`None`: not known on this device, so
+/// everyone they may see; the server checks the team again); a caseworker,
+/// only themselves. The current assignee stays on offer (a form that loses
+/// it would reassign by accident), and "unassigned" (`None`) is first when
+/// the actor may unassign or nobody is assigned yet.
+pub fn assignable(
+    actor: &Actor,
+    people: &[crate::api::Person],
+    team: Option<&str>,
+    current: Option<&str>,
+) -> Vec<Option<String>> {
+    let supervisor = actor.role == Role::Supervisor;
+    let mut offer: Vec<Option<String>> = Vec::new();
+    if supervisor || current.is_none() {
+        offer.push(None);
+    }
+    let mut add = |name: &str| {
+        if !offer.iter().flatten().any(|n| n == name) {
+            offer.push(Some(name.to_string()));
+        }
+    };
+    if let Some(c) = current {
+        add(c);
+    }
+    match actor.role {
+        Role::Supervisor => people
+            .iter()
+            .filter(|p| team.is_none_or(|t| p.teams.iter().any(|m| m == t)))
+            .for_each(|p| add(&p.name)),
+        Role::Caseworker => add(&actor.user),
+        Role::Admin => {}
+    }
+    offer
+}
+
+/// The team a new case joins: the one its creation names, else the
+/// creator's first team (`None`: they have none). Whether they may create
+/// there is [`authorize`]'s question.
+pub fn new_case_team<'a>(actor: &'a Actor, event: &'a EventData) -> Option<&'a str> {
+    match event {
+        EventData::CaseCreated(f) => f.team.as_deref(),
+        _ => None,
+    }
+    .or_else(|| actor.teams.first().map(String::as_str))
+}
+
 /// Whether `actor` may apply `event` to `case` (`None`: a new case, whose
 /// team is `new_team`). `team_members` lists the users of the case's team
 /// (for an assignee the event names). Checks the event's intent only;
@@ -398,6 +445,60 @@ mod tests {
             &create(Some("stranger"))
         )));
         assert!(forbidden(new(&admin(), Some("north"), &create(None))));
+    }
+
+    #[test]
+    fn a_form_offers_the_assignees_the_actor_may_choose() {
+        let person = |name: &str, teams: &[&str]| crate::api::Person {
+            name: name.into(),
+            display_name: name.to_uppercase(),
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            role: Role::Caseworker,
+        };
+        let people = [
+            person("casey", &["north"]),
+            person("kim", &["south"]),
+            person("sam", &["north", "south"]),
+        ];
+        let some = |n: &str| Some(n.to_string());
+        let both = actor("sam", Role::Supervisor, &["north", "south"]);
+        assert_eq!(
+            assignable(&both, &people, Some("north"), None),
+            [None, some("casey"), some("sam")],
+            "north's members only"
+        );
+        assert_eq!(
+            assignable(&both, &people, None, Some("kim")),
+            [None, some("kim"), some("casey"), some("sam")],
+            "team unknown: all they see, the current one first"
+        );
+        assert_eq!(
+            assignable(&cw(), &people, Some("north"), None),
+            [None, some("casey")],
+            "a caseworker claims, nothing more"
+        );
+        assert_eq!(
+            assignable(&cw(), &people, Some("north"), Some("casey")),
+            [some("casey")],
+            "and cannot unassign"
+        );
+        assert_eq!(assignable(&admin(), &people, None, None), [None]);
+    }
+
+    #[test]
+    fn a_new_case_joins_the_team_its_creation_names_or_the_first() {
+        let both = actor("sam", Role::Supervisor, &["north", "south"]);
+        let mut named = CaseFields::titled("new");
+        named.team = Some("south".into());
+        let named = EventData::CaseCreated(named);
+        assert_eq!(new_case_team(&both, &named), Some("south"));
+        assert_eq!(new_case_team(&both, &create(None)), Some("north"));
+        let none = actor("new", Role::Caseworker, &[]);
+        assert_eq!(new_case_team(&none, &create(None)), None, "no team at all");
+        // Naming a team one is not in is the creator's choice, and refused.
+        let casey = cw();
+        let team = new_case_team(&casey, &named);
+        assert!(forbidden(authorize(&casey, None, team, &named, &members())));
     }
 
     #[test]

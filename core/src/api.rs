@@ -315,6 +315,20 @@ pub struct SessionInfo {
     pub session: String,
 }
 
+/// Someone a case can be assigned to: a member of one of the reader's teams
+/// (`GET /api/v1/people`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Sign-in name (what a case's assignee holds).
+    pub name: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Their teams among the reader's.
+    pub teams: Vec<String>,
+    /// Role.
+    pub role: crate::access::Role,
+}
+
 /// Why an event was refused, where the device may have caused it by sending
 /// out of order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

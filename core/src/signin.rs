@@ -31,8 +31,13 @@ pub fn session_alive(limits: SessionLimits, created_at: i64, last_seen: i64, now
     now < session_ends(limits, created_at, last_seen)
 }
 
-/// Failed sign-ins free of delay before the delays begin.
+/// Failed sign-ins for one user name free of delay before the delays begin.
 pub const FREE_FAILURES: u32 = 3;
+/// Failed sign-ins from one client address free of delay: more than for a
+/// name, because one office address (a NAT, a proxy) carries many people,
+/// each of whom mistypes now and then; a guesser trying many names from one
+/// address still meets the delays after these.
+pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 /// The first delay after the free failures (ms); each further failure doubles it.
 pub const FIRST_DELAY_MS: i64 = 1_000;
 /// The longest delay (ms).
@@ -41,23 +46,46 @@ pub const MAX_DELAY_MS: i64 = 15 * 60 * 1000;
 pub const FORGET_AFTER_MS: i64 = 60 * 60 * 1000;
 
 /// Failed sign-ins for one key (a user name or a client address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {
     /// Failures in a row.
     pub failures: u32,
     /// When the last one was (ms).
     pub last_failure: i64,
+    /// Failures free of delay.
+    pub free: u32,
+}
+
+impl Default for Throttle {
+    /// A user name's throttle.
+    fn default() -> Self {
+        Throttle::with_free(FREE_FAILURES)
+    }
 }
 
 impl Throttle {
-    /// When the next try is allowed: at once for the first
-    /// [`FREE_FAILURES`], then 1 s, 2 s, 4 s … up to [`MAX_DELAY_MS`] after
-    /// the last failure.
+    /// A throttle that lets `free` failures through before the delays.
+    pub fn with_free(free: u32) -> Self {
+        Throttle {
+            failures: 0,
+            last_failure: 0,
+            free,
+        }
+    }
+
+    /// A client address's throttle.
+    pub fn for_address() -> Self {
+        Throttle::with_free(FREE_FAILURES_PER_ADDRESS)
+    }
+
+    /// When the next try is allowed: at once for the first `free`
+    /// failures, then 1 s, 2 s, 4 s … up to [`MAX_DELAY_MS`] after the last
+    /// failure.
     pub fn allowed_at(&self, now: i64) -> i64 {
-        if self.failures < FREE_FAILURES || now - self.last_failure >= FORGET_AFTER_MS {
+        if self.failures < self.free || now - self.last_failure >= FORGET_AFTER_MS {
             return now;
         }
-        let doublings = (self.failures - FREE_FAILURES).min(20);
+        let doublings = (self.failures - self.free).min(20);
         let delay = (FIRST_DELAY_MS << doublings).min(MAX_DELAY_MS);
         self.last_failure + delay
     }
@@ -124,5 +152,15 @@ mod tests {
         assert_eq!(t.wait_ms(T0 + 3_000 + H), 0);
         t.failed(T0 + 3_000 + H);
         assert_eq!(t.failures, 1);
+    }
+
+    #[test]
+    fn an_address_shared_by_an_office_gets_twenty_free_failures() {
+        let mut t = Throttle::for_address();
+        for i in 0..FREE_FAILURES_PER_ADDRESS {
+            assert_eq!(t.wait_ms(T0), 0, "failure {i} from one address is free");
+            t.failed(T0);
+        }
+        assert_eq!(t.wait_ms(T0), FIRST_DELAY_MS, "then the delays begin");
     }
 }

@@ -31,6 +31,7 @@ fn events() -> Vec<DomainEvent> {
                     priority: Priority::Medium,
                     assignee: None,
                     tags: vec!["bench".into()],
+                    team: None,
                 })
             } else {
                 EventData::CaseUpdated(CasePatch {

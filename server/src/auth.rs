@@ -78,6 +78,9 @@ impl AuthConfig {
     }
 }
 
+/// How a client address's throttle key begins.
+const ADDRESS_KEY: &str = "addr:";
+
 /// The failed sign-ins, per name and per address.
 #[derive(Default)]
 pub struct Throttles {
@@ -100,7 +103,15 @@ impl Throttles {
             map.retain(|_, t| t.wait_ms(now) > 0);
         }
         for k in keys {
-            map.entry(k.clone()).or_default().failed(now);
+            map.entry(k.clone())
+                .or_insert_with(|| {
+                    if k.starts_with(ADDRESS_KEY) {
+                        Throttle::for_address()
+                    } else {
+                        Throttle::default()
+                    }
+                })
+                .failed(now);
         }
     }
 
@@ -392,7 +403,7 @@ pub async fn login(
         .map(|c| c.0.ip());
     let name: String = login.name.chars().take(NAME_MAX + 1).collect();
     let name_key = format!("name:{}", name.to_lowercase());
-    let keys = [name_key.clone(), format!("addr:{client:?}")];
+    let keys = [name_key.clone(), format!("{ADDRESS_KEY}{client:?}")];
     let wait = state.throttles.wait_ms(&keys, now);
     if wait > 0 {
         let seconds = (wait + 999) / 1000;
@@ -934,11 +945,14 @@ pub async fn gate(
 }
 
 /// Whether the session cookie or API token in `headers` is still live.
-pub async fn credentials_hold(state: &AppState, headers: &HeaderMap) -> Result<bool, ApiError> {
-    Ok(match bearer(headers) {
-        Some(t) => token_session(state, t).await?.is_some(),
-        None => session_of(state, headers).await?.is_some(),
-    })
+pub async fn credentials_of(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SessionInfo>, ApiError> {
+    match bearer(headers) {
+        Some(t) => token_session(state, t).await,
+        None => session_of(state, headers).await,
+    }
 }
 
 /// `POST /api/v1/auth/tokens`'s body.

@@ -518,6 +518,36 @@ impl Db {
         sql.query().fetch_all(&self.pool).await
     }
 
+    /// The enabled members of `teams`, by name, each with their teams among
+    /// `teams`.
+    pub async fn people(
+        &self,
+        teams: &[String],
+    ) -> Result<Vec<casefile_core::api::Person>, sqlx::Error> {
+        let mut sql = Sql::new(
+            "SELECT u.name AS name, u.display_name AS display_name, u.role AS role, \
+             m.team_id AS team_id FROM team_members m JOIN users u ON u.name = m.user_name \
+             WHERE u.disabled = 0",
+        );
+        sql.teams(Some(teams)).push(" ORDER BY u.name, m.team_id");
+        let mut people: Vec<casefile_core::api::Person> = Vec::new();
+        for row in sql.query().fetch_all(&self.pool).await? {
+            let name: String = row.try_get("name")?;
+            let team: String = row.try_get("team_id")?;
+            match people.last_mut() {
+                Some(p) if p.name == name => p.teams.push(team),
+                _ => people.push(casefile_core::api::Person {
+                    display_name: row.try_get("display_name")?,
+                    role: casefile_core::access::Role::parse(&row.try_get::<String, _>("role")?)
+                        .unwrap_or(casefile_core::access::Role::Caseworker),
+                    teams: vec![team],
+                    name,
+                }),
+            }
+        }
+        Ok(people)
+    }
+
     /// The team a case belongs to (`None`: no such case).
     pub async fn case_team(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
         sqlx::query("SELECT team_id FROM cases WHERE id = $1")

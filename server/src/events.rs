@@ -16,7 +16,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use casefile_core::access::{authorize, Actor, CaseAccess};
+use casefile_core::access::{authorize, new_case_team, Actor, CaseAccess};
 use casefile_core::api::{
     Case, CaseStatus, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult, PushStatus,
 };
@@ -70,6 +70,8 @@ struct Known {
     members: HashMap<String, Vec<String>>,
     /// Device ids known to belong to the actor in this batch.
     nodes: HashMap<String, String>,
+    /// The teams of the cases this batch changed (who hears of it live).
+    touched: BTreeSet<String>,
 }
 
 impl Known {
@@ -198,15 +200,15 @@ impl Known {
             // the device tell an early arrival (issue 20). Nothing leaks.
             return Ok(None);
         }
+        let new_team = new_case_team(actor, data);
         let team = case
             .as_ref()
             .map(|c| c.team.clone())
-            .or_else(|| actor.teams.first().cloned());
+            .or_else(|| new_team.map(str::to_string));
         let members = match &team {
             Some(t) => self.members_of(conn, t).await?,
             None => Vec::new(),
         };
-        let new_team = actor.teams.first().map(String::as_str);
         Ok(authorize(actor, case.as_ref(), new_team, data, &members)
             .err()
             .map(|d| d.reason()))
@@ -394,7 +396,7 @@ async fn ingest_one(
     write_case(conn, &after.case, exists).await?;
     let team = match (exists, actor) {
         (false, Some(actor)) => {
-            let team = actor.teams.first().cloned().unwrap_or_default();
+            let team = new_case_team(actor, &data).unwrap_or_default().to_string();
             sqlx::query("UPDATE cases SET team_id = $1 WHERE id = $2")
                 .bind(team.as_str())
                 .bind(event.aggregate_id.as_str())
@@ -410,6 +412,7 @@ async fn ingest_one(
             .map(|(t, _)| t),
     };
     if let Some(team) = team {
+        known.touched.insert(team.clone());
         let access = CaseAccess {
             team: team.clone(),
             assignee: after.case.assignee.clone(),
@@ -491,13 +494,15 @@ async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
 /// may do); `None` only for the server's own writes (the demo seed).
 /// Idempotency keys are the actor's own: another user's same key is another
 /// batch.
+/// Returns the answer and the teams of the cases the batch changed (none when a
+/// repeated idempotency key answered from before).
 pub async fn ingest(
     db: &Db,
     events: Vec<Value>,
     key: Option<&str>,
     now: i64,
     actor: Option<&Actor>,
-) -> Result<PushResponse, sqlx::Error> {
+) -> Result<(PushResponse, Vec<String>), sqlx::Error> {
     let _serial = INGEST.lock().await;
     let scoped = key.map(|k| match actor {
         Some(a) => format!("{}\u{1f}{k}", a.user),
@@ -513,7 +518,7 @@ pub async fn ingest(
         {
             let text: String = row.try_get("response")?;
             if let Ok(response) = serde_json::from_str(&text) {
-                return Ok(response);
+                return Ok((response, Vec::new()));
             }
         }
     }
@@ -545,7 +550,7 @@ pub async fn ingest(
             .await?;
     }
     tx.commit().await?;
-    Ok(response)
+    Ok((response, known.touched.into_iter().collect()))
 }
 
 /// `POST /api/v1/events`.
@@ -595,14 +600,14 @@ pub async fn push(
         role: me.role,
         teams: me.teams,
     };
-    let response = ingest(&state.db, request.events, key, state.now(), Some(&actor)).await?;
-    if response
-        .results
-        .iter()
-        .any(|r| r.status == PushStatus::Applied)
-    {
+    let (response, teams) =
+        ingest(&state.db, request.events, key, state.now(), Some(&actor)).await?;
+    if !teams.is_empty() {
         // No receivers is fine: nobody is listening live.
-        let _ = state.live.send(response.cursor);
+        let _ = state.live.send(crate::live::Commit {
+            cursor: response.cursor,
+            teams: teams.into(),
+        });
     }
     Ok(Json(response))
 }

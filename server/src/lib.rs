@@ -42,8 +42,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Fault injection, only when `CASEFILE_FAULTS=1`.
     pub faults: Option<Arc<faults::Faults>>,
-    /// The latest event cursor after each commit, for `/api/v1/live`.
-    pub live: tokio::sync::broadcast::Sender<i64>,
+    /// Each commit (its cursor and the teams it touched), for `/api/v1/live`.
+    pub live: tokio::sync::broadcast::Sender<live::Commit>,
     /// CSP violations browsers reported.
     pub csp: Arc<csp::CspReports>,
     /// The per-client limit on writes (none: unlimited).
@@ -96,6 +96,7 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/cases/{id}", get(routes::get_case))
         .route("/api/v1/cases/{id}/notes", get(routes::case_notes))
         .route("/api/v1/dashboard", get(routes::dashboard))
+        .route("/api/v1/people", get(routes::people))
         .route("/api/v1/events", get(events::pull).post(events::push))
         .route("/api/v1/live", get(live::live))
         .route(
@@ -212,12 +213,26 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!(dist = %config.dist.display(), "no index.html in the dist folder: build the app first (scripts/run.sh does)");
     }
     let faults = std::env::var("CASEFILE_FAULTS").is_ok_and(|v| v == "1");
-    let state = AppState {
+    let mut state = AppState {
         faults: faults.then(Arc::default),
         writes: rate::WriteLimit::per_second(config.write_rate),
         auth: config.auth(),
         ..AppState::new(db.clone())
     };
+    // Tests move a restarted server's clock on instead of waiting for a
+    // session to expire; only with fault injection on.
+    let skew: i64 = std::env::var("CASEFILE_CLOCK_SKEW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if faults && skew != 0 {
+        tracing::warn!(
+            skew,
+            "the clock is moved (CASEFILE_CLOCK_SKEW_MS): for tests only"
+        );
+        let system = state.clock.clone();
+        state.clock = Arc::new(move || system().saturating_add(skew));
+    }
     if let Some(name) = &config.create_admin {
         let password = std::env::var("CASEFILE_ADMIN_PASSWORD").unwrap_or_default();
         match auth::create_user(

@@ -1,6 +1,8 @@
 //! `GET /api/v1/live`: a WebSocket that tells clients the latest event
 //! cursor, on connect and after every commit, so they pull at once instead of
-//! waiting for their periodic pull. Notices carry no data.
+//! waiting for their periodic pull. Notices carry no data, and a reader
+//! hears only of commits that touched a case of one of their teams (SPEC §10:
+//! another team's activity is not theirs to see, not even its timing).
 
 use crate::AppState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -8,6 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use casefile_core::api::LiveNotice;
 use sqlx::Row;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -29,6 +32,22 @@ async fn notify(socket: &mut WebSocket, cursor: i64) -> bool {
     socket.send(Message::Text(text.into())).await.is_ok()
 }
 
+/// A commit, as the sockets hear of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The latest cursor after it.
+    pub cursor: i64,
+    /// The teams of the cases it changed.
+    pub teams: Arc<[String]>,
+}
+
+impl Commit {
+    /// Whether a reader of `readable` teams may hear of it.
+    pub fn concerns(&self, readable: &[String]) -> bool {
+        self.teams.iter().any(|t| readable.contains(t))
+    }
+}
+
 /// Largest message a client may send (its heartbeat is 4 bytes).
 pub const MAX_MESSAGE: usize = 1024;
 
@@ -43,16 +62,21 @@ pub async fn live(
         .on_upgrade(move |socket| serve(socket, state, headers))
 }
 
-/// Whether the credentials the socket was opened with still hold.
-async fn still_signed_in(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
-    matches!(
-        crate::auth::credentials_hold(state, headers).await,
-        Ok(true)
-    )
+/// The teams the socket's reader may read while the credentials it was
+/// opened with still hold; `None` once they do not.
+async fn still_signed_in(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Vec<String>> {
+    match crate::auth::credentials_of(state, headers).await {
+        Ok(Some(me)) => Some(crate::routes::readable_teams(&me)),
+        _ => None,
+    }
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, headers: axum::http::HeaderMap) {
     let mut commits = state.live.subscribe();
+    let Some(mut readable) = still_signed_in(&state, &headers).await else {
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    };
     if !notify(&mut socket, latest(&state).await).await {
         return;
     }
@@ -62,7 +86,8 @@ async fn serve(mut socket: WebSocket, state: AppState, headers: axum::http::Head
         tokio::select! {
             commit = commits.recv() => {
                 let cursor = match commit {
-                    Ok(cursor) => cursor,
+                    Ok(commit) if commit.concerns(&readable) => commit.cursor,
+                    Ok(_) => continue,
                     // Missed some: the latest one says it all.
                     Err(RecvError::Lagged(_)) => latest(&state).await,
                     Err(RecvError::Closed) => break,
@@ -74,9 +99,13 @@ async fn serve(mut socket: WebSocket, state: AppState, headers: axum::http::Head
             _ = heartbeat.tick() => {
                 // A session that ended (signed out, expired, disabled, a
                 // revoked token) ends its sockets within a heartbeat.
-                if !still_signed_in(&state, &headers).await {
-                    let _ = socket.send(Message::Close(None)).await;
-                    break;
+                // Team changes take effect here too.
+                match still_signed_in(&state, &headers).await {
+                    Some(teams) => readable = teams,
+                    None => {
+                        let _ = socket.send(Message::Close(None)).await;
+                        break;
+                    }
                 }
                 if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
                     break;

@@ -181,6 +181,17 @@ pub async fn dashboard(
     ))
 }
 
+/// `GET /api/v1/people`: the enabled members of the reader's teams, by
+/// name, each with their teams among the reader's (who a case can be
+/// assigned to; the server checks it again at every assignment).
+pub async fn people(
+    State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
+) -> Result<Json<Vec<casefile_core::api::Person>>, ApiError> {
+    let teams = readable_teams(&me);
+    Ok(Json(state.db.people(&teams).await?))
+}
+
 /// Any other path under `/api/`.
 pub async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no API route for {}", uri.path()))

@@ -151,6 +151,7 @@ pub fn demo_events(cases: &[Case], notes: &[Note], seed: u64) -> Vec<DomainEvent
             priority: case.priority,
             assignee: case.assignee.clone(),
             tags: case.tags.clone(),
+            team: None,
         };
         events.push(make(
             &case.id,
@@ -186,7 +187,7 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
         .map(|e| serde_json::to_value(e).expect("events encode"))
         .collect();
     for chunk in events.chunks(500) {
-        let response = crate::events::ingest(db, chunk.to_vec(), None, now_ms, None).await?;
+        let (response, _) = crate::events::ingest(db, chunk.to_vec(), None, now_ms, None).await?;
         if let Some(bad) = response
             .results
             .iter()

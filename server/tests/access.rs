@@ -16,6 +16,7 @@ use common::{add_user, send, Reply};
 
 const CASEY: &str = "cf_1111111111111111111111111111111111111111111111111111111111111111";
 const KIM: &str = "cf_2222222222222222222222222222222222222222222222222222222222222222";
+const MAX: &str = "cf_4444444444444444444444444444444444444444444444444444444444444444";
 const SAM: &str = "cf_3333333333333333333333333333333333333333333333333333333333333333";
 
 struct World {
@@ -133,6 +134,80 @@ async fn without_a_session_every_api_route_but_health_and_sign_in_is_401() {
     }
     // A revoked or unknown token is no session either.
     let r = get_as(&w.app, &format!("cf_{}", "9".repeat(64)), "/api/v1/cases").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A supervisor of two teams files a new case in the one they choose; a
+/// caseworker naming a team not theirs is refused (and it is logged).
+#[tokio::test]
+async fn a_new_case_joins_the_team_its_creator_chooses_among_their_own() {
+    let w = world().await;
+    add_user(&w.state.db, "max", "supervisor", &["north", "south"], MAX).await;
+    let in_team = |n: u64, case: u64, node: &str, team: &str| {
+        let mut f = CaseFields::titled(format!("Case {case}"));
+        f.team = Some(team.into());
+        event(n, case, node, 0, EventData::CaseCreated(f))
+    };
+    let r = push_as(&w.app, MAX, &[in_team(1, 1, "max-phone", "south")], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+    assert_eq!(
+        w.state.db.case_team(&case_id(1)).await.unwrap().as_deref(),
+        Some("south"),
+        "not the first of max's teams (north)"
+    );
+    assert_eq!(
+        get_as(&w.app, KIM, &format!("/api/v1/cases/{}", case_id(1)))
+            .await
+            .status,
+        StatusCode::OK,
+        "south's caseworker reads it"
+    );
+    let r = push_as(
+        &w.app,
+        CASEY,
+        &[in_team(2, 2, "casey-phone", "south")],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden]);
+    assert_eq!(w.state.db.case_team(&case_id(2)).await.unwrap(), None);
+}
+
+/// The people a reader may assign cases to are their teams' members, and
+/// nobody else: Casey (north) never learns who is in south.
+#[tokio::test]
+async fn people_lists_only_the_members_of_the_readers_teams() {
+    let w = world().await;
+    add_user(&w.state.db, "max", "supervisor", &["north", "south"], MAX).await;
+    let names = |r: Reply| -> Vec<(String, Vec<String>)> {
+        r.json::<Vec<casefile_core::api::Person>>()
+            .into_iter()
+            .map(|p| (p.name, p.teams))
+            .collect()
+    };
+    let north = |n: &str| (n.to_string(), vec!["north".to_string()]);
+    assert_eq!(
+        names(get_as(&w.app, CASEY, "/api/v1/people").await),
+        [north("casey"), north("max"), north("sam"), north("tester")]
+    );
+    assert_eq!(
+        names(get_as(&w.app, MAX, "/api/v1/people").await),
+        [
+            north("casey"),
+            ("kim".into(), vec!["south".into()]),
+            ("max".into(), vec!["north".into(), "south".into()]),
+            north("sam"),
+            ("tester".into(), vec!["north".into(), "south".into()]),
+        ]
+    );
+    let r = send(
+        &w.app,
+        Request::get("/api/v1/people")
+            .header("x-test-anonymous", "1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 

@@ -280,6 +280,30 @@ async fn repeated_failures_are_throttled_with_growing_delays() {
 }
 
 #[tokio::test]
+async fn one_address_may_mistype_often_but_a_name_sprayer_is_slowed() {
+    let s = server().await;
+    // Nineteen people behind one office address each mistype once: nobody
+    // waits, and Casey (same address) signs in at once.
+    for i in 0..19 {
+        let r = login(&s.app, &format!("person{i}"), "typo", None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    assert_eq!(
+        login(&s.app, "casey", PASSWORD, None).await.status,
+        StatusCode::OK
+    );
+    // One more failure from the address, under yet another name, is the
+    // twentieth: now every name from that address waits.
+    assert_eq!(
+        login(&s.app, "person19", "typo", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = login(&s.app, "casey", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.header("retry-after"), "1");
+}
+
+#[tokio::test]
 async fn a_user_lists_and_ends_their_own_sessions_only() {
     let s = server().await;
     let a = signed_in(&s, "casey").await;

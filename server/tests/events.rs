@@ -55,6 +55,7 @@ fn create(n: u64) -> DomainEvent {
             priority: Priority::High,
             assignee: None,
             tags: vec![],
+            team: None,
         }),
     )
 }

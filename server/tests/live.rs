@@ -18,6 +18,7 @@ fn created(n: u64) -> DomainEvent {
         priority: Priority::Low,
         assignee: None,
         tags: vec![],
+        team: None,
     });
     let header = EventHeader {
         id: format!("00000000-0000-4000-8000-{n:012x}"),
@@ -146,6 +147,43 @@ async fn a_socket_closes_when_its_session_ends_and_on_an_oversized_message() {
         .await
         .unwrap();
     assert!(ends(&mut ws).await, "a revoked token ends the socket");
+}
+
+/// A reader hears only of commits to their teams' cases: Casey (north)
+/// hears nothing of a case created in south, then hears the next north one.
+#[tokio::test]
+async fn a_reader_hears_only_of_commits_to_their_teams_cases() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (db, dir) = common::fresh_db().await;
+    common::add_user(&db, "casey", "caseworker", &["north"], CASEY).await;
+    let router = app(AppState::new(db), dir.path().join("dist"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_app = router.clone();
+    tokio::spawn(async move { axum::serve(listener, server_app).await.unwrap() });
+    let mut r = format!("ws://{addr}/api/v1/live")
+        .into_client_request()
+        .unwrap();
+    r.headers_mut()
+        .insert("authorization", format!("Bearer {CASEY}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(r).await.unwrap();
+    assert_eq!(next_notice(&mut ws).await, LiveNotice { cursor: 0 });
+    // The tester supervises north and south; one case in each, south first.
+    for (n, team) in [(1, "south"), (2, "north")] {
+        let mut event = created(n);
+        let mut fields: CaseFields = serde_json::from_value(event.data.clone()).unwrap();
+        fields.team = Some(team.into());
+        event.data = serde_json::to_value(&fields).unwrap();
+        let body = serde_json::json!({ "events": [event.seal()] }).to_string();
+        let r = common::post_json(&router, "/api/v1/events", &body, &[]).await;
+        let text = String::from_utf8_lossy(&r.body);
+        assert!(text.contains("\"applied\""), "{text}");
+    }
+    assert_eq!(
+        next_notice(&mut ws).await,
+        LiveNotice { cursor: 2 },
+        "nothing of south's case reached a north caseworker"
+    );
 }
 
 const CASEY: &str = "cf_1111111111111111111111111111111111111111111111111111111111111111";

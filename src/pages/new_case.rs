@@ -56,6 +56,7 @@ fn fields_of(
     priority: Priority,
     assignee: &str,
     tags: &str,
+    team: Option<String>,
 ) -> CaseFields {
     let assignee = assignee.trim().to_string();
     CaseFields {
@@ -65,6 +66,7 @@ fn fields_of(
         priority,
         assignee: (!assignee.is_empty()).then_some(assignee),
         tags: parse_tags(tags),
+        team,
     }
 }
 
@@ -151,6 +153,52 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             .map(|c| c.description.clone())
             .unwrap_or_default(),
     );
+    let session = crate::session::use_session();
+    let people = crate::queries::use_people();
+    let my_teams = move || {
+        session
+            .0
+            .read()
+            .as_ref()
+            .map(|s| s.teams.clone())
+            .unwrap_or_default()
+    };
+    let (team, set_team) = signal(my_teams().first().cloned());
+    // A new case's team is the creator's choice among theirs; an existing
+    // case's team is not known here (nor changeable).
+    let form_team = move || (!editing).then(|| team.get()).flatten();
+    let current_assignee = start.as_ref().and_then(|c| c.assignee.clone());
+    let offered = move || {
+        let Some(me) = session.0.get() else {
+            return Vec::new();
+        };
+        let actor = casefile_core::access::Actor {
+            user: me.user,
+            role: me.role,
+            teams: me.teams,
+        };
+        let people = people.data.get().unwrap_or_default();
+        let shown = |name: &str| {
+            people
+                .iter()
+                .find(|p| p.name == name)
+                .map_or(name.to_string(), |p| {
+                    format!("{} ({})", p.display_name, p.name)
+                })
+        };
+        casefile_core::access::assignable(
+            &actor,
+            &people,
+            form_team().as_deref(),
+            current_assignee.as_deref(),
+        )
+        .into_iter()
+        .map(|n| match n {
+            None => (String::new(), "Unassigned".to_string()),
+            Some(n) => (n.clone(), shown(&n)),
+        })
+        .collect::<Vec<_>>()
+    };
     let (error, set_error) = signal(None::<String>);
     let title_error = move || title_problem(&title.read());
     let assignee_error = move || assignee_problem(&assignee.read());
@@ -171,6 +219,7 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             priority.get_untracked(),
             &assignee.get_untracked(),
             &tags.get_untracked(),
+            untrack(form_team),
         );
         let (id, data) = match existing.get_value() {
             None => (
@@ -236,10 +285,28 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             <select id="priority" on:change=move |ev| {
                 if let Ok(p) = event_target_value(&ev).parse() { set_priority.set(p) }
             }>{priority_options(Some(priority.get_untracked()))}</select>
+            {move || (!editing && my_teams().len() > 1).then(|| view! {
+                <label for="team">"Team"</label>
+                <select id="team" on:change=move |ev| {
+                    // Another team has other members: the choice starts over.
+                    set_team.set(Some(event_target_value(&ev)));
+                    set_assignee.set(String::new());
+                }>
+                    {my_teams().into_iter().map(|t| {
+                        let selected = team.get_untracked().as_deref() == Some(t.as_str());
+                        view! { <option value=t.clone() selected=selected>{t.clone()}</option> }
+                    }).collect_view()}
+                </select>
+            })}
             <label for="assignee">"Assignee"</label>
-            <input id="assignee" maxlength="200" prop:value=assignee aria-describedby="assignee-error"
+            <select id="assignee" aria-describedby="assignee-error"
                 aria-invalid=move || (touched.get() && assignee_error().is_some()).to_string()
-                on:input=move |ev| set_assignee.set(event_target_value(&ev))/>
+                on:change=move |ev| set_assignee.set(event_target_value(&ev))>
+                {move || offered().into_iter().map(|(value, label)| {
+                    let selected = assignee.get_untracked() == value;
+                    view! { <option value=value selected=selected>{label}</option> }
+                }).collect_view()}
+            </select>
             {field_error("assignee-error", Box::new(assignee_error))}
             <label for="tags">"Tags (comma-separated)"</label>
             <input id="tags" prop:value=tags placeholder="e.g. housing, urgent" aria-describedby="tags-error"

@@ -52,7 +52,7 @@ test("a caseworker of another team never sees the case; a supervisor's assignmen
     await casey.page.goto(`${server.url}/cases/${id}`);
     await casey.page.locator("h1", { hasText: "North team case" }).waitFor();
     await sam.page.goto(`${server.url}/cases/${id}/edit`);
-    await sam.page.getByLabel("Assignee").fill("casey");
+    await sam.page.getByLabel("Assignee").selectOption("casey");
     await sam.page.getByRole("button", { name: "Save changes" }).click();
     await sam.page.waitForURL(new RegExp(`/cases/${id}$`));
     await casey.page.locator("dd", { hasText: /^casey$/ }).first().waitFor({ timeout: 10_000 });
@@ -60,14 +60,35 @@ test("a caseworker of another team never sees the case; a supervisor's assignmen
     await casey.page.getByTestId("set-status").selectOption("in_review");
     await until(async () => (await serverCase(server, id))?.status === "in_review", "her change on the server");
     await casey.page.screenshot({ path: path.join(OUTPUT, "access-caseworker.png"), fullPage: true });
+
+    // Sam runs both teams: he files a case in south, assigned to Kim, whom
+    // the form offers by name among south's members (and not Casey).
+    await sam.page.goto(`${server.url}/cases/new`);
+    await sam.page.getByLabel("Title").fill("South team case");
+    await sam.page.getByLabel("Team").selectOption("south");
+    const offered = await sam.page.getByLabel("Assignee").locator("option").allInnerTexts();
+    assert.ok(offered.some((o) => /\(kim\)$/.test(o)), `Kim on offer: ${offered}`);
+    assert.ok(!offered.some((o) => /\(casey\)$/.test(o)), `Casey is not in south: ${offered}`);
+    await sam.page.getByLabel("Assignee").selectOption("kim");
+    await sam.page.screenshot({ path: path.join(OUTPUT, "access-new-case-team.png"), fullPage: true });
+    await sam.page.getByRole("button", { name: "Create case" }).click();
+    await sam.page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+    const southId = sam.page.url().split("/").pop();
+    await until(async () => (await serverCase(server, southId))?.assignee === "kim", "the south case on the server");
+    await kim.page.goto(`${server.url}/cases`);
+    await kim.page.getByText("South team case").waitFor({ timeout: 10_000 });
+    const caseyCanRead = await casey.page.evaluate(async (id) => (await fetch(`/api/v1/cases/${id}`)).status, southId);
+    assert.equal(caseyCanRead, 404, "north's caseworker never reads it");
   } finally {
     for (const d of [casey, kim, sam]) await d.context.close();
     await server.dispose();
   }
 });
 
-test("a session that ends while writes wait offline: no attempt spent, sign in, and they land once as that user", async () => {
-  const server = await startServer({ seed: 0 });
+test("a session that expires while writes wait offline: no attempt spent, sign in, and they land once as that user", async () => {
+  // Short lifetimes by flags: idle 10 min, at most 1 h; the server comes
+  // back with its clock 2 h on (injected, not waited for).
+  const server = await startServer({ seed: 0, faults: true, args: ["--session-idle-secs", "600", "--session-lifetime-secs", "3600"] });
   const casey = await deviceOf(server, "casey");
   try {
     await casey.page.goto(`${server.url}/cases/new`);
@@ -79,21 +100,8 @@ test("a session that ends while writes wait offline: no attempt spent, sign in, 
     const id = casey.page.url().split("/").pop();
     await casey.page.locator("h1", { hasText: "Written offline" }).waitFor();
 
-    // While she is offline her session ends: an administrator resets her
-    // password, which ends every session she has.
-    await server.start();
-    const admin = await fetch(`${server.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: sameOrigin(server.url),
-      body: JSON.stringify({ name: "admin", password: PASSWORD }),
-    });
-    const cookie = admin.headers.get("set-cookie").split(";")[0];
-    const reset = await fetch(`${server.url}/api/v1/admin/users/casey`, {
-      method: "PATCH",
-      headers: { ...sameOrigin(server.url), cookie },
-      body: JSON.stringify({ password: "a new password for casey" }),
-    });
-    assert.equal(reset.status, 204);
+    // While she is offline her session expires: two hours pass.
+    await server.start({ CASEFILE_CLOCK_SKEW_MS: String(2 * 3600 * 1000) });
 
     // Back online, the worker's replay meets 401: held, nothing spent.
     await casey.page.goto(`${server.url}/sync`);
@@ -119,7 +127,7 @@ test("a session that ends while writes wait offline: no attempt spent, sign in, 
     await banner.getByRole("link").click();
     await casey.page.waitForURL(/\/sign-in$/);
     await casey.page.getByLabel("Name").fill("casey");
-    await casey.page.getByLabel("Password").fill("a new password for casey");
+    await casey.page.getByLabel("Password").fill(PASSWORD);
     await casey.page.getByRole("button", { name: "Sign in" }).click();
     await casey.page.waitForURL(`${server.url}/`);
     const onServer = await until(async () => serverCase(server, id), "the held write on the server", 30_000);

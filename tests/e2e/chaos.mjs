@@ -244,7 +244,7 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
       // Assignees are users of the case's team (the demo's north: sam, casey).
       const assignee = r.pick(["sam", "casey"]);
       edits++;
-      await tab.page.getByLabel("Assignee").fill(assignee);
+      await tab.page.getByLabel("Assignee").selectOption(assignee);
       await tab.page.getByRole("button", { name: "Save changes" }).click();
       await tab.page.waitForURL(new RegExp(`/cases/${id}$`));
       await tab.page.getByText(assignee).first().waitFor();

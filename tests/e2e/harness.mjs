@@ -20,7 +20,8 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
   const dir = mkdtempSync(path.join(tmpdir(), "casefile-e2e-"));
   const server = { url: null, dir, child: null, port: 0, token: null };
   servers.set(dir, server);
-  server.start = async () => {
+  // `more`: environment for this start only (e.g. a moved clock).
+  server.start = async (more = {}) => {
     const addr = `127.0.0.1:${server.port}`;
     const args = [...(seed ? ["--seed", String(seed)] : []), "--demo-users", ...extra.filter((a) => a !== "--demo-users")];
     const child = spawn(SERVER_BIN, args, {
@@ -32,6 +33,7 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
         RUST_LOG: process.env.RUST_LOG || "warn",
         CASEFILE_FAULTS: faults ? "1" : "0",
         ...env,
+        ...more,
       },
       stdio: ["ignore", "pipe", "inherit"],
     });

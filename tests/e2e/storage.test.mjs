@@ -38,7 +38,7 @@ test("with the storage quota used up, a new case is refused with a clear message
     await waitForController(page);
     await page.goto(`${server.url}/cases/new`);
     await page.getByLabel("Title").fill("Written on a full disk");
-    await page.getByLabel("Assignee").fill("casey");
+    await page.getByLabel("Assignee").selectOption("casey");
 
     await page.evaluate(() => (globalThis.__diskFull = true));
     await page.getByRole("button", { name: "Create case" }).click();

@@ -24,7 +24,7 @@ async function createCase(page, server, title, { priority = "high" } = {}) {
   await page.goto(`${server.url}/cases/new`);
   await page.getByLabel("Title").fill(title);
   await page.getByLabel("Priority").selectOption(priority);
-  await page.getByLabel("Assignee").fill("casey");
+  await page.getByLabel("Assignee").selectOption("casey");
   await page.getByLabel("Tags (comma-separated)").fill("housing, urgent");
   await page.getByRole("button", { name: "Create case" }).click();
   await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
@@ -292,7 +292,7 @@ test("editing a case sends only the changed fields; invalid input says why and s
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.getByText("A title is required.").waitFor();
     await page.getByLabel("Title").fill("After the edit");
-    await page.getByLabel("Assignee").fill("sam");
+    await page.getByLabel("Assignee").selectOption("sam");
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.waitForURL(new RegExp(`/cases/${id}$`));
     await page.locator("h1", { hasText: "After the edit" }).waitFor();

@@ -3,6 +3,44 @@
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+/// The largest clock value an event may carry: 2^53 − 1, the largest integer
+/// a JavaScript number (the page's IndexedDB records) holds exactly, and far
+/// below `i64::MAX` (the database's column).
+pub const MAX_CLOCK: u64 = (1 << 53) - 1;
+
+/// How far above the highest clock the server has stored a new event's
+/// clock may be. A device's clock moves one per local event and jumps to
+/// what it receives, so an honest clock is never far ahead of the log; a
+/// clock 2^53 − 1 from one device would pin every later event of every
+/// device against the limit.
+pub const MAX_CLOCK_LEAD: u64 = 1 << 32;
+
+/// Whether a clock may be stored when the highest stored one is `highest`
+/// (`Err`: why not).
+pub fn clock_acceptable(clock: u64, highest: u64) -> Result<(), String> {
+    if clock == 0 || clock > MAX_CLOCK {
+        return Err(format!("clock must be 1–{MAX_CLOCK}, got {clock}"));
+    }
+    if clock > highest.saturating_add(MAX_CLOCK_LEAD) {
+        return Err(format!(
+            "clock {clock} is more than {MAX_CLOCK_LEAD} ahead of the log's {highest}"
+        ));
+    }
+    Ok(())
+}
+
+/// How far ahead of the server's receiving time a device's wall clock may
+/// put an event's time in the server's lists (ms).
+pub const MAX_TIME_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// An event's time as the server's projections use it: the device's time,
+/// but never more than [`MAX_TIME_SKEW_MS`] after `received_at`, so a far
+/// future time cannot pin a case at the top of every list. (The event keeps
+/// the device's time, under its checksum.)
+pub fn projected_time(timestamp: u64, received_at: u64) -> u64 {
+    timestamp.min(received_at.saturating_add(MAX_TIME_SKEW_MS))
+}
+
 /// A Lamport clock: one per device, persisted with its events.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LamportClock(u64);
@@ -18,15 +56,22 @@ impl LamportClock {
         self.0
     }
 
-    /// A local event: `clock = clock + 1`, returned as the event's stamp.
+    /// A local event: `clock = clock + 1`, returned as the event's stamp
+    /// (held at [`MAX_CLOCK`], which the server refuses, rather than
+    /// wrapping to a stamp that sorts first).
     pub fn tick(&mut self) -> u64 {
-        self.0 += 1;
+        self.0 = self.0.saturating_add(1).min(MAX_CLOCK);
         self.0
     }
 
-    /// An event from elsewhere: `clock = max(local, remote) + 1`.
+    /// An event from elsewhere: `clock = max(local, remote) + 1`, checked:
+    /// a remote clock beyond [`MAX_CLOCK`] counts as `MAX_CLOCK`.
     pub fn receive(&mut self, remote: u64) -> u64 {
-        self.0 = self.0.max(remote) + 1;
+        self.0 = self
+            .0
+            .max(remote.min(MAX_CLOCK))
+            .saturating_add(1)
+            .min(MAX_CLOCK);
         self.0
     }
 }
@@ -83,6 +128,31 @@ mod tests {
         let mut c = LamportClock::at(5);
         assert_eq!(c.receive(9), 10);
         assert_eq!(c.receive(3), 11, "an older remote still advances the clock");
+    }
+
+    #[test]
+    fn a_hostile_remote_clock_neither_wraps_nor_leaves_the_exact_range() {
+        let mut c = LamportClock::at(5);
+        assert_eq!(c.receive(u64::MAX), MAX_CLOCK, "no overflow panic, no wrap");
+        assert_eq!(c.tick(), MAX_CLOCK, "held at the bound");
+        assert_eq!(MAX_CLOCK as f64 as u64, MAX_CLOCK, "exact as a JS number");
+        assert!(clock_acceptable(MAX_CLOCK + 1, u64::MAX).is_err());
+        assert!(clock_acceptable(1 << 60, 10).is_err());
+        assert!(clock_acceptable(0, 10).is_err());
+        assert!(clock_acceptable(10 + MAX_CLOCK_LEAD, 10).is_ok());
+        assert!(clock_acceptable(11 + MAX_CLOCK_LEAD, 10).is_err());
+    }
+
+    #[test]
+    fn a_far_future_time_is_projected_at_most_a_few_minutes_ahead() {
+        let now = 1_800_000_000_000;
+        assert_eq!(projected_time(now - 1, now), now - 1);
+        assert_eq!(
+            projected_time(now + 1_000, now),
+            now + 1_000,
+            "a small skew stays"
+        );
+        assert_eq!(projected_time(u64::MAX, now), now + MAX_TIME_SKEW_MS);
     }
 
     #[test]

@@ -16,7 +16,10 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-pub use clock::{LamportClock, Stamp};
+pub use clock::{
+    clock_acceptable, projected_time, LamportClock, Stamp, MAX_CLOCK, MAX_CLOCK_LEAD,
+    MAX_TIME_SKEW_MS,
+};
 pub use conflict::{
     case_at_version, detect_conflicts, field_label, field_text, overlap, patch_text, resolution,
     resolve, sides, ConflictPolicy, FieldSides, Resolution,

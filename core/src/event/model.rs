@@ -71,6 +71,10 @@ pub struct CaseFields {
     /// Up to 20 tags of up to 40 characters.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The team the case belongs to (≤ 64 characters); absent: the
+    /// creator's first team. Only a creation says it; a case never moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl CaseFields {
@@ -83,6 +87,7 @@ impl CaseFields {
             priority: default_priority(),
             assignee: None,
             tags: Vec::new(),
+            team: None,
         }
     }
 }
@@ -323,6 +328,8 @@ pub struct DomainEvent {
 }
 
 const UUID_LEN: usize = 36;
+/// Longest correlation or causation id.
+pub const ID_MAX: usize = 64;
 
 fn check_uuid(field: &'static str, value: &str) -> Result<(), EventError> {
     let ok = value.len() == UUID_LEN
@@ -371,6 +378,8 @@ pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
 /// Longest assignee name.
 pub const ASSIGNEE_MAX: usize = 100;
+/// Longest team id a creation may name.
+pub const TEAM_MAX: usize = 64;
 /// Most tags on a case.
 pub const TAGS_MAX: usize = 20;
 /// Longest tag.
@@ -382,6 +391,9 @@ pub fn validate_fields(f: &CaseFields) -> Result<(), EventError> {
     check_len("description", &f.description, 0, DESCRIPTION_MAX)?;
     if let Some(a) = &f.assignee {
         check_len("assignee", a, 0, ASSIGNEE_MAX)?;
+    }
+    if let Some(t) = &f.team {
+        check_len("team", t, 1, TEAM_MAX)?;
     }
     check_tags(&f.tags)
 }
@@ -493,6 +505,28 @@ impl DomainEvent {
         check_len("node_id", &self.node_id, 1, 64)?;
         if self.clock == 0 {
             return Err(invalid("clock", "must be at least 1"));
+        }
+        // Every number fits a JavaScript number exactly and the database's
+        // signed column; every string is bounded.
+        for (field, n) in [
+            ("clock", self.clock),
+            ("version", self.version),
+            ("timestamp", self.timestamp),
+        ] {
+            if n > super::MAX_CLOCK {
+                return Err(invalid(
+                    field,
+                    format!("must be at most {}", super::MAX_CLOCK),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("correlation_id", &self.correlation_id),
+            ("causation_id", &self.causation_id),
+        ] {
+            if let Some(v) = v {
+                check_len(field, v, 1, ID_MAX)?;
+            }
         }
         if self.version != self.base_version + 1 {
             return Err(invalid("version", "must be base_version + 1"));

@@ -370,6 +370,7 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
                     priority: Priority::Medium,
                     assignee: None,
                     tags: vec![],
+                    team: None,
                 };
                 clients[i].make(&id, EventData::CaseCreated(fields), now);
             }

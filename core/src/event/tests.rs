@@ -29,6 +29,7 @@ fn created(title: &str) -> EventData {
         priority: Priority::Medium,
         assignee: None,
         tags: vec![],
+        team: None,
     })
 }
 
