@@ -316,8 +316,6 @@ fn SignInBanner() -> impl IntoView {
 #[component]
 fn UserMenu() -> impl IntoView {
     let session = crate::session::use_session();
-    // Kept fresh (and saved for offline use) for the case forms.
-    let _people = crate::queries::use_people();
     let navigate = leptos_router::hooks::use_navigate();
     move || match session.0.get() {
         Some(s) => {
@@ -332,6 +330,7 @@ fn UserMenu() -> impl IntoView {
             };
             view! {
                 <span class="user" data-testid="user-menu">
+                    <KeepPeople/>
                     <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
                     <button class="btn-link" on:click=out>"Sign out"</button>
                 </span>
@@ -341,6 +340,13 @@ fn UserMenu() -> impl IntoView {
         None => view! { <a class="user" href="/sign-in" data-testid="user-menu">"Sign in"</a> }
             .into_any(),
     }
+}
+
+/// Keeps the signed-in user's people fresh (and saved for offline use) for
+/// the case forms, while someone is signed in.
+#[component]
+fn KeepPeople() -> impl IntoView {
+    let _people = crate::queries::use_people();
 }
 
 /// "Update available — Reload" while a new build's worker waits.
