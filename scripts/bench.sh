@@ -5,6 +5,7 @@
 # - the app's IndexedDB event store beside plain IndexedDB from JS (appends,
 #   replay with and without a snapshot, the unsynced scan);
 # - the server ingesting 10,000 events over loopback on SQLite;
+# - 100 devices at once against SQLite and 1-3 instances on PostgreSQL;
 # - our service worker beside a Workbox 7 worker (bundled locally with
 #   esbuild) serving the same build: cold start, asset latency, queue replay.
 # The wasm is built with the release profile and wasm-opt -Oz, as the app ships.
@@ -18,6 +19,11 @@ wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int target/bench
 node scripts/bench.mjs
 echo
 cargo run --quiet --profile server -p casefile-server --example ingest
+echo
+# 100 devices pushing and pulling at once: SQLite, then 1, 2 and 3 instances
+# on one PostgreSQL database (scripts/pg.sh starts a local one).
+cargo build --quiet --profile server -p casefile-server --bin casefile-server --example load
+CASEFILE_BENCH_PG_URL="$(bash scripts/pg.sh)" target/server/examples/load
 echo
 cargo build --quiet -p casefile-server
 node scripts/bench-worker.mjs 2>&1 | grep -v "casefile_server"

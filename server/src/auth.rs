@@ -209,20 +209,11 @@ pub async fn create_user(
     let hash = hash_password(password.to_string()).await;
     let now = state.now();
     let pool = state.db.pool();
-    let exists = sqlx::query("SELECT 1 FROM users WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "user_exists",
-            format!("a user named {name} exists"),
-        ));
-    }
-    sqlx::query(
+    // One statement, so two instances creating one user at once cannot
+    // both pass a check: the second finds it made.
+    let made = sqlx::query(
         "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at) \
-         VALUES ($1, $2, $3, $4, 0, $5)",
+         VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
     .bind(display_name.chars().take(100).collect::<String>())
@@ -230,7 +221,15 @@ pub async fn create_user(
     .bind(hash)
     .bind(now)
     .execute(pool)
-    .await?;
+    .await?
+    .rows_affected();
+    if made == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            format!("a user named {name} exists"),
+        ));
+    }
     for team in teams {
         add_member(state, team, name).await?;
     }
@@ -240,29 +239,19 @@ pub async fn create_user(
 /// Puts `user` in the team named `team` (made when missing).
 pub async fn add_member(state: &AppState, team: &str, user: &str) -> Result<(), ApiError> {
     let pool = state.db.pool();
-    let known = sqlx::query("SELECT 1 FROM teams WHERE id = $1")
+    sqlx::query("INSERT INTO teams (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
         .bind(team)
-        .fetch_optional(pool)
+        .bind(state.now())
+        .execute(pool)
         .await?;
-    if known.is_none() {
-        sqlx::query("INSERT INTO teams (id, created_at) VALUES ($1, $2)")
-            .bind(team)
-            .bind(state.now())
-            .execute(pool)
-            .await?;
-    }
-    let member = sqlx::query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_name = $2")
-        .bind(team)
-        .bind(user)
-        .fetch_optional(pool)
-        .await?;
-    if member.is_none() {
-        sqlx::query("INSERT INTO team_members (team_id, user_name) VALUES ($1, $2)")
-            .bind(team)
-            .bind(user)
-            .execute(pool)
-            .await?;
-    }
+    sqlx::query(
+        "INSERT INTO team_members (team_id, user_name) VALUES ($1, $2) \
+         ON CONFLICT (team_id, user_name) DO NOTHING",
+    )
+    .bind(team)
+    .bind(user)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

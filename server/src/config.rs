@@ -3,10 +3,26 @@
 use clap::Parser;
 use std::path::PathBuf;
 
+/// Work other than serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Write a consistent copy of the live SQLite database to PATH (it must
+    /// not exist yet) and exit; the server may go on serving meanwhile. For
+    /// PostgreSQL use `pg_dump` (README, "Backups").
+    Backup {
+        /// Where the copy goes.
+        path: PathBuf,
+    },
+}
+
 /// The reference API server: serves the built app and the API on one origin.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "casefile-server", version)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "CASEFILE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -28,6 +44,18 @@ pub struct Config {
     /// 0 turns the limit off.
     #[arg(long, env = "CASEFILE_WRITE_RATE", default_value_t = 20)]
     pub write_rate: u32,
+
+    /// Connections open at once; more wait until one closes. A connection
+    /// that sends nothing for 10 s after opening, or for 75 s later, is
+    /// closed.
+    #[arg(long, env = "CASEFILE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Days an Idempotency-Key answers a repeated batch with its first
+    /// answer; older keys are forgotten (1–365).
+    #[arg(long, env = "CASEFILE_IDEMPOTENCY_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub idempotency_days: u32,
 
     /// The origin browsers reach the server at (e.g. behind a proxy,
     /// `https://casefile.example.org`). An https origin makes the session

@@ -46,6 +46,9 @@ pub enum OpenError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// The advisory lock instances take to migrate (PostgreSQL).
+const MIGRATE_LOCK: i64 = 0x6361_7365_6d69_6772;
+
 /// Schema changes, applied in order, each once, as `(sqlite, postgres)` SQL
 /// (the same text where the dialects agree). Append only: never edit a
 /// migration that has shipped.
@@ -55,7 +58,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_3, MIGRATION_3),
     (MIGRATION_4, MIGRATION_4),
     (MIGRATION_5, MIGRATION_5),
+    (MIGRATION_6, MIGRATION_6),
 ];
+
+/// Bounds (issue 15): the highest clock is read per batch (an index makes it
+/// one lookup); idempotency rows remember their batch's hash (a key reused
+/// with another body is refused) and expire by age.
+const MIGRATION_6: &str = r#"
+CREATE INDEX events_by_clock ON events (clock);
+ALTER TABLE idempotency ADD COLUMN body_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX idempotency_by_age ON idempotency (created_at)
+"#;
 
 /// Access (SPEC §10): each case's team (existing cases go to `general`),
 /// who sent each stored event, which user each device id belongs to, the
@@ -350,6 +363,8 @@ pub(crate) async fn write_case(
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    url: String,
+    instance: u64,
 }
 
 impl Db {
@@ -390,7 +405,45 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            url,
+            instance: uuid::Uuid::new_v4().as_u64_pair().0,
+        })
+    }
+
+    /// This process's own id among the instances on one database (its
+    /// commit notices say who sent them).
+    pub fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// Writes a consistent copy of the database to `path` (SQLite's
+    /// `VACUUM INTO`: a snapshot within one read transaction, taken while
+    /// writers go on). `path` must not exist. PostgreSQL: use `pg_dump`.
+    pub async fn backup(&self, path: &Path) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Err(sqlx::Error::Configuration(
+                "backup writes SQLite files; back PostgreSQL up with pg_dump".into(),
+            ));
+        }
+        if path.exists() {
+            return Err(sqlx::Error::Configuration(
+                format!("{} exists already; choose a new file", path.display()).into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.display().to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The URL it was opened with (a PostgreSQL listener opens its own
+    /// connection with it).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Which database this is.
@@ -399,12 +452,34 @@ impl Db {
     }
 
     /// Applies every migration not yet applied, each in its own transaction.
+    /// On PostgreSQL under an advisory lock, so instances of a fleet that
+    /// start together migrate one after another.
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let postgres = self.backend == Backend::Postgres;
+        if postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATE_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.migrate_on(&mut conn).await;
+        if postgres {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATE_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         let done: i64 = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
         for (i, (sqlite, postgres)) in MIGRATIONS.iter().enumerate().skip(done as usize) {
@@ -412,7 +487,7 @@ impl Db {
                 Backend::Sqlite => sqlite,
                 Backend::Postgres => postgres,
             };
-            let mut tx = self.pool.begin().await?;
+            let mut tx = conn.begin().await?;
             for statement in migration.split(';').filter(|s| !s.trim().is_empty()) {
                 sqlx::query(statement).execute(&mut *tx).await?;
             }

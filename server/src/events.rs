@@ -21,7 +21,8 @@ use casefile_core::api::{
     Case, CaseStatus, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult, PushStatus,
 };
 use casefile_core::event::{
-    apply, judge, replay, Applied, CaseView, DomainEvent, EventData, Verdict,
+    apply, clock_acceptable, judge, projected_time, replay, Applied, CaseView, DomainEvent,
+    EventData, Verdict,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,7 +30,15 @@ use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeSet, HashMap};
 
 /// One ingestion at a time in this process: keeps `seq` in commit order.
+/// On PostgreSQL the database's advisory lock [`INGEST_LOCK`] does the same
+/// across every instance; this one spares it the waiting connections.
 static INGEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// The advisory lock every instance takes to ingest (an arbitrary number,
+/// the same everywhere).
+const INGEST_LOCK: i64 = 0x6361_7365_6669_6c65;
+/// How long an idempotency key answers with its first response (7 days, as
+/// long as a device may sit offline with its queue before a retry).
+pub const IDEMPOTENCY_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Longest `Idempotency-Key` accepted.
 const MAX_KEY_LEN: usize = 200;
@@ -72,6 +81,10 @@ struct Known {
     nodes: HashMap<String, String>,
     /// The teams of the cases this batch changed (who hears of it live).
     touched: BTreeSet<String>,
+    /// The highest clock stored (new clocks may lead it only so far).
+    highest_clock: u64,
+    /// Cases to fold again at the batch's end (an event arrived behind).
+    refold: BTreeSet<String>,
 }
 
 impl Known {
@@ -313,6 +326,9 @@ async fn ingest_one(
     if let Some(version) = known.events.get(&id) {
         return Ok(result(&id, PushStatus::Duplicate, Some(*version), None));
     }
+    if let Err(why) = clock_acceptable(event.clock, known.highest_clock) {
+        return Ok(invalid(&id, why));
+    }
     if let Some(actor) = actor {
         if let Some(reason) = known.denied(conn, actor, &event, &data, now).await? {
             crate::auth::log_denial(
@@ -329,6 +345,21 @@ async fn ingest_one(
                 PushStatus::Forbidden,
                 None,
                 Some(reason.to_string()),
+            ));
+        }
+    }
+    if let EventData::NoteAdded(note) = &data {
+        // A note id is the note's key: a second use is this event's own
+        // refusal (it was a unique-key error that failed the whole batch).
+        let taken = sqlx::query("SELECT 1 AS one FROM notes WHERE id = $1")
+            .bind(note.note_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some();
+        if taken {
+            return Ok(invalid(
+                &id,
+                format!("note_id {} is another note's already", note.note_id),
             ));
         }
     }
@@ -385,14 +416,20 @@ async fn ingest_one(
         case,
         notes: Vec::new(),
     });
-    let refolded = if known.arrives_behind(conn, &event).await? {
-        refold(conn, &applied).await?
-    } else {
-        None
+    // An event behind a later stamp belongs underneath: the case is folded
+    // again in stamp order, once per batch, at the batch's end (however
+    // many such events the batch has); until then it stands as applied on
+    // top, or as it was if it does not apply on top.
+    let behind = known.arrives_behind(conn, &event).await?;
+    let mut after = match (apply(before.clone(), &applied, &data), before) {
+        (Some(after), _) => after,
+        (None, Some(before)) if behind => before,
+        (None, _) => return Ok(invalid(&id, "the event does not apply to this case")),
     };
-    let Some(after) = refolded.or_else(|| apply(before, &applied, &data)) else {
-        return Ok(invalid(&id, "the event does not apply to this case"));
-    };
+    if behind {
+        known.refold.insert(event.aggregate_id.clone());
+    }
+    clamp_times(&mut after.case, now);
     write_case(conn, &after.case, exists).await?;
     let team = match (exists, actor) {
         (false, Some(actor)) => {
@@ -430,7 +467,7 @@ async fn ingest_one(
         .bind(event.aggregate_id.as_str())
         .bind(note.body.as_str())
         .bind(note.author.as_str())
-        .bind(event.timestamp as i64)
+        .bind(projected_time(event.timestamp, now as u64) as i64)
         .execute(&mut *conn)
         .await?;
     }
@@ -452,33 +489,47 @@ async fn ingest_one(
     .bind(actor.map_or("", |a| a.user.as_str()))
     .execute(&mut *conn)
     .await?;
+    known.highest_clock = known.highest_clock.max(event.clock);
     known.stored(&event, version, &after.case);
     Ok(result(&id, PushStatus::Applied, Some(version), None))
 }
 
-/// The case as all its stored events and `incoming` make it, folded in stamp
-/// order like every device folds them. `None` when they do not make a case
-/// (cases written without events).
-async fn refold(
-    conn: &mut AnyConnection,
-    incoming: &DomainEvent,
-) -> Result<Option<CaseView>, sqlx::Error> {
+/// The case as all its stored events make it, folded in stamp order like
+/// every device folds them. `None` when they do not make a case (cases
+/// written without events).
+async fn refold(conn: &mut AnyConnection, case: &str) -> Result<Option<CaseView>, sqlx::Error> {
+    REFOLDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let rows = sqlx::query("SELECT version, body FROM events WHERE aggregate_id = $1")
-        .bind(incoming.aggregate_id.as_str())
+        .bind(case)
         .fetch_all(&mut *conn)
         .await?;
-    let mut events = Vec::with_capacity(rows.len() + 1);
+    let mut events = Vec::with_capacity(rows.len());
     for row in rows {
         let body: String = row.try_get("body")?;
         let Ok(mut event) = serde_json::from_str::<DomainEvent>(&body) else {
-            tracing::error!(aggregate = %incoming.aggregate_id, "stored event does not parse");
+            tracing::error!(aggregate = %case, "stored event does not parse");
             return Ok(None);
         };
         event.version = row.try_get::<i64, _>("version")? as u64;
         events.push(event);
     }
-    events.push(incoming.clone());
     Ok(replay(&events))
+}
+
+/// Cases folded again since start (each at most once per batch).
+static REFOLDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times a case was folded again from its stored events.
+pub fn refolds() -> u64 {
+    REFOLDS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A device clock far in the future does not pin the case at the top of
+/// every list: its times are clamped in the projection.
+fn clamp_times(case: &mut Case, now: i64) {
+    let latest = projected_time(u64::MAX, now as u64) as i64;
+    case.updated_at = case.updated_at.min(latest);
+    case.created_at = case.created_at.min(latest);
 }
 
 async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
@@ -499,23 +550,50 @@ async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
 pub async fn ingest(
     db: &Db,
     events: Vec<Value>,
-    key: Option<&str>,
+    key: Option<Keyed<'_>>,
     now: i64,
     actor: Option<&Actor>,
-) -> Result<(PushResponse, Vec<String>), sqlx::Error> {
+) -> Result<(PushResponse, Vec<String>), IngestError> {
+    let retention_ms = key.map_or(IDEMPOTENCY_RETENTION_MS, |k| k.retention_ms);
+    let key = key.map(|k| k.key);
     let _serial = INGEST.lock().await;
     let scoped = key.map(|k| match actor {
         Some(a) => format!("{}\u{1f}{k}", a.user),
         None => k.to_string(),
     });
     let key = scoped.as_deref();
+    // What the key is bound to: the batch as sent.
+    let body_hash = blake3::hash(
+        serde_json::to_string(&events)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .to_hex()
+    .to_string();
     let mut tx = db.pool().begin().await?;
+    if db.backend() == crate::db::Backend::Postgres {
+        // Every instance on the database takes turns here, so `seq` commits
+        // in order (no reader's cursor passes an event still to commit) and
+        // the judge sees every committed event. Held until commit.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(key) = key {
-        if let Some(row) = sqlx::query("SELECT response FROM idempotency WHERE key = $1")
+        sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
+            .bind(now.saturating_sub(retention_ms))
+            .execute(&mut *tx)
+            .await?;
+        if let Some(row) = sqlx::query("SELECT response, body_hash FROM idempotency WHERE key = $1")
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?
         {
+            let stored: String = row.try_get("body_hash")?;
+            if !stored.is_empty() && stored != body_hash {
+                return Err(IngestError::KeyReused);
+            }
             let text: String = row.try_get("response")?;
             if let Ok(response) = serde_json::from_str(&text) {
                 return Ok((response, Vec::new()));
@@ -531,27 +609,103 @@ pub async fn ingest(
         .collect();
     let mut known = Known::default();
     known.load_events(&mut tx, &ids).await?;
+    known.highest_clock = sqlx::query("SELECT COALESCE(MAX(clock), 0) AS n FROM events")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get::<i64, _>("n")?
+        .max(0) as u64;
     for event in checked {
         results.push(match event {
             Ok((event, data)) => ingest_one(&mut tx, &mut known, event, data, now, actor).await?,
             Err(refused) => refused,
         });
     }
+    for case in std::mem::take(&mut known.refold) {
+        if let Some(mut view) = refold(&mut tx, &case).await? {
+            clamp_times(&mut view.case, now);
+            write_case(&mut tx, &view.case, true).await?;
+        }
+    }
     let response = PushResponse {
         results,
         cursor: latest_cursor(&mut tx).await?,
     };
     if let Some(key) = key {
-        sqlx::query("INSERT INTO idempotency (key, response, created_at) VALUES ($1, $2, $3)")
-            .bind(key)
-            .bind(serde_json::to_string(&response).unwrap_or_default())
-            .bind(now)
+        sqlx::query(
+            "INSERT INTO idempotency (key, response, created_at, body_hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(serde_json::to_string(&response).unwrap_or_default())
+        .bind(now)
+        .bind(&body_hash)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let teams: Vec<String> = known.touched.into_iter().collect();
+    if db.backend() == crate::db::Backend::Postgres && !teams.is_empty() {
+        // Delivered to every instance's listener when (and only if) the
+        // transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::live::CHANNEL)
+            .bind(crate::live::Commit::payload(
+                db.instance(),
+                response.cursor,
+                &teams,
+            ))
             .execute(&mut *tx)
             .await?;
     }
     tx.commit().await?;
-    Ok((response, known.touched.into_iter().collect()))
+    Ok((response, teams))
 }
+
+/// A batch's idempotency key, and how long keys answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed<'a> {
+    /// The key as the client sent it.
+    pub key: &'a str,
+    /// How long a key answers with its first response (ms).
+    pub retention_ms: i64,
+}
+
+/// Why a batch was not ingested.
+#[derive(Debug)]
+pub enum IngestError {
+    /// The database failed (nothing was applied).
+    Db(sqlx::Error),
+    /// The idempotency key answered another batch (422).
+    KeyReused,
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        IngestError::Db(e)
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Db(e) => e.into(),
+            IngestError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for another batch; send a new key for new events.",
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngestError::Db(e) => write!(f, "database: {e}"),
+            IngestError::KeyReused => f.write_str("idempotency key reused for another batch"),
+        }
+    }
+}
+
+impl std::error::Error for IngestError {}
 
 /// `POST /api/v1/events`.
 pub async fn push(
@@ -600,8 +754,19 @@ pub async fn push(
         role: me.role,
         teams: me.teams,
     };
-    let (response, teams) =
-        ingest(&state.db, request.events, key, state.now(), Some(&actor)).await?;
+    let (response, teams) = ingest(
+        &state.db,
+        request.events,
+        key.map(|key| Keyed {
+            key,
+            retention_ms: state.idempotency_retention_ms,
+        }),
+        state.now(),
+        Some(&actor),
+    )
+    .await?;
+    // This instance's sockets hear of it here; the others' through the
+    // database's notice (PostgreSQL).
     if !teams.is_empty() {
         // No receivers is fine: nobody is listening live.
         let _ = state.live.send(crate::live::Commit {
@@ -621,6 +786,8 @@ pub struct PullParams {
 
 /// Most events in one pull page.
 pub const MAX_PULL: i64 = 1_000;
+/// Most bytes of events in one pull page (1 MiB).
+pub const MAX_PULL_BYTES: usize = 1 << 20;
 
 /// `GET /api/v1/events?after=<cursor>&limit=<n>`.
 pub async fn pull(
@@ -653,10 +820,18 @@ pub async fn pull(
     let end = latest_cursor(&mut *state.db.pool().acquire().await?).await?;
     let teams = crate::routes::readable_teams(&me);
     let rows = state.db.events_after(after, limit + 1, &teams, end).await?;
-    let has_more = rows.len() as i64 > limit;
+    let mut has_more = rows.len() as i64 > limit;
     let mut events = Vec::with_capacity(rows.len());
+    let mut bytes = 0;
     for row in rows.iter().take(limit as usize) {
         let body: String = row.try_get("body")?;
+        // Pages are bounded by size as well as count; the first event
+        // always goes (one event is far below the bound).
+        bytes += body.len();
+        if bytes > MAX_PULL_BYTES && !events.is_empty() {
+            has_more = true;
+            break;
+        }
         let event = serde_json::from_str(&body).map_err(|e| {
             tracing::error!(error = %e, "stored event does not parse");
             ApiError::new(

@@ -113,10 +113,20 @@ const ETAG_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// `ETag` and `Cache-Control: no-cache` on successful API GETs, and `304 Not
 /// Modified` when the client's `If-None-Match` already names the current body.
 pub async fn etag(req: Request, next: Next) -> Response {
-    let conditional = matches!(*req.method(), Method::GET | Method::HEAD);
+    // A pull page is new at every cursor: hashing it buys no 304s.
+    let conditional =
+        matches!(*req.method(), Method::GET | Method::HEAD) && req.uri().path() != "/api/v1/events";
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let res = next.run(req).await;
     if !conditional || res.status() != StatusCode::OK {
+        return res;
+    }
+    // Only a body of known size within the limit is buffered to hash it;
+    // anything else goes out as it is, untagged (never a 500).
+    let fits = axum::body::HttpBody::size_hint(res.body())
+        .exact()
+        .is_some_and(|n| n <= ETAG_BODY_LIMIT as u64);
+    if !fits {
         return res;
     }
     let (mut parts, body) = res.into_parts();
@@ -184,8 +194,18 @@ pub async fn static_cache_headers(req: Request, next: Next) -> Response {
 }
 
 /// The security headers every response carries.
-pub fn security_headers() -> [(HeaderName, HeaderValue); 5] {
+pub fn security_headers() -> [(HeaderName, HeaderValue); 7] {
     [
+        // No other origin's window keeps a handle on ours, nor may another
+        // origin embed our responses (case data) in its pages.
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
         (
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -205,6 +225,10 @@ pub fn security_headers() -> [(HeaderName, HeaderValue); 5] {
         ),
     ]
 }
+
+/// Strict-Transport-Security, sent only when the public origin is https
+/// (over plain HTTP a browser ignores it, and development must stay HTTP).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod csp;
 pub mod db;
 pub mod error;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// How often a live socket is pinged and its session checked.
     pub live_heartbeat: std::time::Duration,
+    /// How long an idempotency key answers with its first response (ms).
+    pub idempotency_retention_ms: i64,
+    /// Places for live sockets.
+    pub live_sockets: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -74,6 +79,8 @@ impl AppState {
                 casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64
             }),
             live_heartbeat: live::HEARTBEAT,
+            idempotency_retention_ms: events::IDEMPOTENCY_RETENTION_MS,
+            live_sockets: Arc::new(tokio::sync::Semaphore::new(live::MAX_SOCKETS)),
         }
     }
 
@@ -155,6 +162,11 @@ fn static_files(dist: &Path) -> Router<AppState> {
         .layer(from_fn(http::static_cache_headers))
 }
 
+/// Longest time an API request may take, body and answer (408 after).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Longest time a request's body may take to arrive.
+pub const REQUEST_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The whole application: API, metrics and the app's files.
 pub fn app(state: AppState, dist: PathBuf) -> Router {
     let mut api = api_router().layer(from_fn_with_state(state.clone(), auth::gate));
@@ -173,6 +185,16 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
     if let Some(limit) = state.writes.clone() {
         api = api.layer(from_fn_with_state(limit, rate::limit_writes));
     }
+    // No request holds a task for long: its body must arrive within
+    // REQUEST_BODY_TIMEOUT and its answer within REQUEST_TIMEOUT (408).
+    let api = api
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            REQUEST_BODY_TIMEOUT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
     // Inside the router, the metrics middleware sees the matched route.
     let router = api
         .merge(static_files(&dist))
@@ -196,6 +218,12 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
     for (name, value) in http::security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
+    if state.auth.secure {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static(http::HSTS),
+        ));
+    }
     router.layer(CompressionLayer::new()).with_state(state)
 }
 
@@ -204,6 +232,11 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
 pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    if let Some(config::Command::Backup { path }) = &config.command {
+        db.backup(path).await?;
+        println!("backup written to {}", path.display());
+        return Ok(());
+    }
     if let Some(n) = config.seed {
         let now = casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64;
         let inserted = seed::seed_if_empty(&db, n, now).await?;
@@ -217,6 +250,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         faults: faults.then(Arc::default),
         writes: rate::WriteLimit::per_second(config.write_rate),
         auth: config.auth(),
+        idempotency_retention_ms: i64::from(config.idempotency_days) * 24 * 60 * 60 * 1000,
         ..AppState::new(db.clone())
     };
     // Tests move a restarted server's clock on instead of waiting for a
@@ -253,8 +287,17 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     if config.demo_users {
         seed::demo_users(&state).await?;
     }
+    if db.backend() == db::Backend::Postgres {
+        tokio::spawn(live::listen(state.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     let addr = listener.local_addr()?;
+    let bounds = conn::Bounds {
+        max_connections: config.max_connections,
+        ..conn::Bounds::default()
+    };
+    // `tap_io` only to get axum's `ConnectInfo` for any listener.
+    let listener = axum::serve::ListenerExt::tap_io(conn::Bounded::new(listener, bounds), |_| {});
     tracing::info!(%addr, database = db.backend().name(), "listening");
     println!("casefile-server listening on http://{addr}");
     let service = app(state, config.dist).into_make_service_with_connect_info::<SocketAddr>();

@@ -103,7 +103,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
                 "static".to_string()
             }
         });
-    let method = req.method().to_string();
+    // Only the methods the API knows make series; an invented one would
+    // make a new series per request.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "OTHER",
+    }
+    .to_string();
     let started = Instant::now();
     let res = next.run(req).await;
     metrics.observe(

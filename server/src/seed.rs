@@ -187,7 +187,13 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
         .map(|e| serde_json::to_value(e).expect("events encode"))
         .collect();
     for chunk in events.chunks(500) {
-        let (response, _) = crate::events::ingest(db, chunk.to_vec(), None, now_ms, None).await?;
+        let (response, _) = crate::events::ingest(db, chunk.to_vec(), None, now_ms, None)
+            .await
+            .map_err(|e| match e {
+                crate::events::IngestError::Db(e) => e,
+                // Without a key no key is reused.
+                crate::events::IngestError::KeyReused => sqlx::Error::Protocol(e.to_string()),
+            })?;
         if let Some(bad) = response
             .results
             .iter()
@@ -253,9 +259,11 @@ pub async fn demo_users(state: &crate::AppState) -> Result<(), Box<dyn std::erro
         .try_get("n")?;
     if users == 0 {
         for (name, display, role, teams) in DEMO_USERS {
-            crate::auth::create_user(state, name, display, role, DEMO_PASSWORD, teams)
-                .await
-                .map_err(|e| e.message)?;
+            match crate::auth::create_user(state, name, display, role, DEMO_PASSWORD, teams).await {
+                // Another instance starting beside this one made it first.
+                Err(e) if e.code == "user_exists" => {}
+                other => other.map_err(|e| e.message)?,
+            }
         }
     }
     // On stderr: stdout's first line says where the server listens.

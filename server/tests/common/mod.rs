@@ -121,24 +121,7 @@ pub async fn push_ok(
 pub async fn fresh_db() -> (casefile_server::db::Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = match std::env::var("CASEFILE_TEST_PG_URL") {
-        Ok(admin_url) => {
-            let name = format!("cf_{}", uuid::Uuid::new_v4().simple());
-            let admin = casefile_server::db::Db::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-                .execute(admin.pool())
-                .await
-                .unwrap();
-            admin.pool().close().await;
-            let (base, query) = admin_url
-                .split_once('?')
-                .map_or((admin_url.as_str(), ""), |(b, q)| (b, q));
-            let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
-            if query.is_empty() {
-                format!("{root}/{name}")
-            } else {
-                format!("{root}/{name}?{query}")
-            }
-        }
+        Ok(admin_url) => fresh_pg_database(&admin_url).await,
         Err(_) => format!("sqlite:{}", dir.path().join("test.db").display()),
     };
     let db = casefile_server::db::Db::connect(&url).await.unwrap();
@@ -147,6 +130,26 @@ pub async fn fresh_db() -> (casefile_server::db::Db, tempfile::TempDir) {
     db.migrate().await.unwrap();
     add_test_user(&db).await;
     (db, dir)
+}
+
+/// A new, empty PostgreSQL database on the server `admin_url` names; its URL.
+pub async fn fresh_pg_database(admin_url: &str) -> String {
+    let name = format!("cf_{}", uuid::Uuid::new_v4().simple());
+    let admin = casefile_server::db::Db::connect(admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.pool().close().await;
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, ""), |(b, q)| (b, q));
+    let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
+    if query.is_empty() {
+        format!("{root}/{name}")
+    } else {
+        format!("{root}/{name}?{query}")
+    }
 }
 
 /// The [`TEST_USER`] with its [`TEST_TOKEN`] (no password: it cannot sign in).
