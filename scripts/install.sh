@@ -49,6 +49,16 @@ if [ "$want_test" = 1 ]; then
   fi
 fi
 
+# Schemathesis (PyPI) fuzzes the API against its OpenAPI document in the e2e
+# suite (tests/e2e/openapi.test.mjs); it lives in its own venv under target/.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$want_test" = 1 ] && [ "$(target/py/bin/st --version 2>/dev/null | awk '{print $3}')" != "$SCHEMATHESIS_VERSION" ]; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION (PyPI)"
+  mkdir -p target
+  python3 -m venv target/py
+  target/py/bin/pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # Trunk passes --offline to cargo, so the registry must already hold every crate.
 if [ ! -f target/.fetched ] || [ Cargo.lock -nt target/.fetched ]; then
   say "fetching crates"

@@ -14,19 +14,23 @@ passed=0
 failed=0
 failed_stages=()
 
-# Counts what a stage's log reports: cargo/wasm-bindgen-test `test result:`
-# lines and node's `# pass`/`# fail`. A stage that reports no count (fmt,
-# clippy, a build) counts as one check; a stage that fails without reporting a
-# failure counts one failure, so a compile error is never a silent pass.
+# Counts the tests a stage's log reports: cargo/wasm-bindgen-test `test
+# result:` lines, node's `# pass`/`# fail` and Python unittest's `Ran N
+# tests`. Lints and builds (fmt, clippy, trunk) report no tests and count
+# none; a stage that fails without reporting a failed test counts one
+# failure, so a compile error or a lint is never a silent pass.
 count() {
   local log=$1 status=$2 p f
   p=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
   f=$(grep -hoE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
   p=$((p + $(grep -hoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
   f=$((f + $(grep -hoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
-  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-    if [ "$status" -eq 0 ]; then p=1; else f=1; fi
-  elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+  local ran bad
+  ran=$(grep -hoE '^Ran [0-9]+ tests?' "$log" | awk '{s+=$2} END {print s+0}')
+  bad=$(grep -hoE '^FAILED \((failures|errors)=[0-9]+(, (failures|errors)=[0-9]+)?' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+  p=$((p + ran - bad))
+  f=$((f + bad))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
     f=1
   fi
   echo "$p $f"
@@ -41,7 +45,9 @@ stage() {
   read -r p f < <(count "$log" "$status")
   passed=$((passed + p))
   failed=$((failed + f))
-  if [ "$status" -eq 0 ] && [ "$f" -eq 0 ]; then
+  if [ "$status" -eq 0 ] && [ "$f" -eq 0 ] && [ "$p" -eq 0 ]; then
+    printf 'ok    (no tests)            (%ds)\n' $((SECONDS - start))
+  elif [ "$status" -eq 0 ] && [ "$f" -eq 0 ]; then
     printf 'ok    %4d passed           (%ds)\n' "$p" $((SECONDS - start))
   else
     printf 'FAIL  %4d passed %3d failed (%ds), log: %s\n' "$p" "$f" $((SECONDS - start)) "$log"

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 /// Where a case is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     /// Being worked on.
@@ -20,6 +21,7 @@ pub enum CaseStatus {
 
 /// How urgent a case is, lowest first (so `Ord` sorts by urgency).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Whenever there is time.
@@ -98,6 +100,7 @@ wire_enum!(Priority, "priority", [
 
 /// A case as the server projects it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Case {
     /// Client-generated UUID.
     pub id: String,
@@ -125,6 +128,7 @@ pub struct Case {
 
 /// A note on a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Note {
     /// Client-generated UUID.
     pub id: String,
@@ -140,6 +144,7 @@ pub struct Note {
 
 /// One page of `GET /api/v1/cases`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CasePage {
     /// The cases on this page, most recently updated first.
     pub items: Vec<Case>,
@@ -151,6 +156,7 @@ pub struct CasePage {
 
 /// A count of cases with one value of a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Count<K> {
     /// The field's value.
     pub key: K,
@@ -160,6 +166,7 @@ pub struct Count<K> {
 
 /// `GET /api/v1/dashboard`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dashboard {
     /// Live (not deleted) cases in all.
     pub total: i64,
@@ -173,6 +180,7 @@ pub struct Dashboard {
 
 /// `GET /api/v1/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `"ok"` when the database answers.
     pub status: String,
@@ -184,6 +192,7 @@ pub struct Health {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A stable machine-readable code, e.g. `not_found`, `invalid_query`.
     pub error: String,
@@ -235,6 +244,7 @@ mod tests {
 /// `POST /api/v1/events`: a batch of events. Each is checked on its own, so
 /// one bad event does not sink the batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// The events, as JSON (each must be a `DomainEvent`).
@@ -243,6 +253,7 @@ pub struct PushRequest {
 
 /// What the server did with one pushed event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PushStatus {
     /// Applied now.
@@ -261,6 +272,7 @@ pub enum PushStatus {
 
 /// The answer for one pushed event, in request order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResult {
     /// The event's id (empty when it could not be read).
     pub id: String,
@@ -298,6 +310,7 @@ impl PushResult {
 /// `GET /api/v1/auth/session` (and the sign-in's answer): who is signed in,
 /// and until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     /// Sign-in name.
     pub user: String,
@@ -318,6 +331,7 @@ pub struct SessionInfo {
 /// Someone a case can be assigned to: a member of one of the reader's teams
 /// (`GET /api/v1/people`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     /// Sign-in name (what a case's assignee holds).
     pub name: String,
@@ -332,6 +346,7 @@ pub struct Person {
 /// Why an event was refused, where the device may have caused it by sending
 /// out of order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalCode {
     /// No case has the event's aggregate id (yet).
@@ -342,6 +357,7 @@ pub enum RefusalCode {
 
 /// The answer to a push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     /// One result per event, in request order.
     pub results: Vec<PushResult>,
@@ -352,6 +368,7 @@ pub struct PushResponse {
 /// One event as pulled: the server's cursor and version beside the event as
 /// its device sent it (checksum intact).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledEvent {
     /// The server's cursor for this event.
     pub seq: i64,
@@ -363,6 +380,7 @@ pub struct PulledEvent {
 
 /// `GET /api/v1/events?after=&limit=`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Events after the cursor, oldest first.
     pub events: Vec<PulledEvent>,

@@ -123,7 +123,7 @@ impl Throttles {
 pub use casefile_core::api::SessionInfo;
 
 /// One of a user's sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionRow {
     /// Its id (the hash of the secret, never the secret).
     pub id: String,
@@ -368,7 +368,7 @@ fn unauthorized() -> ApiError {
 }
 
 /// `POST /api/v1/auth/login`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// Sign-in name.
@@ -380,6 +380,10 @@ pub struct Login {
 /// `POST /api/v1/auth/login`: a new session in the cookie, or 401 (the same
 /// answer for an unknown name and a wrong password), or 429 while failures
 /// for the name or the address wait out their delay.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(),
+    request_body = Login,
+    responses((status = 200, description = "Signed in: the session is in the cookie", body = SessionInfo),
+        crate::openapi::Errors))]
 pub async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -464,6 +468,8 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`: the session ends and the cookie goes.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(),
+    responses((status = 204, description = "Signed out (also when no one was)"), crate::openapi::Errors))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -478,6 +484,9 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/auth/session`: who is signed in, and until when.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
+    responses((status = 200, description = "Who is signed in, until when", body = SessionInfo),
+        crate::openapi::Errors))]
 pub async fn session(axum::Extension(me): axum::Extension<SessionInfo>) -> Response {
     no_store(Json(me))
 }
@@ -498,6 +507,9 @@ async fn delete_session(state: &AppState, token: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/auth/sessions`: the signed-in user's own sessions.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth",
+    responses((status = 200, description = "The user's own sessions", body = Vec<SessionRow>),
+        crate::openapi::Errors))]
 pub async fn sessions(
     State(state): State<AppState>,
     axum::Extension(me): axum::Extension<SessionInfo>,
@@ -545,6 +557,9 @@ async fn delete_own(
 
 /// `DELETE /api/v1/auth/sessions/{id}`: ends one of the user's own sessions
 /// (another user's id is 404, like an unknown one).
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path, description = "A session's id from the list")),
+    responses((status = 204, description = "Ended"), crate::openapi::Errors))]
 pub async fn end_session(
     State(state): State<AppState>,
     axum::Extension(me): axum::Extension<SessionInfo>,
@@ -901,6 +916,7 @@ pub async fn gate(
     }
     let open = [
         "/api/v1/health",
+        "/api/v1/openapi.json",
         "/api/v1/auth/login",
         "/api/v1/auth/logout",
     ];

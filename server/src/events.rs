@@ -708,6 +708,12 @@ impl std::fmt::Display for IngestError {
 impl std::error::Error for IngestError {}
 
 /// `POST /api/v1/events`.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events",
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 200,
+        description = "Repeats of the same batch with this key get the first answer")),
+    request_body = PushRequest,
+    responses((status = 200, description = "One result per event, in order", body = PushResponse),
+        crate::openapi::Errors))]
 pub async fn push(
     State(state): State<AppState>,
     axum::Extension(me): axum::Extension<crate::auth::SessionInfo>,
@@ -790,13 +796,20 @@ pub const MAX_PULL: i64 = 1_000;
 pub const MAX_PULL_BYTES: usize = 1 << 20;
 
 /// `GET /api/v1/events?after=<cursor>&limit=<n>`.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(
+        ("after" = Option<i64>, Query, minimum = 0, description = "Cursor: events after it (default 0)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Most events (default 500)"),
+    ),
+    responses((status = 200, description = "Events of the reader's teams after the cursor", body = PullResponse),
+        crate::openapi::Errors))]
 pub async fn pull(
     State(state): State<AppState>,
     axum::Extension(me): axum::Extension<crate::auth::SessionInfo>,
     params: Result<Query<PullParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
-    let after = match p.after.as_deref().filter(|s| !s.is_empty()) {
+    let after = match p.after.as_deref() {
         None => 0,
         Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
             ApiError::invalid_query(format!(
@@ -804,7 +817,7 @@ pub async fn pull(
             ))
         })?,
     };
-    let limit = match p.limit.as_deref().filter(|s| !s.is_empty()) {
+    let limit = match p.limit.as_deref() {
         None => 500,
         Some(s) => s
             .parse::<i64>()

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod http;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod rate;
 pub mod routes;
 pub mod seed;
@@ -99,6 +100,7 @@ impl axum::extract::FromRef<AppState> for Arc<metrics::Metrics> {
 fn api_router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/health", get(routes::health))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/cases", get(routes::list_cases))
         .route("/api/v1/cases/{id}", get(routes::get_case))
         .route("/api/v1/cases/{id}/notes", get(routes::case_notes))

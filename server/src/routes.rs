@@ -24,6 +24,9 @@ const DASHBOARD_RECENT: u32 = 8;
 const MAX_QUERY_CHARS: usize = 200;
 
 /// `GET /api/v1/health`.
+#[utoipa::path(get, path = "/api/v1/health", tag = "meta", security(),
+    responses((status = 200, description = "The server and its database answer", body = Health),
+        crate::openapi::Errors))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.db.ping().await?;
     Ok(Json(Health {
@@ -51,15 +54,21 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
 impl ListParams {
     /// Checks every field and builds the database filter.
     pub fn into_filter(self) -> Result<CaseFilter, ApiError> {
-        let status = non_empty(&self.status)
+        // An enum's value or nothing: `status=` names no state.
+        let status = self
+            .status
+            .as_deref()
             .map(str::parse)
             .transpose()
             .map_err(|e| ApiError::invalid_query(format!("status: {e}")))?;
-        let priority = non_empty(&self.priority)
+        let priority = self
+            .priority
+            .as_deref()
             .map(str::parse)
             .transpose()
             .map_err(|e| ApiError::invalid_query(format!("priority: {e}")))?;
-        let limit = match non_empty(&self.limit) {
+        // A number or nothing: `limit=` is as wrong as `limit=x`.
+        let limit = match self.limit.as_deref() {
             None => DEFAULT_PAGE_LIMIT,
             Some(s) => s
                 .parse::<u32>()
@@ -97,6 +106,16 @@ impl ListParams {
 }
 
 /// `GET /api/v1/cases`.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases",
+    params(
+        ("status" = Option<casefile_core::api::CaseStatus>, Query, description = "Only cases in this state"),
+        ("priority" = Option<casefile_core::api::Priority>, Query, description = "Only cases of this urgency"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Words in the title, description or tags"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` from an earlier page"),
+    ),
+    responses((status = 200, description = "One page of the cases the reader may see", body = CasePage),
+        crate::openapi::Errors))]
 pub async fn list_cases(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,
@@ -144,6 +163,9 @@ async fn readable(state: &AppState, me: &SessionInfo, id: &str) -> Result<(), Ap
 }
 
 /// `GET /api/v1/cases/{id}`.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+    params(("id" = String, Path, description = "The case's id (a UUID)")),
+    responses((status = 200, description = "The case", body = Case), crate::openapi::Errors))]
 pub async fn get_case(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,
@@ -160,6 +182,10 @@ pub async fn get_case(
 }
 
 /// `GET /api/v1/cases/{id}/notes`: 404 when the case does not exist.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/notes", tag = "cases",
+    params(("id" = String, Path, description = "The case's id (a UUID)")),
+    responses((status = 200, description = "The case's notes, oldest first", body = Vec<Note>),
+        crate::openapi::Errors))]
 pub async fn case_notes(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,
@@ -171,6 +197,9 @@ pub async fn case_notes(
 }
 
 /// `GET /api/v1/dashboard`.
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "cases",
+    responses((status = 200, description = "Counts and recent cases of the reader's teams", body = Dashboard),
+        crate::openapi::Errors))]
 pub async fn dashboard(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,
@@ -184,6 +213,9 @@ pub async fn dashboard(
 /// `GET /api/v1/people`: the enabled members of the reader's teams, by
 /// name, each with their teams among the reader's (who a case can be
 /// assigned to; the server checks it again at every assignment).
+#[utoipa::path(get, path = "/api/v1/people", tag = "cases",
+    responses((status = 200, description = "Who cases can be assigned to", body = Vec<casefile_core::api::Person>),
+        crate::openapi::Errors))]
 pub async fn people(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,

@@ -37,13 +37,43 @@ pub fn connect(engine: SyncEngine) {
                     failures = 0;
                 }
                 engine.trigger(Trigger::LiveDown);
-                engine.status().live.set(false);
+                shown(&engine, false);
             }
             failures += 1;
             let wait = LIVE_RECONNECT.jittered_ms(failures, js_sys::Math::random());
-            crate::http::sleep_ms(wait).await;
+            wait_or_answered(&engine, wait).await;
         }
     });
+}
+
+/// The socket's state, in the status and on `<html data-live>` (for tests
+/// and styles).
+fn shown(engine: &SyncEngine, up: bool) {
+    engine.status().live.set(up);
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute("data-live", if up { "up" } else { "down" });
+    }
+}
+
+/// Waits `wait_ms`, or less: once a push or pull goes through, the server
+/// is back and the socket tries again at once (a backoff grown while the
+/// server was down would otherwise keep notices away for up to 30 s).
+async fn wait_or_answered(engine: &SyncEngine, wait_ms: u64) {
+    const STEP_MS: u64 = 500;
+    let status = engine.status();
+    let answered = move || {
+        (
+            status.last_pull.get_untracked(),
+            status.last_push.get_untracked(),
+        )
+    };
+    let before = answered();
+    let mut waited = 0;
+    while waited < wait_ms && answered() == before {
+        let step = STEP_MS.min(wait_ms - waited);
+        crate::http::sleep_ms(step).await;
+        waited += step;
+    }
 }
 
 /// One connection, until it drops. True when it was up at some point.
@@ -62,7 +92,7 @@ async fn session(engine: &SyncEngine) -> bool {
                 heard = js_sys::Date::now() as u64;
                 if !up {
                     up = true;
-                    engine.status().live.set(true);
+                    shown(engine, true);
                     engine.trigger(Trigger::LiveUp);
                 }
                 if let Ok(notice) = serde_json::from_str::<LiveNotice>(&text) {

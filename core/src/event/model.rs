@@ -11,6 +11,7 @@ use std::fmt::Write;
 
 /// What kind of thing an event changes. Notes belong to their case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AggregateType {
     /// A case (and its notes).
     #[serde(rename = "case")]
@@ -19,6 +20,7 @@ pub enum AggregateType {
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventType {
     /// A case was opened; `data` holds every field.
     #[serde(rename = "case.created")]
@@ -294,6 +296,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> EventError {
 
 /// A domain event as stored and sent (SPEC §5). Times are ms since the epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DomainEvent {
     /// UUID, made by the device that made the event.
