@@ -6,7 +6,7 @@
 use crate::http::FetchError;
 use casefile_core::query::{
     Action, Effect, FetchStatus, KeyFilter, KeyHash, QueryCache, QueryKey, QueryOptions,
-    QueryState, QueryStatus, SavedEntry,
+    QueryState, QueryStatus, RefetchType, SavedEntry,
 };
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -250,7 +250,9 @@ impl QueryClient {
         }
         if let Some(at) = next {
             let client = self.clone();
-            let delay = Duration::from_millis(at.saturating_sub(now));
+            // Browsers fire a timeout above 2^31-1 ms at once: wait at most
+            // that long, and look again then (the deadline is not yet due).
+            let delay = Duration::from_millis(at.saturating_sub(now).min(i32::MAX as u64));
             match set_timeout_with_handle(
                 move || {
                     client.0.timer.borrow_mut().take();
@@ -286,6 +288,24 @@ impl QueryClient {
     /// Marks matching keys stale; observed ones refetch now.
     pub fn invalidate(&self, filter: KeyFilter) {
         self.dispatch(Action::Invalidate(filter));
+    }
+
+    /// Marks matching keys stale; `refetch_type` says which refetch now
+    /// (TanStack's `invalidateQueries({ refetchType })`).
+    pub fn invalidate_with(&self, filter: KeyFilter, refetch_type: RefetchType) {
+        self.dispatch(Action::InvalidateQueries {
+            filter,
+            refetch_type,
+        });
+    }
+
+    /// Refetches every matching query that is not disabled; `cancel_refetch`
+    /// restarts one in flight for data already shown.
+    pub fn refetch_queries(&self, filter: KeyFilter, cancel_refetch: bool) {
+        self.dispatch(Action::RefetchQueries {
+            filter,
+            cancel_refetch,
+        });
     }
 
     /// Forgets matching keys.

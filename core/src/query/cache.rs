@@ -86,7 +86,7 @@ pub enum FetchStatus {
     Idle,
     /// A request is in flight or a retry is scheduled.
     Fetching,
-    /// A retry waits for the network to return.
+    /// A retry waits for the network to return or the page to be shown.
     Paused,
 }
 
@@ -103,6 +103,9 @@ pub struct QueryState<D, E> {
     pub error_updated_at: u64,
     /// Counted failures of the current fetch (resets when a new fetch starts).
     pub failure_count: u32,
+    /// The error of the current fetch's last failure, retried or not
+    /// (TanStack's `fetchFailureReason`; cleared when a new fetch starts).
+    pub failure_reason: Option<E>,
     /// Data / error / neither.
     pub status: QueryStatus,
     /// In flight / paused / idle.
@@ -119,6 +122,7 @@ impl<D, E> Default for QueryState<D, E> {
             error: None,
             error_updated_at: 0,
             failure_count: 0,
+            failure_reason: None,
             status: QueryStatus::Pending,
             fetch_status: FetchStatus::Idle,
             invalidated: false,
@@ -145,6 +149,21 @@ impl KeyFilter {
             KeyFilter::All => true,
         }
     }
+}
+
+/// Which of the invalidated queries refetch at once (TanStack's
+/// `refetchType`); the rest are only marked stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefetchType {
+    /// Those with an enabled observer (the default).
+    #[default]
+    Active,
+    /// Those without one that have fetched before.
+    Inactive,
+    /// Both.
+    All,
+    /// None: mark stale only.
+    None,
 }
 
 /// A saved entry, for persistence (see [`Action::Restore`]).
@@ -177,8 +196,21 @@ pub enum Action<D, E> {
         /// Who.
         observer: ObserverId,
     },
-    /// Fetch now even if fresh (a "refetch" button); shares a fetch in flight.
+    /// Fetch now even if fresh (an observer's `refetch()`): a fetch in
+    /// flight for data already shown is cancelled and started again
+    /// (TanStack's default `cancelRefetch`); one for a first load, a retry
+    /// waiting its turn or a paused fetch is joined.
     Refetch(QueryKey),
+    /// `refetch_queries`: [`Action::Refetch`] for every matching query that
+    /// is not disabled (observed only by disabled observers, or never
+    /// fetched and unobserved); `cancel_refetch: false` joins a fetch in
+    /// flight instead.
+    RefetchQueries {
+        /// Which queries.
+        filter: KeyFilter,
+        /// Restart a fetch in flight for data already shown.
+        cancel_refetch: bool,
+    },
     /// A fetch the cache asked for brought data.
     FetchSucceeded {
         /// Which fetch.
@@ -207,6 +239,13 @@ pub enum Action<D, E> {
     /// Mark matching queries stale; active ones refetch at once, cancelling a
     /// fetch in flight (whose answer may predate the change).
     Invalidate(KeyFilter),
+    /// [`Action::Invalidate`] choosing which refetch ([`RefetchType`]).
+    InvalidateQueries {
+        /// Which queries.
+        filter: KeyFilter,
+        /// Which of them refetch now.
+        refetch_type: RefetchType,
+    },
     /// Forget matching queries (aborting their fetches).
     Remove(KeyFilter),
     /// Abort matching fetches and put their state back as it was before.
@@ -266,13 +305,22 @@ struct Query<D, E> {
     key: QueryKey,
     state: QueryState<D, E>,
     observers: BTreeMap<ObserverId, QueryOptions>,
-    /// Options of the last prefetch/set, for a query nobody observes.
+    /// The options given last (a subscribe or a prefetch): the retry policy,
+    /// and the stale time of a query nobody observes.
     fallback: QueryOptions,
     in_flight: Option<(FetchId, u64)>,
     /// The state before the fetch in flight started, for `Cancel`.
     before_fetch: Option<QueryState<D, E>>,
     deadlines: BTreeMap<Timer, u64>,
-    waiting_for_network: bool,
+    /// A retry waits for the network and a visible page (TanStack's
+    /// retryer continues only when both hold).
+    paused: bool,
+    /// The last observer left while retries were pending: the next retry
+    /// point gives up with the last failure instead (TanStack's
+    /// `cancelRetry`); a new observer continues them.
+    retry_cancelled: bool,
+    /// The longest gc time any observer, prefetch or set has asked for.
+    gc_seen: u64,
 }
 
 impl<D, E> Query<D, E> {
@@ -285,7 +333,9 @@ impl<D, E> Query<D, E> {
             in_flight: None,
             before_fetch: None,
             deadlines: BTreeMap::new(),
-            waiting_for_network: false,
+            paused: false,
+            retry_cancelled: false,
+            gc_seen: fallback.gc_time_ms,
         }
     }
 
@@ -298,16 +348,49 @@ impl<D, E> Query<D, E> {
         self.observers.values().any(|o| o.enabled)
     }
 
+    /// The shortest stale time of the enabled observers (a disabled one
+    /// asks for nothing), else of the options given last.
     fn stale_time(&self) -> u64 {
-        self.options().map(|o| o.stale_time_ms).min().unwrap_or(0)
+        self.observers
+            .values()
+            .filter(|o| o.enabled)
+            .map(|o| o.stale_time_ms)
+            .min()
+            .unwrap_or(self.fallback.stale_time_ms)
     }
 
+    /// The longest gc time seen (TanStack keeps the longest it was given).
     fn gc_time(&self) -> u64 {
-        self.options().map(|o| o.gc_time_ms).max().unwrap_or(0)
+        self.options()
+            .map(|o| o.gc_time_ms)
+            .chain([self.gc_seen])
+            .max()
+            .unwrap_or(0)
     }
 
+    fn see(&mut self, options: &QueryOptions) {
+        self.gc_seen = self.gc_seen.max(options.gc_time_ms);
+    }
+
+    /// A fetch is under way: in flight, waiting to retry, or paused.
+    fn busy(&self) -> bool {
+        self.in_flight.is_some() || self.deadlines.contains_key(&Timer::Retry) || self.paused
+    }
+
+    /// Observed only by disabled observers, or unobserved and never fetched
+    /// (TanStack's `isDisabled`): refetch-all leaves it alone.
+    fn disabled(&self) -> bool {
+        if self.observers.is_empty() {
+            self.state.data_updated_at == 0 && self.state.error_updated_at == 0
+        } else {
+            !self.active()
+        }
+    }
+
+    /// The retry policy of the options given last (TanStack's query keeps
+    /// the latest observer's or fetch's options).
     fn retry(&self) -> RetryPolicy {
-        self.options().next().map(|o| o.retry).unwrap_or_default()
+        self.fallback.retry
     }
 
     fn interval(&self, focused: bool) -> Option<u64> {
@@ -315,17 +398,21 @@ impl<D, E> Query<D, E> {
             .values()
             .filter(|o| o.enabled && (focused || o.refetch_interval_in_background))
             .filter_map(|o| o.refetch_interval_ms)
+            // An interval of 0 means none (it would fire forever at once).
+            .filter(|every| *every > 0)
             .min()
     }
 
-    fn wants(&self, pick: impl Fn(&QueryOptions) -> bool) -> bool {
-        self.observers.values().any(|o| o.enabled && pick(o))
+    fn is_stale(&self, now: u64) -> bool {
+        self.stale_after(now, self.stale_time())
     }
 
-    fn is_stale(&self, now: u64) -> bool {
+    /// Stale for an observer whose stale time is `stale_ms` (each observer
+    /// judges by its own, as in TanStack).
+    fn stale_after(&self, now: u64, stale_ms: u64) -> bool {
         self.state.data.is_none()
             || self.state.invalidated
-            || now >= self.state.data_updated_at.saturating_add(self.stale_time())
+            || now >= self.state.data_updated_at.saturating_add(stale_ms)
     }
 }
 
@@ -377,10 +464,15 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
                 options,
             } => self.subscribe(key, observer, options),
             Action::Unsubscribe { key, observer } => self.unsubscribe(&key, observer),
-            Action::Refetch(key) => {
-                let hash = key.hash_key();
-                if self.queries.contains_key(&hash) {
-                    self.start_fetch(&hash, true);
+            Action::Refetch(key) => self.refetch(&key.hash_key(), true),
+            Action::RefetchQueries {
+                filter,
+                cancel_refetch,
+            } => {
+                for hash in self.matching(&filter) {
+                    if !self.queries[&hash].disabled() {
+                        self.refetch(&hash, cancel_refetch);
+                    }
                 }
             }
             Action::FetchSucceeded { fetch, data } => self.fetch_succeeded(fetch, data),
@@ -391,7 +483,11 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
                 jitter,
             } => self.fetch_failed(fetch, error, failure, jitter),
             Action::SetData { key, data } => self.set_data(key, data, now),
-            Action::Invalidate(filter) => self.invalidate(&filter),
+            Action::Invalidate(filter) => self.invalidate(&filter, RefetchType::Active),
+            Action::InvalidateQueries {
+                filter,
+                refetch_type,
+            } => self.invalidate(&filter, refetch_type),
             Action::Remove(filter) => {
                 for hash in self.matching(&filter) {
                     self.remove(&hash);
@@ -550,8 +646,12 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             return;
         };
         if q.observers.is_empty() {
-            let at = self.now.saturating_add(q.gc_time());
-            self.set_timer(hash, Timer::Gc, Some(at));
+            // `u64::MAX` is "never" (TanStack's `Infinity`): no timer.
+            let at = match q.gc_time() {
+                u64::MAX => None,
+                gc => Some(self.now.saturating_add(gc)),
+            };
+            self.set_timer(hash, Timer::Gc, at);
         }
     }
 
@@ -568,6 +668,10 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let hash = self.entry(key, options);
         let q = self.queries.get_mut(&hash).expect("just inserted");
         let previous = q.observers.insert(observer, options);
+        q.see(&options);
+        q.fallback = options;
+        // Someone watches again: pending retries go on.
+        q.retry_cancelled = false;
         let first_time = previous.is_none();
         // A new observer, or one whose `enabled` just turned on (a dependent
         // query whose input arrived); a mere options change does not fetch.
@@ -576,8 +680,9 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let should_fetch = became_enabled
             && q.in_flight.is_none()
             && !q.deadlines.contains_key(&Timer::Retry)
-            && !q.waiting_for_network
-            && (!has_data || (options.refetch_on_mount && q.is_stale(self.now)));
+            && !q.paused
+            && (!has_data
+                || (options.refetch_on_mount && q.stale_after(self.now, options.stale_time_ms)));
         if first_time {
             self.metrics.record_lookup(has_data);
         }
@@ -593,9 +698,38 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let Some(q) = self.queries.get_mut(&hash) else {
             return;
         };
-        q.observers.remove(&observer);
+        if q.observers.remove(&observer).is_none() {
+            return; // not one of its observers: nothing changes
+        }
+        if q.observers.is_empty() {
+            if q.paused && q.state.data.is_none() {
+                // A first load paused for nobody: undone, not resumed later.
+                self.cancel(&hash);
+            } else if q.busy() {
+                self.queries
+                    .get_mut(&hash)
+                    .expect("present")
+                    .retry_cancelled = true;
+            }
+        }
         self.rearm_interval(&hash);
         self.schedule_gc_if_unobserved(&hash);
+    }
+
+    /// An explicit refetch: starts one, or restarts one in flight for data
+    /// already shown when `cancel_refetch`, or joins the one under way.
+    fn refetch(&mut self, hash: &KeyHash, cancel_refetch: bool) {
+        let Some(q) = self.queries.get_mut(hash) else {
+            return;
+        };
+        if q.busy() {
+            if !(cancel_refetch && q.state.data.is_some() && q.in_flight.is_some()) {
+                return;
+            }
+            // Silently: the state is not put back, the new fetch follows.
+            self.abort_in_flight(hash);
+        }
+        self.start_fetch(hash, true);
     }
 
     /// Starts a fetch unless one is in flight (deduplication). `fresh_start`
@@ -614,9 +748,16 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         }
         if fresh_start {
             q.state.failure_count = 0;
+            q.state.failure_reason = None;
+            q.retry_cancelled = false;
+            if q.state.data.is_none() {
+                // Loading again from nothing: pending, the old error gone.
+                q.state.status = QueryStatus::Pending;
+                q.state.error = None;
+            }
         }
         q.in_flight = Some((fetch, self.now));
-        q.waiting_for_network = false;
+        q.paused = false;
         q.state.fetch_status = FetchStatus::Fetching;
         let key = q.key.clone();
         self.fetches.insert(fetch, hash.clone());
@@ -651,13 +792,17 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         q.state.data_updated_at = now;
         q.state.error = None;
         q.state.failure_count = 0;
+        q.state.failure_reason = None;
         q.state.status = QueryStatus::Success;
         q.state.fetch_status = FetchStatus::Idle;
         q.state.invalidated = false;
         q.before_fetch = None;
+        q.retry_cancelled = false;
         let label = q.key.prefix_label().to_string();
         self.metrics
             .record_fetch_done(&label, &hash, now.saturating_sub(started), now);
+        // The gc clock of an unobserved query starts when its fetch ends.
+        self.schedule_gc_if_unobserved(&hash);
         self.changed(&hash, data_changed);
     }
 
@@ -671,28 +816,47 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         if policy.counts_attempt(&failure, online) {
             q.state.failure_count += 1;
         }
-        let decision = policy.decide(&failure, q.state.failure_count, online, jitter);
-        let label = q.key.prefix_label().to_string();
+        q.state.failure_reason = Some(error);
+        // Nobody watches any more: no further attempt (TanStack's cancelled
+        // retry rejects at its next retry point).
+        let decision = match policy.decide(&failure, q.state.failure_count, online, jitter) {
+            _ if q.retry_cancelled => RetryDecision::GiveUp,
+            decision => decision,
+        };
         match decision {
             RetryDecision::RetryIn(delay) => {
                 self.metrics.record_retry();
                 self.set_timer(&hash, Timer::Retry, Some(now.saturating_add(delay)));
             }
             RetryDecision::WaitForNetwork => {
-                q.waiting_for_network = true;
+                q.paused = true;
                 q.state.fetch_status = FetchStatus::Paused;
             }
-            RetryDecision::GiveUp => {
-                q.state.error = Some(error);
-                q.state.error_updated_at = now;
-                q.state.status = QueryStatus::Error;
-                q.state.fetch_status = FetchStatus::Idle;
-                q.before_fetch = None;
-                self.metrics
-                    .record_failure(&label, &hash, now.saturating_sub(started), now);
-            }
+            RetryDecision::GiveUp => self.give_up(&hash, started),
         }
         self.changed(&hash, false);
+    }
+
+    /// The fetch failed for good with its last failure: the query shows the
+    /// error and is invalid, so focus, reconnect or a mount try again.
+    fn give_up(&mut self, hash: &KeyHash, started: u64) {
+        let now = self.now;
+        let Some(q) = self.queries.get_mut(hash) else {
+            return;
+        };
+        q.state.error = q.state.failure_reason.clone();
+        q.state.error_updated_at = now;
+        q.state.status = QueryStatus::Error;
+        q.state.fetch_status = FetchStatus::Idle;
+        q.state.invalidated = true;
+        q.before_fetch = None;
+        q.paused = false;
+        q.retry_cancelled = false;
+        let label = q.key.prefix_label().to_string();
+        self.set_timer(hash, Timer::Retry, None);
+        self.metrics
+            .record_failure(&label, hash, now.saturating_sub(started), now);
+        self.schedule_gc_if_unobserved(hash);
     }
 
     fn set_data(&mut self, key: QueryKey, data: D, now: u64) {
@@ -706,6 +870,13 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         q.state.status = QueryStatus::Success;
         q.state.error = None;
         q.state.invalidated = false;
+        // A cancel of the fetch in flight goes back to this data, not to
+        // what was there before it started.
+        if let Some(before) = q.before_fetch.as_mut() {
+            let mut set = q.state.clone();
+            set.fetch_status = before.fetch_status;
+            *before = set;
+        }
         self.schedule_gc_if_unobserved(&hash);
         self.changed(&hash, data_changed);
     }
@@ -746,17 +917,24 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             .collect()
     }
 
-    fn invalidate(&mut self, filter: &KeyFilter) {
+    fn invalidate(&mut self, filter: &KeyFilter, refetch_type: RefetchType) {
         for hash in self.matching(filter) {
             let q = self.queries.get_mut(&hash).expect("matched");
-            q.state.invalidated = true;
-            if q.active() {
-                if let Some((fetch, _)) = q.in_flight.take() {
-                    self.fetches.remove(&fetch);
-                    self.effects.push_back(Effect::AbortFetch(fetch));
-                }
+            let was = std::mem::replace(&mut q.state.invalidated, true);
+            let active = q.active();
+            let refetch = !q.disabled()
+                && match refetch_type {
+                    RefetchType::Active => active,
+                    RefetchType::Inactive => !active,
+                    RefetchType::All => true,
+                    RefetchType::None => false,
+                };
+            if refetch {
+                // Whatever is in flight may predate the change: start again.
+                self.abort_in_flight(&hash);
                 self.start_fetch(&hash, true);
-            } else {
+            } else if !was {
+                // Already invalid: nothing changed, nobody is told.
                 self.changed(&hash, false);
             }
         }
@@ -782,22 +960,19 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
     }
 
     fn cancel(&mut self, hash: &KeyHash) {
-        let busy = self.queries.get(hash).is_some_and(|q| {
-            q.in_flight.is_some()
-                || q.deadlines.contains_key(&Timer::Retry)
-                || q.waiting_for_network
-        });
-        if !busy {
+        if !self.queries.get(hash).is_some_and(Query::busy) {
             return;
         }
         self.abort_in_flight(hash);
         self.set_timer(hash, Timer::Retry, None);
         let q = self.queries.get_mut(hash).expect("checked");
-        q.waiting_for_network = false;
+        q.paused = false;
+        q.retry_cancelled = false;
         if let Some(before) = q.before_fetch.take() {
             q.state = before;
         }
         q.state.fetch_status = FetchStatus::Idle;
+        self.schedule_gc_if_unobserved(hash);
         self.changed(hash, false);
     }
 
@@ -805,15 +980,20 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let hash = self.entry(key, options);
         let q = self.queries.get_mut(&hash).expect("just inserted");
         q.fallback = options;
+        q.see(&options);
         let stale = q.state.data.is_none()
             || q.state.invalidated
             || self.now
                 >= q.state
                     .data_updated_at
                     .saturating_add(options.stale_time_ms);
-        self.schedule_gc_if_unobserved(&hash);
         if stale && options.enabled {
             self.start_fetch(&hash, true);
+        }
+        // Unobserved: collected a gc time after its fetch ends (re-armed
+        // then), or from now when nothing was fetched.
+        if !self.queries[&hash].busy() {
+            self.schedule_gc_if_unobserved(&hash);
         }
     }
 
@@ -823,7 +1003,14 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let due: Vec<KeyHash> = self
             .queries
             .iter()
-            .filter(|(_, q)| q.wants(pick) && q.is_stale(now) && q.in_flight.is_none())
+            // A fetch under way (in flight, backing off, paused) is joined,
+            // not restarted with a fresh retry budget.
+            .filter(|(_, q)| {
+                !q.busy()
+                    && q.observers
+                        .values()
+                        .any(|o| o.enabled && pick(o) && q.stale_after(now, o.stale_time_ms))
+            })
             .map(|(h, _)| h.clone())
             .collect();
         for hash in due {
@@ -832,7 +1019,7 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
     }
 
     fn focus(&mut self, focused: bool) {
-        self.focused = focused;
+        let was = std::mem::replace(&mut self.focused, focused);
         let observed: Vec<KeyHash> = self
             .queries
             .iter()
@@ -842,25 +1029,41 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         for hash in &observed {
             self.rearm_interval(hash);
         }
-        if focused {
+        if focused && !was {
+            self.resume_paused();
             self.refetch_stale_active(|o| o.refetch_on_window_focus);
         }
     }
 
-    fn set_online(&mut self, online: bool) {
-        self.online = online;
-        if !online {
+    /// Paused retries go on once the page is visible and online.
+    fn resume_paused(&mut self) {
+        if !(self.focused && self.online) {
             return;
         }
         let paused: Vec<KeyHash> = self
             .queries
             .iter()
-            .filter(|(_, q)| q.waiting_for_network)
+            .filter(|(_, q)| q.paused)
             .map(|(h, _)| h.clone())
             .collect();
         for hash in paused {
-            self.start_fetch(&hash, false);
+            if self.queries[&hash].retry_cancelled {
+                // Nobody waits for it any more.
+                let started = self.now;
+                self.give_up(&hash, started);
+                self.changed(&hash, false);
+            } else {
+                self.start_fetch(&hash, false);
+            }
         }
+    }
+
+    fn set_online(&mut self, online: bool) {
+        let was = std::mem::replace(&mut self.online, online);
+        if !online || was {
+            return;
+        }
+        self.resume_paused();
         self.refetch_stale_active(|o| o.refetch_on_reconnect);
     }
 
@@ -871,21 +1074,47 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             }
             self.set_timer(&hash, timer, None);
             match timer {
-                Timer::Retry => self.start_fetch(&hash, false),
+                Timer::Retry => self.retry_due(&hash),
                 Timer::Gc => {
+                    // A query with a fetch under way is kept; its gc is
+                    // armed again when the fetch ends.
                     let idle = self
                         .queries
                         .get(&hash)
-                        .is_some_and(|q| q.observers.is_empty() && q.in_flight.is_none());
+                        .is_some_and(|q| q.observers.is_empty() && !q.busy());
                     if idle {
                         self.remove(&hash);
                     }
                 }
                 Timer::Interval => {
-                    self.start_fetch(&hash, true);
+                    if !self.queries.get(&hash).is_some_and(Query::busy) {
+                        self.start_fetch(&hash, true);
+                    }
                     self.rearm_interval(&hash);
                 }
             }
+        }
+    }
+
+    /// A retry's wait is over: it goes, unless nobody watches any more (it
+    /// gives up) or the page is hidden (it pauses until shown). Offline it
+    /// still goes: an offline-first fetch may be answered by the worker's
+    /// cache, and a network failure then pauses it without an attempt spent.
+    fn retry_due(&mut self, hash: &KeyHash) {
+        let focused = self.focused;
+        let Some(q) = self.queries.get_mut(hash) else {
+            return;
+        };
+        if q.retry_cancelled {
+            let started = self.now;
+            self.give_up(hash, started);
+            self.changed(hash, false);
+        } else if focused {
+            self.start_fetch(hash, false);
+        } else {
+            q.paused = true;
+            q.state.fetch_status = FetchStatus::Paused;
+            self.changed(hash, false);
         }
     }
 

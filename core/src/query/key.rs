@@ -123,6 +123,12 @@ fn write_json_string(s: &str, out: &mut String) {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            // JSON.stringify's short escapes, so hashes equal TanStack's.
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
@@ -225,7 +231,8 @@ mod tests {
         let tricky = QueryKey::new([r#"a","b"#]);
         let two = QueryKey::new(["a", "b"]);
         assert_ne!(tricky.hash_key(), two.hash_key());
-        assert_eq!(QueryKey::new(["\n"]).hash_key(), r#"["\u000a"]"#);
+        // As JSON.stringify writes it (TanStack's hash).
+        assert_eq!(QueryKey::new(["\n\u{1}"]).hash_key(), r#"["\n\u0001"]"#);
     }
 
     #[test]

@@ -2,17 +2,21 @@
 //! observer's choice of data.
 
 mod cache;
+#[cfg(test)]
+mod conformance;
 mod key;
 mod metrics;
 mod mutation;
 mod observer;
 mod persist;
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
 
 pub use cache::{
     Action, Effect, FetchId, FetchStatus, KeyFilter, ObserverId, QueryCache, QueryOptions,
-    QueryState, QueryStatus, SavedEntry, DEFAULT_GC_TIME_MS, DEFAULT_STALE_TIME_MS,
+    QueryState, QueryStatus, RefetchType, SavedEntry, DEFAULT_GC_TIME_MS, DEFAULT_STALE_TIME_MS,
 };
 pub use key::{KeyHash, KeyPart, QueryKey};
 pub use metrics::{DurationWindow, QueryMetrics, SlowFetch, DEFAULT_SLOW_FETCH_MS};
