@@ -145,13 +145,58 @@ pub fn use_case(id: Memo<String>, enabled: Signal<bool>) -> UseQueryReturn<Case>
     )
 }
 
+/// The server's page of notes (`MAX_NOTES_PAGE`).
+const NOTES_PAGE: usize = 500;
+/// Pages read at the most (250,000 notes).
+const NOTES_PAGES: usize = 500;
+
+/// Every note of a case, page after page: a full page means there may be
+/// more after its last note.
+async fn all_notes(
+    base: &str,
+) -> Result<(std::sync::Arc<serde_json::Value>, String), crate::http::FetchError> {
+    let mut all = Vec::new();
+    let mut path = format!("{base}?limit={NOTES_PAGE}");
+    for _ in 0..NOTES_PAGES {
+        let (page, request_id) = get_value(&path).await?;
+        let notes = page.as_array().cloned().unwrap_or_default();
+        let last = notes.last().and_then(|n| {
+            Some(format!(
+                "{}:{}",
+                n.get("created_at")?.as_i64()?,
+                n.get("id")?.as_str()?
+            ))
+        });
+        let full = notes.len() == NOTES_PAGE;
+        all.extend(notes);
+        match last {
+            Some(after) if full => {
+                path = format!(
+                    "{base}?limit={NOTES_PAGE}&after={}",
+                    js_sys::encode_uri_component(&after)
+                );
+            }
+            _ => {
+                return Ok((
+                    std::sync::Arc::new(serde_json::Value::Array(all)),
+                    request_id,
+                ))
+            }
+        }
+    }
+    Ok((
+        std::sync::Arc::new(serde_json::Value::Array(all)),
+        String::new(),
+    ))
+}
+
 /// A case's notes: a dependent query that waits until the case has loaded.
 pub fn use_notes(id: Memo<String>, case_loaded: Signal<bool>) -> UseQueryReturn<Vec<Note>> {
     use_query_with_options(
         move || keys::notes(&id.get()),
         move |_| {
-            let path = format!("{}/notes", case_path(&id.get_untracked()));
-            async move { get_value(&path).await }
+            let base = format!("{}/notes", case_path(&id.get_untracked()));
+            async move { all_notes(&base).await }
         },
         UseQueryOptions {
             enabled: case_loaded,

@@ -643,11 +643,23 @@ impl Db {
     }
 
     /// A case's notes, oldest first.
-    pub async fn notes_for(&self, case_id: &str) -> Result<Vec<Note>, sqlx::Error> {
+    pub async fn notes_for(
+        &self,
+        case_id: &str,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<Note>, sqlx::Error> {
+        // Keyset paging in the list's own order: after (created_at, id).
+        let (at, id) = after.unwrap_or((i64::MIN, String::new()));
         let rows = sqlx::query(
-            "SELECT id, case_id, body, author, created_at FROM notes WHERE case_id = $1 ORDER BY created_at, id",
+            "SELECT id, case_id, body, author, created_at FROM notes WHERE case_id = $1 \
+             AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+             ORDER BY created_at, id LIMIT $4",
         )
         .bind(case_id)
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

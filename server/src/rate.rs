@@ -8,27 +8,67 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+/// A clock in ms since the epoch (the server's own, injectable one), as
+/// governor reads time.
+#[derive(Clone)]
+pub struct MsClock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock for MsClock {
+    type Instant = Nanos;
+    fn now(&self) -> Nanos {
+        Nanos::from(
+            u64::try_from((self.0)())
+                .unwrap_or(0)
+                .saturating_mul(1_000_000),
+        )
+    }
+}
+
 /// The writes limiter: one budget per client address.
 pub struct WriteLimit {
-    limiter: DefaultKeyedRateLimiter<Option<IpAddr>>,
-    clock: DefaultClock,
+    limiter: RateLimiter<
+        Option<IpAddr>,
+        DefaultKeyedStateStore<Option<IpAddr>>,
+        MsClock,
+        NoOpMiddleware<Nanos>,
+    >,
+    clock: MsClock,
 }
 
 impl WriteLimit {
     /// `rate` writes a second per client, bursts of `2 × rate`; `None` for 0
     /// (no limit).
     pub fn per_second(rate: u32) -> Option<Arc<WriteLimit>> {
+        Self::per_second_on(
+            rate,
+            Arc::new(|| casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64),
+        )
+    }
+
+    /// [`WriteLimit::per_second`] on the clock `now` (ms; tests move it).
+    pub fn per_second_on(
+        rate: u32,
+        now: Arc<dyn Fn() -> i64 + Send + Sync>,
+    ) -> Option<Arc<WriteLimit>> {
         let rate = NonZeroU32::new(rate)?;
         let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not zero"));
+        let clock = MsClock(now);
         Some(Arc::new(WriteLimit {
-            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            clock: DefaultClock::default(),
+            limiter: RateLimiter::new(
+                Quota::per_second(rate).allow_burst(burst),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ),
+            clock,
         }))
     }
 

@@ -20,6 +20,8 @@ pub const BUILD_VERSION: &str = match option_env!("CASEFILE_BUILD") {
 
 /// How many cases the dashboard lists as recently updated.
 const DASHBOARD_RECENT: u32 = 8;
+/// Most notes in one page of `GET /api/v1/cases/{id}/notes`.
+pub const MAX_NOTES_PAGE: u32 = 500;
 /// Longest search string accepted.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -47,6 +49,20 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+/// A page size: `default` when absent, else a whole number from 1 to
+/// `max` (`limit=` is as wrong as `limit=x`).
+fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let Some(s) = raw else { return Ok(default) };
+    s.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "limit must be a whole number from 1 to {max}, got `{s}`"
+            ))
+        })
+}
+
 fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -67,19 +83,7 @@ impl ListParams {
             .map(str::parse)
             .transpose()
             .map_err(|e| ApiError::invalid_query(format!("priority: {e}")))?;
-        // A number or nothing: `limit=` is as wrong as `limit=x`.
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_PAGE_LIMIT,
-            Some(s) => s
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid_query(format!(
-                        "limit must be a whole number from 1 to {MAX_PAGE_LIMIT}, got `{s}`"
-                    ))
-                })?,
-        };
+        let limit = page_limit(self.limit.as_deref(), DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
         let q = non_empty(&self.q).map(str::to_string);
         if q.as_ref()
             .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
@@ -181,19 +185,45 @@ pub async fn get_case(
         .ok_or_else(|| ApiError::not_found(format!("no case has id {id}")))
 }
 
-/// `GET /api/v1/cases/{id}/notes`: 404 when the case does not exist.
+/// `GET /api/v1/cases/{id}/notes`'s query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct NotesParams {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+/// `GET /api/v1/cases/{id}/notes`: a page of a case's notes, oldest first
+/// (at most `limit`, default and most [`MAX_NOTES_PAGE`]); a full page
+/// means there may be more after its last note (`after=created_at:id`).
+/// 404 when the case does not exist.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/notes", tag = "cases",
-    params(("id" = String, Path, description = "The case's id (a UUID)")),
-    responses((status = 200, description = "The case's notes, oldest first", body = Vec<Note>),
+    params(
+        ("id" = String, Path, description = "The case's id (a UUID)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Most notes (default 500)"),
+        ("after" = Option<String>, Query, max_length = 100,
+            description = "`created_at:id` of the last note of the page before"),
+    ),
+    responses((status = 200, description = "A page of the case's notes, oldest first", body = Vec<Note>),
         crate::openapi::Errors))]
 pub async fn case_notes(
     State(state): State<AppState>,
     Extension(me): Extension<SessionInfo>,
     Path(id): Path<String>,
+    params: Result<Query<NotesParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Note>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
+    let limit = page_limit(params.limit.as_deref(), MAX_NOTES_PAGE, MAX_NOTES_PAGE)?;
+    let after = params
+        .after
+        .as_deref()
+        .map(|c| {
+            parse_cursor(c)
+                .ok_or_else(|| ApiError::invalid_query("after must be `created_at:id` of a note"))
+        })
+        .transpose()?;
     let id = case_id(&id)?;
     readable(&state, &me, &id).await?;
-    Ok(Json(state.db.notes_for(&id).await?))
+    Ok(Json(state.db.notes_for(&id, after, limit).await?))
 }
 
 /// `GET /api/v1/dashboard`.

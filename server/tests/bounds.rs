@@ -7,7 +7,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
-use casefile_core::api::{Case, PullResponse, PushResponse, PushStatus};
+use casefile_core::api::{Case, Note, PullResponse, PushResponse, PushStatus};
 use casefile_core::event::{
     CaseFields, DomainEvent, EventData, EventHeader, NoteData, MAX_CLOCK, MAX_TIME_SKEW_MS,
 };
@@ -348,4 +348,109 @@ async fn a_batch_of_late_events_folds_its_case_once() {
     assert_eq!(case.title, "from the phone");
     assert_eq!(case.description, "d49");
     assert_eq!(case.version, 52);
+}
+
+#[tokio::test]
+async fn notes_come_in_bounded_pages_that_miss_none() {
+    let s = server().await;
+    let mut events = vec![create(1, 1, 1)];
+    for i in 0..5 {
+        events.push(note(10 + i, 1, 2 + i, 1 + i, i));
+    }
+    let r = push(&s.app, &events).await;
+    assert!(
+        statuses(&r).iter().all(|x| *x == PushStatus::Applied),
+        "{r:?}"
+    );
+    let base = format!("/api/v1/cases/{}/notes", uuid(1, 1));
+    let mut seen = Vec::new();
+    let mut path = format!("{base}?limit=2");
+    for _ in 0..10 {
+        let page: Vec<Note> = get(&s.app, &path).await.json();
+        assert!(page.len() <= 2, "a page holds at most its limit");
+        let full = page.len() == 2;
+        let last = page.last().map(|n| format!("{}:{}", n.created_at, n.id));
+        seen.extend(page.into_iter().map(|n| n.body));
+        match last {
+            Some(after) if full => path = format!("{base}?limit=2&after={after}"),
+            _ => break,
+        }
+    }
+    let mut want: Vec<String> = (10..15).map(|n| format!("note {n}")).collect();
+    seen.sort();
+    want.sort();
+    assert_eq!(seen, want, "every note once, none missed");
+    // Without a limit the page is the bound; a bad limit or cursor is 400.
+    let all: Vec<Note> = get(&s.app, &base).await.json();
+    assert_eq!(all.len(), 5);
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "limit=",
+        "limit=x",
+        "after=nonsense",
+    ] {
+        let r = get(&s.app, &format!("{base}?{bad}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.error().error, "invalid_query", "{bad}");
+    }
+}
+
+/// Sealed, valid events (their checksums verify) carry SQL in every free
+/// text field: it reaches the database as text, and a title one character
+/// over the bound is refused by the length check itself.
+#[tokio::test]
+async fn hostile_text_in_valid_events_is_stored_as_text_and_lengths_are_checked() {
+    let s = server().await;
+    let sql = "'); DROP TABLE events; DELETE FROM cases WHERE ('1'='1";
+    let fields = CaseFields {
+        description: sql.into(),
+        tags: vec![sql.chars().take(40).collect()],
+        ..CaseFields::titled(sql)
+    };
+    let mut over = CaseFields::titled("x".repeat(201));
+    over.description = sql.into();
+    let at_bound = CaseFields::titled("y".repeat(200));
+    let r = push(
+        &s.app,
+        &[
+            event(1, 1, 1, 0, EventData::CaseCreated(fields)),
+            event(
+                2,
+                1,
+                2,
+                1,
+                EventData::NoteAdded(NoteData {
+                    note_id: uuid(2, 1),
+                    body: sql.into(),
+                    author: common::TEST_USER.into(),
+                }),
+            ),
+            event(3, 2, 3, 0, EventData::CaseCreated(over)),
+            event(4, 3, 4, 0, EventData::CaseCreated(at_bound)),
+        ],
+    )
+    .await;
+    let (ok, refused) = (PushStatus::Applied, PushStatus::Invalid);
+    assert_eq!(statuses(&r), [ok, ok, refused, ok]);
+    assert!(
+        r.results[2].message.as_deref().unwrap().contains("title"),
+        "{r:?}"
+    );
+    let case: Case = get(&s.app, &format!("/api/v1/cases/{}", uuid(1, 1)))
+        .await
+        .json();
+    assert_eq!((case.title.as_str(), case.description.as_str()), (sql, sql));
+    let notes: Vec<Note> = get(&s.app, &format!("/api/v1/cases/{}/notes", uuid(1, 1)))
+        .await
+        .json();
+    assert_eq!(notes[0].body, sql);
+    // The tables are all there: three events pulled back, two cases listed.
+    let pull: PullResponse = get(&s.app, "/api/v1/events?after=0").await.json();
+    assert_eq!(pull.events.len(), 3);
+    let list: serde_json::Value = get(&s.app, "/api/v1/cases").await.json();
+    assert_eq!(list["total"], 2);
+    // The search treats it as words too.
+    let found: serde_json::Value = get(&s.app, "/api/v1/cases?q=DROP%20TABLE").await.json();
+    assert_eq!(found["total"], 1);
 }

@@ -21,19 +21,27 @@ fn http(addr: &str, head: &str, body: &str) -> String {
     out
 }
 
-#[test]
-fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let db_file = dir.path().join("nested/data/casefile.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_casefile-server"))
-        .args(["--seed", "12", "--demo-users"])
+/// The server binary on a free port with its database at `db_file`, its
+/// environment (the test's, minus `CASEFILE_FAULTS`) plus `env`; the child
+/// and its address once it listens.
+fn start(
+    db_file: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_casefile-server"));
+    command
+        .args(args)
+        .env_remove("CASEFILE_FAULTS")
         .env("CASEFILE_ADDR", "127.0.0.1:0")
         .env("DATABASE_URL", format!("sqlite:{}", db_file.display()))
-        .env("CASEFILE_DIST", dir.path().join("no-dist"))
+        .env("CASEFILE_DIST", db_file.with_file_name("no-dist"))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -43,6 +51,37 @@ fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
         .strip_prefix("casefile-server listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_string();
+    (child, addr)
+}
+
+#[test]
+fn fault_injection_answers_only_when_the_environment_says_1() {
+    let dir = tempfile::tempdir().unwrap();
+    for (value, on) in [
+        (None, false),
+        (Some("0"), false),
+        (Some("true"), false),
+        (Some("1"), true),
+    ] {
+        let db_file = dir.path().join(format!("{value:?}.db"));
+        let env: Vec<(&str, &str)> = value.map(|v| ("CASEFILE_FAULTS", v)).into_iter().collect();
+        let (mut child, addr) = start(&db_file, &[], &env);
+        let reply = http(&addr, "GET /api/v1/_faults HTTP/1.1", "");
+        let want = if on { "HTTP/1.1 200" } else { "HTTP/1.1 404" };
+        assert!(
+            reply.starts_with(want),
+            "CASEFILE_FAULTS={value:?}: {reply}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+#[test]
+fn starts_from_env_seeds_serves_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("nested/data/casefile.db");
+    let (mut child, addr) = start(&db_file, &["--seed", "12", "--demo-users"], &[]);
     assert!(
         db_file.is_file(),
         "the SQLite file and its folders are created"

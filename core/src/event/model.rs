@@ -348,6 +348,11 @@ fn check_uuid(field: &'static str, value: &str) -> Result<(), EventError> {
 }
 
 fn check_len(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), EventError> {
+    // No database text column takes NUL (PostgreSQL refuses it): a text
+    // field holding one is this event's refusal, never a failed batch.
+    if value.contains('\0') {
+        return Err(invalid(field, "may not contain the NUL character"));
+    }
     let n = value.trim().chars().count();
     if n < min {
         return Err(invalid(

@@ -77,6 +77,11 @@ fn validation_rejects_bad_payloads_with_a_reason() {
 
     let cases: Vec<(DomainEvent, &str)> = vec![
         (event("a", 1, 0, created("   ")), "title: is required"),
+        // PostgreSQL text takes no NUL: found by the server's fuzzer.
+        (
+            event("a", 1, 0, created("a\0b")),
+            "title: may not contain the NUL character",
+        ),
         (
             event("a", 1, 0, created(&"x".repeat(201))),
             "title: may be at most 200 characters",

@@ -1019,7 +1019,7 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
     }
 
     fn focus(&mut self, focused: bool) {
-        let was = std::mem::replace(&mut self.focused, focused);
+        self.focused = focused;
         let observed: Vec<KeyHash> = self
             .queries
             .iter()
@@ -1029,7 +1029,9 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         for hash in &observed {
             self.rearm_interval(hash);
         }
-        if focused && !was {
+        // Every "visible" signal counts, as TanStack's focus manager's
+        // default listener does (it notifies on each visibilitychange).
+        if focused {
             self.resume_paused();
             self.refetch_stale_active(|o| o.refetch_on_window_focus);
         }
