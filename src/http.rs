@@ -251,7 +251,10 @@ async fn send_with_failover(out: &Outgoing<'_>, request_id: &str) -> Result<Resp
             // The app's own header: the server refuses a cookie-signed
             // write without it (a cross-site form cannot add one).
             .header("X-Casefile", "1")
-            .header("Accept", "application/json");
+            .header("Accept", "application/json")
+            // Another API origin of the app gets the session cookie too
+            // (the server allows exactly the app's origins, with CORS).
+            .credentials(web_sys::RequestCredentials::Include);
         let sent = match out.body {
             None => builder.send().await,
             Some(body) => match builder.body(body.to_string()) {

@@ -56,6 +56,9 @@ pub struct AuthConfig {
     pub public_origin: Option<String>,
     /// Host names accepted besides loopback ones (lower-case, no port).
     pub allowed_hosts: Vec<String>,
+    /// The app's API origins (`--api-origins`): pages of any of them may
+    /// call this server.
+    pub api_origins: Vec<String>,
 }
 
 impl AuthConfig {
@@ -787,7 +790,11 @@ fn expected_origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
 /// `None` (core's rule, [`casefile_core::access::forgery`]).
 pub fn csrf_problem(state: &AppState, headers: &HeaderMap, write: bool) -> Option<&'static str> {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let own = expected_origin(state, headers);
+    // A page of one of the app's API origins is the app's own page.
+    let own = match text("origin") {
+        Some(o) if state.auth.api_origins.iter().any(|a| a == o) => Some(o.to_string()),
+        _ => expected_origin(state, headers),
+    };
     let provenance = casefile_core::access::Provenance {
         origin: text("origin"),
         own_origin: own.as_deref(),

@@ -86,6 +86,13 @@ pub struct Config {
     /// [::1] and the public origin's (comma-separated; DNS rebinding).
     #[arg(long, env = "CASEFILE_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
+
+    /// The API origins the app spreads its requests over, with failover
+    /// (comma-separated, e.g. every instance behind its own name). The app
+    /// is told them, and this server takes the app's requests from any of
+    /// them (CORS with credentials, CSRF and CSP allow exactly these).
+    #[arg(long, env = "CASEFILE_API_ORIGINS", value_delimiter = ',')]
+    pub api_origins: Vec<String>,
 }
 
 impl Config {
@@ -101,6 +108,12 @@ impl Config {
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
             public_origin: self.public_origin.clone(),
+            api_origins: self
+                .api_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
             allowed_hosts: self
                 .allowed_hosts
                 .iter()

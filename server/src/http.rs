@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use casefile_core::api::ErrorBody;
+use std::sync::Arc;
 
 /// The request id header, echoed or generated.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -193,8 +194,88 @@ pub async fn static_cache_headers(req: Request, next: Next) -> Response {
     res
 }
 
+/// [`CSP`] with `connect-src` widened to the app's other API origins (and
+/// their sockets).
+pub fn csp_for(api_origins: &[String]) -> HeaderValue {
+    let extra: String = api_origins
+        .iter()
+        .flat_map(|o| [o.clone(), o.replacen("http", "ws", 1)])
+        .map(|o| format!(" {o}"))
+        .collect();
+    let csp = CSP.replace("connect-src 'self'", &format!("connect-src 'self'{extra}"));
+    HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
+}
+
+/// CORS for pages of the app's other API origins, with their cookies;
+/// `None` when there are none (same origin only).
+pub fn cors(api_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    let origins: Vec<HeaderValue> = api_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let name = HeaderName::from_static;
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                name("x-casefile"),
+                name("x-request-id"),
+                name("idempotency-key"),
+            ])
+            .expose_headers([name("x-request-id"), header::RETRY_AFTER, header::ETAG])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// `<meta name="casefile-api-origins">` for the app's pages, or `None`.
+pub fn origins_meta(api_origins: &[String]) -> Option<Arc<str>> {
+    (!api_origins.is_empty()).then(|| {
+        let list = api_origins
+            .iter()
+            .map(|o| o.replace(['"', '<', '>', '&'], ""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Arc::from(format!(
+            r#"<meta name="casefile-api-origins" content="{list}">"#
+        ))
+    })
+}
+
+/// Tells the app its API origins: the meta tag goes into every HTML page
+/// served (the app reads it at start).
+pub async fn tell_api_origins(meta: Option<Arc<str>>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let Some(meta) = meta else { return res };
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if !html {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = to_bytes(body, 1 << 20).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "page too large").into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes).replacen("<head>", &format!("<head>{meta}"), 1);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::ETAG);
+    Response::from_parts(parts, Body::from(page))
+}
+
 /// The security headers every response carries.
-pub fn security_headers() -> [(HeaderName, HeaderValue); 7] {
+pub fn security_headers(api_origins: &[String]) -> [(HeaderName, HeaderValue); 7] {
     [
         // No other origin's window keeps a handle on ours, nor may another
         // origin embed our responses (case data) in its pages.
@@ -206,10 +287,7 @@ pub fn security_headers() -> [(HeaderName, HeaderValue); 7] {
             HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("same-origin"),
         ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp_for(api_origins)),
         (
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

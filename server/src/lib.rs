@@ -139,7 +139,7 @@ fn api_router() -> Router<AppState> {
 
 /// The app's files from `dist`, with an SPA fallback: a path without a file
 /// extension is an app route and gets `index.html`; a missing file is a 404.
-fn static_files(dist: &Path) -> Router<AppState> {
+fn static_files(dist: &Path, api_origins: &[String]) -> Router<AppState> {
     let index = dist.join("index.html");
     let fallback = move |req: Request| {
         let index = index.clone();
@@ -159,9 +159,13 @@ fn static_files(dist: &Path) -> Router<AppState> {
     let serve = ServeDir::new(dist)
         .append_index_html_on_directories(true)
         .fallback(axum::routing::any(fallback));
+    let meta = http::origins_meta(api_origins);
     Router::new()
         .fallback_service(serve)
         .layer(from_fn(http::static_cache_headers))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http::tell_api_origins(meta.clone(), req, next)
+        }))
 }
 
 /// Longest time an API request may take, body and answer (408 after).
@@ -187,6 +191,10 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
     if let Some(limit) = state.writes.clone() {
         api = api.layer(from_fn_with_state(limit, rate::limit_writes));
     }
+    // Pages of the app's other API origins may call (`--api-origins`).
+    if let Some(cors) = http::cors(&state.auth.api_origins) {
+        api = api.layer(cors);
+    }
     // No request holds a task for long: its body must arrive within
     // REQUEST_BODY_TIMEOUT and its answer within REQUEST_TIMEOUT (408).
     let api = api
@@ -199,7 +207,7 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
         ));
     // Inside the router, the metrics middleware sees the matched route.
     let router = api
-        .merge(static_files(&dist))
+        .merge(static_files(&dist, &state.auth.api_origins))
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
@@ -217,7 +225,7 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
         .layer(from_fn(http::request_context));
     // Outside the request context, so envelopes it renders get them too.
     let mut router = router;
-    for (name, value) in http::security_headers() {
+    for (name, value) in http::security_headers(&state.auth.api_origins) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     if state.auth.secure {
