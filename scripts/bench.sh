@@ -25,5 +25,10 @@ echo
 cargo build --quiet --profile server -p casefile-server --bin casefile-server --example load
 CASEFILE_BENCH_PG_URL="$(bash scripts/pg.sh)" target/server/examples/load
 echo
+# Origin affinity (the browser's cache, and so an ETag, is per URL and so per
+# origin): the share of repeat reads of a path that reach the origin its
+# previous read went to, round-robin beside rendezvous hashing.
+cargo test --quiet -p casefile-core --lib rendezvous_keeps -- --nocapture 2>/dev/null | grep "revalidatable"
+echo
 cargo build --quiet -p casefile-server
 node scripts/bench-worker.mjs 2>&1 | grep -v "casefile_server"

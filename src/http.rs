@@ -47,6 +47,7 @@ fn configured_origins() -> Vec<String> {
 fn configured_balance() -> Balance {
     match meta("casefile-api-balance").as_deref() {
         Some("fewest-in-flight") => Balance::FewestInFlight,
+        Some("rendezvous") => Balance::Rendezvous,
         _ => Balance::RoundRobin,
     }
 }
@@ -231,7 +232,7 @@ struct Outgoing<'a> {
 async fn send_with_failover(out: &Outgoing<'_>, request_id: &str) -> Result<Response, FetchError> {
     let mut tried = Vec::new();
     let mut last_error = None;
-    while let Some(i) = POOL.with(|p| p.borrow_mut().pick(&tried)) {
+    while let Some(i) = POOL.with(|p| p.borrow_mut().pick_for(&tried, out.path)) {
         tried.push(i);
         let origin = POOL.with(|p| {
             let mut pool = p.borrow_mut();

@@ -18,6 +18,29 @@ pub enum Balance {
     RoundRobin,
     /// The one with the fewest requests in flight (ties: list order).
     FewestInFlight,
+    /// By rendezvous (highest random weight) hashing of the request's path:
+    /// one path keeps going to the same healthy origin, so the browser's
+    /// cached copy for that URL (its ETag) can be revalidated there; when
+    /// that origin fails, the path's next-highest origin takes it, and the
+    /// other paths stay where they were.
+    Rendezvous,
+}
+
+/// FNV-1a over the origin, a separator and the key: the weight of `origin`
+/// for `key` (stable across pages and builds; not a defence, a spreader).
+fn weight(origin: &str, key: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in origin.bytes().chain([0]).chain(key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // A finaliser (MurmurHash3's), so keys that differ in their last
+    // character still spread evenly.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// How a request to an origin ended, as far as health goes.
@@ -93,6 +116,12 @@ impl OriginPool {
     /// tried by this request). Healthy origins first; when none is healthy,
     /// the untried one that failed least, so a request is never refused.
     pub fn pick(&mut self, tried: &[usize]) -> Option<usize> {
+        self.pick_for(tried, "")
+    }
+
+    /// [`OriginPool::pick`] for a request to `key` (its path and query),
+    /// which [`Balance::Rendezvous`] routes by.
+    pub fn pick_for(&mut self, tried: &[usize], key: &str) -> Option<usize> {
         let n = self.origins.len();
         let candidates: Vec<usize> = (0..n)
             .filter(|i| !tried.contains(i) && self.origins[*i].healthy)
@@ -115,6 +144,10 @@ impl OriginPool {
             Balance::FewestInFlight => *candidates
                 .iter()
                 .min_by_key(|i| (self.origins[**i].in_flight, **i))
+                .expect("candidates is not empty"),
+            Balance::Rendezvous => *candidates
+                .iter()
+                .max_by_key(|i| (weight(&self.origins[**i].origin, key), **i))
                 .expect("candidates is not empty"),
         };
         Some(chosen)
@@ -210,6 +243,59 @@ mod tests {
             pool(1, Balance::RoundRobin).origins()[0].origin,
             "https://api0.example"
         );
+    }
+
+    /// Of `rounds` reads of each of `paths` paths, the share (percent) that
+    /// went to the origin the path's previous read went to: the reads whose
+    /// cached copy (and ETag) the browser can revalidate, as the browser's
+    /// cache is per URL and so per origin.
+    fn affinity(balance: Balance, paths: usize, rounds: usize) -> usize {
+        let mut p = pool(3, balance);
+        let mut last = vec![None; paths];
+        let mut same = 0;
+        // Each round reads every path once, in a shuffled order (a fixed
+        // linear congruential sequence), as a person browsing would.
+        let mut seed: u64 = 42;
+        for _ in 0..rounds {
+            let mut order: Vec<usize> = (0..paths).collect();
+            for j in (1..paths).rev() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                order.swap(j, (seed >> 33) as usize % (j + 1));
+            }
+            for k in order {
+                let i = p.pick_for(&[], &format!("/api/v1/cases/{k}")).unwrap();
+                same += usize::from(last[k] == Some(i));
+                last[k] = Some(i);
+            }
+        }
+        same * 100 / (paths * (rounds - 1))
+    }
+
+    #[test]
+    fn rendezvous_keeps_each_path_on_one_origin_and_moves_only_a_failed_ones_paths() {
+        let rr = affinity(Balance::RoundRobin, 50, 10);
+        let hrw = affinity(Balance::Rendezvous, 50, 10);
+        println!("reads revalidatable on the same origin, 3 origins, 50 paths x 10 rounds: round-robin {rr}%, rendezvous {hrw}%");
+        assert_eq!(hrw, 100);
+        assert!(rr < 50, "round-robin spreads a path's reads ({rr}%)");
+        // The paths spread over every origin.
+        let mut p = pool(3, Balance::Rendezvous);
+        let home: Vec<usize> = (0..60)
+            .map(|k| p.pick_for(&[], &format!("/p/{k}")).unwrap())
+            .collect();
+        for i in 0..3 {
+            assert!(home.iter().filter(|h| **h == i).count() >= 10, "{home:?}");
+        }
+        // Origin 0 fails: only its paths move, each to one other origin.
+        p.finish(0, Outcome::Failed, 0);
+        for (k, was) in home.iter().enumerate() {
+            let now = p.pick_for(&[], &format!("/p/{k}")).unwrap();
+            if *was == 0 {
+                assert_ne!(now, 0);
+            } else {
+                assert_eq!(now, *was, "a healthy origin's path stays");
+            }
+        }
     }
 
     #[test]

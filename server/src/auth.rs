@@ -59,6 +59,8 @@ pub struct AuthConfig {
     /// The app's API origins (`--api-origins`): pages of any of them may
     /// call this server.
     pub api_origins: Vec<String>,
+    /// How pages choose among them (`--api-balance`).
+    pub api_balance: String,
 }
 
 impl AuthConfig {

@@ -93,6 +93,13 @@ pub struct Config {
     /// them (CORS with credentials, CSRF and CSP allow exactly these).
     #[arg(long, env = "CASEFILE_API_ORIGINS", value_delimiter = ',')]
     pub api_origins: Vec<String>,
+
+    /// How pages choose among the API origins: `rendezvous` (one path keeps
+    /// to one origin, so its cached copy revalidates there), `round-robin`
+    /// or `fewest-in-flight`.
+    #[arg(long, env = "CASEFILE_API_BALANCE", default_value = "rendezvous",
+          value_parser = ["rendezvous", "round-robin", "fewest-in-flight"])]
+    pub api_balance: String,
 }
 
 impl Config {
@@ -108,6 +115,7 @@ impl Config {
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
             public_origin: self.public_origin.clone(),
+            api_balance: self.api_balance.clone(),
             api_origins: self
                 .api_origins
                 .iter()

@@ -237,16 +237,19 @@ pub fn cors(api_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     )
 }
 
-/// `<meta name="casefile-api-origins">` for the app's pages, or `None`.
-pub fn origins_meta(api_origins: &[String]) -> Option<Arc<str>> {
+/// `<meta name="casefile-api-origins">` (and how to balance over them)
+/// for the app's pages, or `None`.
+pub fn origins_meta(api_origins: &[String], balance: &str) -> Option<Arc<str>> {
+    let clean = |s: &str| s.replace(['"', '<', '>', '&'], "");
     (!api_origins.is_empty()).then(|| {
         let list = api_origins
             .iter()
-            .map(|o| o.replace(['"', '<', '>', '&'], ""))
+            .map(|o| clean(o))
             .collect::<Vec<_>>()
             .join(", ");
         Arc::from(format!(
-            r#"<meta name="casefile-api-origins" content="{list}">"#
+            r#"<meta name="casefile-api-origins" content="{list}"><meta name="casefile-api-balance" content="{}">"#,
+            clean(balance)
         ))
     })
 }

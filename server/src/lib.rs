@@ -139,7 +139,7 @@ fn api_router() -> Router<AppState> {
 
 /// The app's files from `dist`, with an SPA fallback: a path without a file
 /// extension is an app route and gets `index.html`; a missing file is a 404.
-fn static_files(dist: &Path, api_origins: &[String]) -> Router<AppState> {
+fn static_files(dist: &Path, api_origins: &[String], api_balance: &str) -> Router<AppState> {
     let index = dist.join("index.html");
     let fallback = move |req: Request| {
         let index = index.clone();
@@ -159,7 +159,7 @@ fn static_files(dist: &Path, api_origins: &[String]) -> Router<AppState> {
     let serve = ServeDir::new(dist)
         .append_index_html_on_directories(true)
         .fallback(axum::routing::any(fallback));
-    let meta = http::origins_meta(api_origins);
+    let meta = http::origins_meta(api_origins, api_balance);
     Router::new()
         .fallback_service(serve)
         .layer(from_fn(http::static_cache_headers))
@@ -207,7 +207,11 @@ pub fn app(state: AppState, dist: PathBuf) -> Router {
         ));
     // Inside the router, the metrics middleware sees the matched route.
     let router = api
-        .merge(static_files(&dist, &state.auth.api_origins))
+        .merge(static_files(
+            &dist,
+            &state.auth.api_origins,
+            &state.auth.api_balance,
+        ))
         .layer(from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(

@@ -14,6 +14,7 @@ async fn fleet_app(dist: &std::path::Path) -> (axum::Router, AppState, tempfile:
     let (db, dir) = common::fresh_db().await;
     let mut state = AppState::new(db);
     state.auth.api_origins = vec!["http://127.0.0.1:9001".into(), OTHER.into()];
+    state.auth.api_balance = "rendezvous".into();
     (app(state.clone(), dist.to_path_buf()), state, dir)
 }
 
@@ -73,6 +74,7 @@ async fn listed_origins_may_call_with_credentials_and_others_may_not() {
         html.contains(r#"<meta name="casefile-api-origins" content="http://127.0.0.1:9001, http://127.0.0.1:9002">"#),
         "{html}"
     );
+    assert!(html.contains(r#"<meta name="casefile-api-balance" content="rendezvous">"#));
     let csp = page.header("content-security-policy");
     assert!(
         csp.contains(&format!(

@@ -42,6 +42,9 @@ test("the app on two instances: one is killed mid-session and reads and writes c
     DATABASE_URL: database,
     CASEFILE_ADDR: `127.0.0.1:${port}`,
     CASEFILE_API_ORIGINS: origins.join(","),
+    // Each request in turn, so both instances are seen serving this page
+    // (the default, rendezvous, keeps each path on one of them).
+    CASEFILE_API_BALANCE: "round-robin",
   });
   const a = await startServer({ seed: 30, env: env(ports[0]) });
   const b = await startServer({ env: env(ports[1]) });
