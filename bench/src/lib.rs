@@ -15,6 +15,8 @@ pub struct CacheBench {
     now: u64,
     keys: Vec<QueryKey>,
     started: Vec<u64>,
+    /// Observer callbacks run (each read its key's state, as a hook does).
+    notified: u32,
 }
 
 fn item(i: u32) -> QueryKey {
@@ -22,11 +24,17 @@ fn item(i: u32) -> QueryKey {
 }
 
 impl CacheBench {
-    /// Carries out effects as the app's adapter would (here: remember fetches).
+    /// Carries out effects as the app's adapter would: a fetch started is
+    /// remembered for its fake fetcher; a change runs the key's observer,
+    /// which reads the state it shows.
     fn drain(&mut self) {
         while let Some(effect) = self.cache.poll_effect() {
-            if let Effect::StartFetch { fetch, .. } = effect {
-                self.started.push(fetch);
+            match effect {
+                Effect::StartFetch { fetch, .. } => self.started.push(fetch),
+                Effect::Changed { key, .. } if self.cache.state(&key).is_some() => {
+                    self.notified += 1;
+                }
+                _ => {}
             }
         }
     }
@@ -54,6 +62,7 @@ impl CacheBench {
             now: 1,
             keys: Vec::new(),
             started: Vec::new(),
+            notified: 0,
         }
     }
 
@@ -107,6 +116,58 @@ impl CacheBench {
             QueryKey::new(["group"]),
         )));
         (self.started.len() - before) as u32
+    }
+
+    /// Workload 3 as TanStack's side does it: invalidate the `["group"]`
+    /// prefix, each active query's fetch starts, its fake fetcher answers,
+    /// and its observer is told (of the fetch starting and of its data).
+    /// Returns the observer callbacks run.
+    pub fn invalidate_group_settled(&mut self) -> u32 {
+        self.notified = 0;
+        self.run(Action::Invalidate(casefile_core::query::KeyFilter::Prefix(
+            QueryKey::new(["group"]),
+        )));
+        let fetches = std::mem::take(&mut self.started);
+        for fetch in fetches {
+            // The fake fetcher: the data is the fetch's number.
+            self.run(Action::FetchSucceeded {
+                fetch,
+                data: fetch as u32,
+            });
+        }
+        self.notified
+    }
+
+    /// Workload 5: new data for every one of the `["group", i]` keys (set
+    /// up by `setup_invalidate`), each observer told. Returns how many.
+    pub fn set_observed(&mut self, active: u32, round: u32) -> u32 {
+        self.notified = 0;
+        for i in 0..active {
+            let key = QueryKey(vec![KeyPart::from("group"), KeyPart::Int(i64::from(i))]);
+            self.run(Action::SetData {
+                key,
+                data: round * 100_000 + i,
+            });
+        }
+        self.notified
+    }
+
+    /// Workload 6: `n` optimistic mutations over the first 100 `["item", i]`
+    /// keys, each saved, changed and rolled back exactly (`on_mutate`,
+    /// then `on_error`). Returns the data read back, summed.
+    pub fn mutate_and_roll_back(&mut self, n: u32) -> u32 {
+        let mut sum = 0u32;
+        for m in 0..n {
+            let key = item(m % 100);
+            let saved = self.cache.saved(&key);
+            self.run(Action::SetData {
+                key: key.clone(),
+                data: 1_000_000 + m,
+            });
+            self.run(Action::Rollback(vec![saved]));
+            sum = sum.wrapping_add(self.cache.get_query_data(&key).copied().unwrap_or(0));
+        }
+        sum
     }
 
     /// Answers every fetch in flight (untimed, between rounds).
