@@ -7,6 +7,7 @@ mod conformance;
 mod key;
 mod metrics;
 mod mutation;
+pub mod mutations;
 mod observer;
 mod persist;
 #[cfg(test)]

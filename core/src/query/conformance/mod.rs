@@ -15,6 +15,8 @@
 //!
 //! [`Sim`]: super::sim::Sim
 
+mod mutation_cache_test;
+mod mutations_test;
 mod query_cache_test;
 mod query_client_test;
 mod query_observer_test;
