@@ -41,7 +41,12 @@ export async function startServer({ seed = 0, faults = false, dist = process.env
     server.url = await new Promise((resolve, reject) => {
       // Seeding runs before the server listens: allow 1 s per 1,000 cases.
       const limit = 15_000 + seed;
-      const timer = setTimeout(() => reject(new Error(`server did not start in ${limit} ms`)), limit);
+      // A server that is too slow to start is killed, not left running:
+      // its open pipes would keep this test process alive for ever.
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`server did not start in ${limit} ms`));
+      }, limit);
       let out = "";
       child.stdout.on("data", (chunk) => {
         out += chunk;
