@@ -145,48 +145,37 @@ pub fn use_case(id: Memo<String>, enabled: Signal<bool>) -> UseQueryReturn<Case>
     )
 }
 
-/// The server's page of notes (`MAX_NOTES_PAGE`).
-const NOTES_PAGE: usize = 500;
 /// Pages read at the most (250,000 notes).
 const NOTES_PAGES: usize = 500;
 
-/// Every note of a case, page after page: a full page means there may be
-/// more after its last note.
+/// Every note of a case, page after page, following core's cursor rule.
 async fn all_notes(
     base: &str,
 ) -> Result<(std::sync::Arc<serde_json::Value>, String), crate::http::FetchError> {
+    use casefile_core::api::{next_notes_cursor, MAX_NOTES_PAGE};
     let mut all = Vec::new();
-    let mut path = format!("{base}?limit={NOTES_PAGE}");
+    let mut after: Option<String> = None;
+    let mut request_id = String::new();
     for _ in 0..NOTES_PAGES {
-        let (page, request_id) = get_value(&path).await?;
+        let mut path = format!("{base}?limit={MAX_NOTES_PAGE}");
+        if let Some(a) = &after {
+            path.push_str(&format!("&after={}", js_sys::encode_uri_component(a)));
+        }
+        let (page, id) = get_value(&path).await?;
+        request_id = id;
         let notes = page.as_array().cloned().unwrap_or_default();
-        let last = notes.last().and_then(|n| {
-            Some(format!(
-                "{}:{}",
-                n.get("created_at")?.as_i64()?,
-                n.get("id")?.as_str()?
-            ))
-        });
-        let full = notes.len() == NOTES_PAGE;
+        let last = notes
+            .last()
+            .and_then(|n| Some((n.get("created_at")?.as_i64()?, n.get("id")?.as_str()?)));
+        after = next_notes_cursor(notes.len(), last, MAX_NOTES_PAGE);
         all.extend(notes);
-        match last {
-            Some(after) if full => {
-                path = format!(
-                    "{base}?limit={NOTES_PAGE}&after={}",
-                    js_sys::encode_uri_component(&after)
-                );
-            }
-            _ => {
-                return Ok((
-                    std::sync::Arc::new(serde_json::Value::Array(all)),
-                    request_id,
-                ))
-            }
+        if after.is_none() {
+            break;
         }
     }
     Ok((
         std::sync::Arc::new(serde_json::Value::Array(all)),
-        String::new(),
+        request_id,
     ))
 }
 

@@ -206,10 +206,31 @@ pub struct ErrorBody {
 pub const MAX_PAGE_LIMIT: u32 = 500;
 /// Page size when none is given.
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+/// Most notes in one page of `GET /api/v1/cases/{id}/notes` (and the page
+/// size when none is given).
+pub const MAX_NOTES_PAGE: u32 = 500;
+
+/// The `after` cursor that follows a page of notes ending with `last`, or
+/// `None` when the page was the last one (shorter than `page`). The server
+/// reads it back as `created_at:id` (its `parse_cursor`).
+pub fn next_notes_cursor(page: usize, last: Option<(i64, &str)>, limit: u32) -> Option<String> {
+    let (created_at, id) = last?;
+    (page == limit as usize).then(|| format!("{created_at}:{id}"))
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_page_of_notes_has_a_next_cursor_and_a_short_one_none() {
+        assert_eq!(
+            next_notes_cursor(500, Some((7, "n1")), 500).as_deref(),
+            Some("7:n1")
+        );
+        assert_eq!(next_notes_cursor(499, Some((7, "n1")), 500), None);
+        assert_eq!(next_notes_cursor(0, None, 500), None);
+    }
 
     #[test]
     fn enums_round_trip_through_their_wire_names() {

@@ -817,16 +817,11 @@ pub async fn pull(
             ))
         })?,
     };
-    let limit = match p.limit.as_deref() {
-        None => 500,
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PULL).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_query(format!("limit must be from 1 to {MAX_PULL}, got `{s}`"))
-            })?,
-    };
+    let limit = i64::from(crate::routes::page_limit(
+        p.limit.as_deref(),
+        500,
+        MAX_PULL as u32,
+    )?);
     // Read the log's end first: every event up to it is committed, so a
     // page with nothing more to show may move the cursor there, past events
     // of cases this reader may not see, without skipping any it may.

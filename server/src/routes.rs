@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
 use casefile_core::access::Role;
+use casefile_core::api::MAX_NOTES_PAGE;
 use casefile_core::api::{
     Case, CasePage, Dashboard, Health, Note, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
@@ -20,8 +21,6 @@ pub const BUILD_VERSION: &str = match option_env!("CASEFILE_BUILD") {
 
 /// How many cases the dashboard lists as recently updated.
 const DASHBOARD_RECENT: u32 = 8;
-/// Most notes in one page of `GET /api/v1/cases/{id}/notes`.
-pub const MAX_NOTES_PAGE: u32 = 500;
 /// Longest search string accepted.
 const MAX_QUERY_CHARS: usize = 200;
 
@@ -51,7 +50,7 @@ pub struct ListParams {
 
 /// A page size: `default` when absent, else a whole number from 1 to
 /// `max` (`limit=` is as wrong as `limit=x`).
-fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+pub(crate) fn page_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
     let Some(s) = raw else { return Ok(default) };
     s.parse::<u32>()
         .ok()
