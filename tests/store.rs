@@ -4,6 +4,7 @@
 use casefile::store::{schema, Change, EventRecord, EventStore};
 use casefile_core::api::{CaseStatus, PulledEvent};
 use casefile_core::event::{CaseFields, CasePatch, DomainEvent, EventData, EventHeader};
+use casefile_core::sync::{StoreOp, SyncKind};
 use std::collections::HashSet;
 use wasm_bindgen_test::*;
 
@@ -30,6 +31,24 @@ fn retitle(title: &str) -> EventData {
         title: Some(title.into()),
         ..Default::default()
     })
+}
+
+/// The store's database, opened behind the store's back.
+async fn raw_db() -> indexed_db_futures::database::Database {
+    indexed_db_futures::database::Database::open(schema::DB_NAME)
+        .await
+        .unwrap()
+}
+
+/// A read-write transaction on its events.
+fn raw_write(
+    db: &indexed_db_futures::database::Database,
+) -> indexed_db_futures::transaction::Transaction<'_> {
+    use indexed_db_futures::prelude::*;
+    db.transaction(schema::EVENTS)
+        .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
+        .build()
+        .unwrap()
 }
 
 /// A case made, then retitled "`title` review": both events.
@@ -174,7 +193,6 @@ async fn two_handles_appending_at_once_never_reuse_a_stamp() {
 #[wasm_bindgen_test]
 async fn a_corrupted_record_is_quarantined_and_never_used() {
     use indexed_db_futures::prelude::*;
-    use indexed_db_futures::transaction::TransactionMode;
     let store = EventStore::open().await.unwrap();
     let case = case_id(3);
     let good = store.append(&case, &create("Intact")).await.unwrap();
@@ -184,14 +202,8 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
         .unwrap();
 
     // Change the stored event behind the store's back.
-    let db = indexed_db_futures::database::Database::open(schema::DB_NAME)
-        .await
-        .unwrap();
-    let tx = db
-        .transaction(schema::EVENTS)
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .unwrap();
+    let db = raw_db().await;
+    let tx = raw_write(&db);
     let events = tx.object_store(schema::EVENTS).unwrap();
     let mut record: EventRecord = events
         .get(victim.id.clone())
@@ -332,14 +344,16 @@ async fn refused_overruled_and_parked_events_leave_the_view_but_stay_listed() {
     let local = store.local_case(&case).await.unwrap().unwrap();
     assert_eq!(local.view.case.title, "Base");
     assert_eq!(local.pending, 0);
-    let refused = store.with_status(schema::REFUSED).await.unwrap();
+    let refused = store.with_status(SyncKind::Refused).await.unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(
         refused[0].0.sync_error.as_deref(),
         Some("title is reserved")
     );
     assert_eq!(
-        store.with_status(schema::PARKED).await.unwrap()[0].0.theirs,
+        store.with_status(SyncKind::Parked).await.unwrap()[0]
+            .0
+            .theirs,
         vec!["x"]
     );
     let (all, _) = store.records_for(&case).await.unwrap();
@@ -420,7 +434,6 @@ async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
 async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
     use indexed_db_futures::database::Database;
     use indexed_db_futures::prelude::*;
-    use indexed_db_futures::transaction::TransactionMode;
     let name = format!("casefile-test-upgrade-{}", js_sys::Date::now());
     let case = case_id(13);
     let old = remote(&case, "old-node", 7, 0, &create("Made before the upgrade"));
@@ -436,7 +449,7 @@ async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
         assert!(!db.object_store_names().any(|n| n == schema::SNAPSHOTS));
         let tx = db
             .transaction([schema::EVENTS, schema::META])
-            .with_mode(TransactionMode::Readwrite)
+            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
             .build()
             .unwrap();
         // A record as schema 1 wrote it: no server_version, no theirs.
@@ -500,4 +513,59 @@ async fn a_batch_appends_in_one_transaction_with_consecutive_stamps() {
     made[2].verify().unwrap();
     assert_eq!(store.replay(&b).await.unwrap().unwrap().case.title, "B2");
     assert_eq!(store.clock().await.unwrap().value(), before + 3);
+}
+
+/// A settlement's replacement and the mark on the event it replaces are one
+/// commit: when the mark cannot be written, the replacement is not there
+/// either (two transactions left both pending after a crash between them).
+#[wasm_bindgen_test]
+async fn a_commit_lands_whole_or_not_at_all() {
+    use indexed_db_futures::prelude::*;
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(77);
+    store.append(&case, &create("Atomic")).await.unwrap();
+    let before = store.pending_count().await.unwrap();
+    // A record that no longer reads as a record (damaged storage): marking
+    // it fails inside the transaction.
+    #[derive(serde::Serialize)]
+    struct Broken {
+        id: &'static str,
+        synced: &'static str,
+    }
+    let db = raw_db().await;
+    let tx = raw_write(&db);
+    tx.object_store(schema::EVENTS)
+        .unwrap()
+        .put(Broken {
+            id: "damaged",
+            synced: "?",
+        })
+        .serde()
+        .unwrap()
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(db);
+    let ops = [
+        StoreOp::Append {
+            case: case.clone(),
+            data: retitle("Replacement"),
+            caused_by: Some("damaged".into()),
+        },
+        StoreOp::Mark {
+            id: "damaged".into(),
+            change: Change::Overruled("replaced".into()),
+        },
+    ];
+    assert!(
+        store.commit(&ops).await.is_err(),
+        "the damaged record fails the mark"
+    );
+    let (events, _) = store.events_for(&case).await.unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "the replacement did not land without its mark"
+    );
+    assert_eq!(store.pending_count().await.unwrap(), before);
 }

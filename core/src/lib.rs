@@ -32,6 +32,8 @@ pub mod signin;
 pub mod small;
 pub mod strategy;
 #[cfg(feature = "std")]
+pub mod sync;
+#[cfg(feature = "std")]
 pub mod toast;
 
 pub use retry::{Failure, FailureClass, RetryDecision, RetryPolicy};

@@ -37,6 +37,10 @@ pub enum Route {
         /// Where answers are kept.
         cache: crate::strategy::RuntimeCache,
     },
+    /// A write of the app's to its own API: sent, and kept in the
+    /// worker's queue when the server cannot take it now
+    /// ([`crate::queue::is_queueable`]).
+    Queue,
     /// Everything else goes to the network untouched.
     Network,
 }
@@ -146,6 +150,9 @@ impl Precache {
 
     /// Chooses how to answer a request.
     pub fn route(&self, req: &RequestFacts<'_>) -> Route {
+        if crate::queue::is_queueable(req.method, req.path, req.same_origin) {
+            return Route::Queue;
+        }
         if req.method != "GET" || !req.same_origin {
             return Route::Network;
         }
@@ -197,6 +204,34 @@ mod tests {
             same_origin: true,
             navigate,
         }
+    }
+
+    #[test]
+    fn one_table_routes_writes_to_the_queue_and_nothing_else() {
+        let p = shell();
+        let write = |method, path, same_origin| RequestFacts {
+            method,
+            path,
+            same_origin,
+            navigate: false,
+        };
+        assert_eq!(
+            p.route(&write("POST", "/api/v1/events", true)),
+            Route::Queue
+        );
+        assert_eq!(
+            p.route(&write("DELETE", "/api/v1/cases/1", true)),
+            Route::Queue
+        );
+        assert_eq!(
+            p.route(&write("POST", "/api/v1/events", false)),
+            Route::Network
+        );
+        assert_eq!(
+            p.route(&write("POST", "/api/v1/auth/login", true)),
+            Route::Network
+        );
+        assert_ne!(p.route(&get("/api/v1/events", false)), Route::Queue);
     }
 
     #[test]

@@ -138,7 +138,9 @@ pub fn after_replay(
     entry.last_error = Some(describe(&failure));
     match policy.decide(&failure, entry.attempts, online, jitter) {
         RetryDecision::WaitForNetwork => Step::Wait,
-        RetryDecision::RetryIn(ms) if entry.attempts < 3 => {
+        // The dead-letter limit is the policy's: after `max_retries`
+        // counted failures the write is given up.
+        RetryDecision::RetryIn(ms) if entry.attempts < policy.max_retries => {
             entry.next_attempt_at = now + ms;
             Step::RetryAt(entry.next_attempt_at)
         }
@@ -335,6 +337,48 @@ pub enum ToPage {
     },
 }
 
+/// One replay at a time: a trigger while one runs makes it look once more
+/// when it ends (the worker's replay loop holds one of these).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayGate {
+    running: bool,
+    again: bool,
+}
+
+impl ReplayGate {
+    /// No replay running.
+    pub const fn new() -> Self {
+        ReplayGate {
+            running: false,
+            again: false,
+        }
+    }
+
+    /// Whether a replay runs.
+    pub fn running(&self) -> bool {
+        self.running
+    }
+
+    /// A replay wants to start: true when it may; false when one runs (it
+    /// will look once more at its end).
+    pub fn enter(&mut self) -> bool {
+        if self.running {
+            self.again = true;
+            false
+        } else {
+            self.running = true;
+            true
+        }
+    }
+
+    /// The running replay ended: true when it must run once more (a
+    /// trigger came meanwhile).
+    pub fn leave(&mut self) -> bool {
+        self.running = false;
+        core::mem::take(&mut self.again)
+    }
+}
+
 /// A queue id: `q`, the enqueue time (ms, 13 digits), `-`, a random number
 /// (12 digits). Ids sort by enqueue time, and [`queued_at`] reads it back.
 pub fn queue_id(now_ms: u64, random: u64) -> String {
@@ -408,6 +452,34 @@ pub enum ToWorker {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_trigger_during_a_replay_makes_it_look_once_more_not_run_twice() {
+        let mut gate = ReplayGate::default();
+        assert!(gate.enter());
+        assert!(!gate.enter(), "one at a time");
+        assert!(!gate.enter());
+        assert!(gate.leave(), "once more, not twice");
+        assert!(gate.enter());
+        assert!(!gate.leave());
+    }
+
+    #[test]
+    fn the_dead_letter_limit_is_the_policys() {
+        let mut e = entry("1", T0);
+        let server = Failure::Http {
+            status: 503,
+            retry_after_ms: None,
+        };
+        let mut steps = 0;
+        while !matches!(
+            after_replay(&mut e, Outcome::Failed(server), T0, 0.0, true),
+            Step::DeadLetter(_)
+        ) {
+            steps += 1;
+        }
+        assert_eq!(steps + 1, RetryPolicy::SYNC_QUEUE.max_retries as usize);
+    }
+
     #[test]
     fn queue_ids_carry_their_time_and_sort_by_it() {
         let early = queue_id(1_700_000_000_000, 42);

@@ -201,7 +201,7 @@ fn NoteForm(write: impl Fn(EventData) + Copy + 'static) -> impl IntoView {
     view! {
         <form class="form" on:submit=submit novalidate>
             <label for="note-body">"Add a note"</label>
-            <textarea id="note-body" rows="3" maxlength="5000" prop:value=body
+            <textarea id="note-body" rows="3" maxlength=casefile_core::event::NOTE_MAX.to_string() prop:value=body
                 on:input=move |ev| set_body.set(event_target_value(&ev))></textarea>
             <p class="muted">{move || match session.0.get() {
                 Some(me) => format!("Written as {}.", me.display_name),
@@ -311,17 +311,7 @@ fn describe(event: &casefile_core::event::DomainEvent) -> String {
 }
 
 fn sync_state(record: &crate::store::EventRecord) -> &'static str {
-    use crate::store::schema::*;
-    match record.synced {
-        PENDING => "pending",
-        SYNCED => "on the server",
-        REFUSED => "refused",
-        OVERRULED => "overruled",
-        PARKED => "conflict",
-        QUEUED => "queued",
-        DEAD => "failed",
-        _ => "unknown",
-    }
+    record.kind().word()
 }
 
 /// The audit trail: every event of the case in stamp order, with its stamp

@@ -3,50 +3,12 @@ use crate::store::LocalCase;
 use crate::sync::use_sync;
 use casefile_core::api::{Case, CaseStatus, Priority};
 use casefile_core::event::{
-    CaseFields, CasePatch, EventData, ASSIGNEE_MAX, TAGS_MAX, TAG_MAX, TITLE_MAX,
+    assignee_problem, parse_tags, patch_between, tags_problem, title_problem, CaseFields,
+    EventData, DESCRIPTION_MAX, TITLE_MAX,
 };
 use casefile_core::query::MutationStatus;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
-
-/// The title's problem, in words, if any (core's limits, in the form's
-/// wording; core checks again when the event is made).
-pub fn title_problem(title: &str) -> Option<String> {
-    let len = title.trim().chars().count();
-    if len == 0 {
-        Some("A title is required.".to_string())
-    } else if len > TITLE_MAX {
-        Some(format!("At most {TITLE_MAX} characters ({len} now)."))
-    } else {
-        None
-    }
-}
-
-/// The assignee's problem, if any.
-pub fn assignee_problem(assignee: &str) -> Option<String> {
-    let len = assignee.trim().chars().count();
-    (len > ASSIGNEE_MAX).then(|| format!("At most {ASSIGNEE_MAX} characters ({len} now)."))
-}
-
-/// The tags' problem, if any.
-pub fn tags_problem(text: &str) -> Option<String> {
-    let tags = parse_tags(text);
-    if tags.len() > TAGS_MAX {
-        return Some(format!("At most {TAGS_MAX} tags ({} now).", tags.len()));
-    }
-    tags.iter()
-        .find(|t| t.chars().count() > TAG_MAX)
-        .map(|t| format!("Each tag at most {TAG_MAX} characters (“{t}” is longer)."))
-}
-
-/// Comma-separated tags, trimmed, empty ones dropped.
-pub fn parse_tags(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
-}
 
 /// The form's fields as the person left them.
 fn fields_of(
@@ -67,19 +29,6 @@ fn fields_of(
         assignee: (!assignee.is_empty()).then_some(assignee),
         tags: parse_tags(tags),
         team,
-    }
-}
-
-/// Only what changed between `before` and `after` (a `case.updated` carries
-/// nothing else).
-pub fn patch_between(before: &Case, after: &CaseFields) -> CasePatch {
-    CasePatch {
-        title: (before.title != after.title).then(|| after.title.clone()),
-        description: (before.description != after.description).then(|| after.description.clone()),
-        status: (before.status != after.status).then_some(after.status),
-        priority: (before.priority != after.priority).then_some(after.priority),
-        assignee: (before.assignee != after.assignee).then(|| after.assignee.clone()),
-        tags: (before.tags != after.tags).then(|| after.tags.clone()),
     }
 }
 
@@ -269,7 +218,7 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
                 id="title"
                 name="title"
                 required
-                maxlength="400"
+                maxlength=TITLE_MAX.to_string()
                 aria-describedby="title-error"
                 aria-invalid=move || (touched.get() && title_error().is_some()).to_string()
                 prop:value=title
@@ -314,7 +263,7 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
                 on:input=move |ev| set_tags.set(event_target_value(&ev))/>
             {field_error("tags-error", Box::new(tags_error))}
             <label for="description">"Description"</label>
-            <textarea id="description" rows="5" maxlength="10000" prop:value=description
+            <textarea id="description" rows="5" maxlength=DESCRIPTION_MAX.to_string() prop:value=description
                 on:input=move |ev| set_description.set(event_target_value(&ev))></textarea>
             <p class="form-error" role="alert">{move || error.get()}</p>
             <p class="muted">"Saved on this device at once; it reaches the server as soon as there is a connection."</p>

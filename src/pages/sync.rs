@@ -1,6 +1,5 @@
 use crate::format::{now_ms, relative_time};
 use crate::online::use_online;
-use crate::store::schema::{OVERRULED, PARKED, REFUSED};
 use crate::store::{EventRecord, Quarantined};
 use crate::sync::{case_policy, set_case_policy, use_sync, use_sync_status};
 use crate::worker::worker_status;
@@ -129,14 +128,10 @@ fn Damaged(list: Vec<(Quarantined, bool)>) -> impl IntoView {
 /// One event that did not go through, readable, with what can be done.
 #[component]
 fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
-    let what = match record.synced {
-        REFUSED => "Refused by the server",
-        OVERRULED => "Settled by a conflict",
-        PARKED => "Conflict: waiting for your decision",
-        _ => "Other",
-    };
+    let kind = record.kind();
+    let what = kind.label();
     let data = serde_json::to_string_pretty(&event.data).unwrap_or_default();
-    let parked = record.synced == PARKED;
+    let parked = kind == casefile_core::sync::SyncKind::Parked;
     view! {
         <div class="problem" data-testid="sync-problem">
             <p><strong>{what}</strong>" · "{event.event_type.as_str()}" on "

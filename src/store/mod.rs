@@ -11,9 +11,9 @@
 //!   to the quarantine store with the reason, reported, and never used; the
 //!   pull cursor goes back to the start so the server's copy, if it has one,
 //!   comes back.
-//! - Each event keeps its sync state in `synced` ([`schema::PENDING`],
-//!   [`schema::SYNCED`], [`schema::REFUSED`], [`schema::OVERRULED`],
-//!   [`schema::PARKED`]): nothing is ever deleted, so nothing is lost.
+//! - Each event keeps its sync state (core's `SyncState`, stored as the
+//!   byte [`schema::kind_byte`] gives, in `synced`): nothing is ever
+//!   deleted, so nothing is lost.
 //! - All names and versions live in [`schema`].
 
 pub mod schema;
@@ -23,6 +23,8 @@ use casefile_core::event::{
     known_after_push, replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock,
     Snapshot, Stamp, SNAPSHOT_EVERY,
 };
+pub use casefile_core::sync::Change;
+use casefile_core::sync::{StoreOp, SyncKind, SyncState, Tracking};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
@@ -79,7 +81,7 @@ impl EventRecord {
             timestamp: event.timestamp as f64,
             clock: event.clock as f64,
             node_id: event.node_id.clone(),
-            synced: PENDING,
+            synced: kind_byte(SyncKind::Pending),
             sync_attempts: 0,
             last_sync_attempt: None,
             sync_error: None,
@@ -90,15 +92,75 @@ impl EventRecord {
         }
     }
 
+    /// Where the event stands, as core's typed state. A byte no version
+    /// wrote (a damaged record) reads as refused: shown, never resent.
+    pub fn tracking(&self) -> Tracking {
+        let reason = || self.sync_error.clone().unwrap_or_default();
+        let state = match byte_kind(self.synced) {
+            Some(SyncKind::Pending) => SyncState::Pending,
+            Some(SyncKind::Queued) => SyncState::Queued {
+                entry: self.queue_id.clone().unwrap_or_default(),
+            },
+            Some(SyncKind::Synced) => SyncState::Synced {
+                version: self.server_version.map(|v| v as u64),
+            },
+            Some(SyncKind::Refused) => SyncState::Refused(reason()),
+            Some(SyncKind::Overruled) => SyncState::Overruled(reason()),
+            Some(SyncKind::Parked) => SyncState::Parked {
+                theirs: self.theirs.clone(),
+            },
+            Some(SyncKind::Dead) => SyncState::Dead(reason()),
+            None => SyncState::Refused(format!(
+                "this record's sync state ({}) does not read",
+                self.synced
+            )),
+        };
+        let note = match state {
+            SyncState::Pending | SyncState::Queued { .. } => self.sync_error.clone(),
+            _ => None,
+        };
+        Tracking {
+            state,
+            attempts: self.sync_attempts,
+            last_attempt: self.last_sync_attempt.map(|t| t as u64),
+            note,
+        }
+    }
+
+    /// Stores `t` in the record's fields.
+    fn set_tracking(&mut self, t: &Tracking) {
+        self.synced = kind_byte(t.state.kind());
+        self.sync_error = t.message().map(str::to_string);
+        self.sync_attempts = t.attempts;
+        self.last_sync_attempt = t.last_attempt.map(|t| t as f64);
+        match &t.state {
+            SyncState::Queued { entry } => self.queue_id = Some(entry.clone()),
+            SyncState::Synced { version } => {
+                self.queue_id = None;
+                if let Some(v) = version {
+                    self.server_version = Some(*v as f64);
+                }
+            }
+            SyncState::Parked { theirs } => self.theirs = theirs.clone(),
+            SyncState::Pending => self.queue_id = None,
+            _ => {}
+        }
+    }
+
+    /// Its sync state's kind.
+    pub fn kind(&self) -> SyncKind {
+        self.tracking().state.kind()
+    }
+
     /// Whether the event counts in the case's state: on the server, or on
     /// its way (pending here, queued or dead-lettered in the worker).
     pub fn is_live(&self) -> bool {
-        matches!(self.synced, PENDING | SYNCED | QUEUED | DEAD)
+        self.kind().is_live()
     }
 
     /// Whether the event is not on the server yet but still meant to be.
     pub fn is_waiting(&self) -> bool {
-        matches!(self.synced, PENDING | QUEUED | DEAD)
+        self.kind().is_waiting()
     }
 
     /// The event, if the record is intact: it parses, its checksum holds, and
@@ -141,33 +203,6 @@ impl std::fmt::Display for StoreError {
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
-}
-
-/// What happened to one event after a push or a settlement.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// The server has it, at this version of its case.
-    Synced(u64),
-    /// The server refused it, saying why.
-    Refused(String),
-    /// A conflict settled it away (the reason says how).
-    Overruled(String),
-    /// A manual conflict with these server events, for the person to decide.
-    Parked(Vec<String>),
-    /// A push was tried and failed (the error is kept for the user).
-    Attempted(String),
-    /// The service worker queued its push under this id.
-    Queued(String),
-    /// The worker no longer holds the entry with this id and its answer was
-    /// missed (`casefile_core::queue::missed_answers`): pending again, to be
-    /// sent once more. Only an event still queued under that entry changes.
-    Unqueued(String),
-    /// The worker gave its push up (a dead letter), saying why.
-    Dead(String),
-    /// Refused for a case or version the server lacks while an earlier event
-    /// of its case is still on its way (`casefile_core::event::read_answer`):
-    /// pending again, saying what it waits for.
-    Wait(String),
 }
 
 /// What [`EventStore::receive`] did.
@@ -317,43 +352,88 @@ impl EventStore {
         &self,
         items: &[(String, EventData, Option<String>)],
     ) -> Result<Vec<DomainEvent>, StoreError> {
+        let ops: Vec<StoreOp> = items
+            .iter()
+            .map(|(case, data, caused_by)| StoreOp::Append {
+                case: case.clone(),
+                data: data.clone(),
+                caused_by: caused_by.clone(),
+            })
+            .collect();
+        self.commit(&ops).await
+    }
+
+    /// Applies `ops` in **one** transaction, in order: all of them or none
+    /// (a settlement's replacement and the mark on the event it replaces
+    /// land together). Returns the appended events.
+    ///
+    /// An append ticks the clock, bases the event on its case's known
+    /// server version, seals it and stores it pending. A mark goes through
+    /// core's transition ([`Tracking::apply`]); a synced event also moves
+    /// its case's known version by [`known_after_push`] (so give a case's
+    /// answers in version order).
+    pub async fn commit(&self, ops: &[StoreOp]) -> Result<Vec<DomainEvent>, StoreError> {
         let node_id = self.node_id().await?;
         let tx = self.write(&[EVENTS, META, AGGREGATES])?;
         let meta = tx.object_store(META).map_err(err)?;
         let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
-        let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
-        let mut bases: Vec<(&str, u64)> = Vec::new();
-        let mut made = Vec::with_capacity(items.len());
+        let mut clock = None;
+        let mut made = Vec::new();
         let now = js_sys::Date::now() as u64;
-        for (aggregate_id, data, causation_id) in items {
-            let base = match bases.iter().find(|(a, _)| a == aggregate_id) {
-                Some((_, v)) => *v,
-                None => {
-                    let v = get_num(&aggregates, aggregate_id).await? as u64;
-                    bases.push((aggregate_id, v));
-                    v
+        for op in ops {
+            match op {
+                StoreOp::Append {
+                    case,
+                    data,
+                    caused_by,
+                } => {
+                    let clock = match &mut clock {
+                        Some(c) => c,
+                        None => {
+                            clock.insert(LamportClock::at(get_num(&meta, META_CLOCK).await? as u64))
+                        }
+                    };
+                    let header = EventHeader {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        aggregate_id: case.clone(),
+                        node_id: node_id.clone(),
+                        clock: clock.tick(),
+                        base_version: get_num(&aggregates, case).await? as u64,
+                        timestamp: now,
+                    };
+                    let mut event = DomainEvent::new(header, data);
+                    if caused_by.is_some() {
+                        event.causation_id = caused_by.clone();
+                        event = event.seal();
+                    }
+                    // Issued, not awaited one by one: the commit reports any
+                    // failure (a failed request aborts the whole transaction).
+                    fire_record(&events, EventRecord::of(&event))?;
+                    made.push(event);
                 }
-            };
-            let header = EventHeader {
-                id: uuid::Uuid::new_v4().to_string(),
-                aggregate_id: aggregate_id.clone(),
-                node_id: node_id.clone(),
-                clock: clock.tick(),
-                base_version: base,
-                timestamp: now,
-            };
-            let mut event = DomainEvent::new(header, data);
-            if causation_id.is_some() {
-                event.causation_id = causation_id.clone();
-                event = event.seal();
+                StoreOp::Mark { id, change } => {
+                    let record: Option<EventRecord> = get_serde(&events, id.clone()).await?;
+                    let Some(mut record) = record else { continue };
+                    let mut tracking = record.tracking();
+                    if !tracking.apply(change, now) {
+                        continue;
+                    }
+                    if let Change::Synced(version) = change {
+                        let known = get_num(&aggregates, &record.aggregate_id).await? as u64;
+                        let next = known_after_push(known, *version);
+                        if next != known {
+                            put_js(&aggregates, &record.aggregate_id, (next as f64).into()).await?;
+                        }
+                    }
+                    record.set_tracking(&tracking);
+                    put_record(&events, record).await?;
+                }
             }
-            // Issued, not awaited one by one: the commit reports any failure
-            // (a failed request aborts the whole transaction).
-            fire_record(&events, EventRecord::of(&event))?;
-            made.push(event);
         }
-        put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        if let Some(clock) = clock {
+            put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        }
         tx.commit().await.map_err(err)?;
         Ok(made)
     }
@@ -486,28 +566,28 @@ impl EventStore {
     /// Pending events in stamp order (through the `synced` index).
     pub async fn unsynced(&self) -> Result<Vec<DomainEvent>, StoreError> {
         Ok(self
-            .with_status(PENDING)
+            .with_status(SyncKind::Pending)
             .await?
             .into_iter()
             .map(|(_, e)| e)
             .collect())
     }
 
-    /// Records in one sync state (e.g. [`REFUSED`], [`PARKED`]), in stamp
-    /// order.
+    /// Records in one sync state, in stamp order.
     pub async fn with_status(
         &self,
-        status: u8,
+        kind: SyncKind,
     ) -> Result<Vec<(EventRecord, DomainEvent)>, StoreError> {
         let records = self
-            .records(Some((INDEX_SYNCED, KeyRange::Only(status))))
+            .records(Some((INDEX_SYNCED, KeyRange::Only(kind_byte(kind)))))
             .await?;
         Ok(self.verified(records).await?.0)
     }
 
-    /// How many events are in sync state `status` (counted by the index,
-    /// no reads).
-    pub async fn count(&self, status: u8) -> Result<usize, StoreError> {
+    /// How many events are in sync state `kind` (counted by the index, no
+    /// reads).
+    pub async fn count(&self, kind: SyncKind) -> Result<usize, StoreError> {
+        let status = kind_byte(kind);
         let tx = self.db.transaction(EVENTS).build().map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let n = events
@@ -522,90 +602,35 @@ impl EventStore {
 
     /// How many events wait to be pushed by this page.
     pub async fn pending_count(&self) -> Result<usize, StoreError> {
-        self.count(PENDING).await
+        self.count(SyncKind::Pending).await
     }
 
     /// How many events are not on the server yet: pending here, or queued
     /// or dead-lettered in the worker. What the header shows.
     pub async fn waiting_count(&self) -> Result<usize, StoreError> {
-        Ok(self.count(PENDING).await? + self.count(QUEUED).await? + self.count(DEAD).await?)
+        self.count_of(&SyncKind::WAITING).await
     }
 
-    /// Applies what pushes and settlements decided, in one transaction. A
-    /// synced event also moves its case's known server version, by
-    /// [`known_after_push`] (so give a case's answers in version order).
-    pub async fn update(&self, changes: &[(String, Change)]) -> Result<(), StoreError> {
-        let tx = self.write(&[EVENTS, AGGREGATES])?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
-        let now = js_sys::Date::now();
-        for (id, change) in changes {
-            let record: Option<EventRecord> = get_serde(&events, id.clone()).await?;
-            let Some(mut record) = record else { continue };
-            match change {
-                Change::Synced(version) => {
-                    record.synced = SYNCED;
-                    record.sync_error = None;
-                    record.server_version = Some(*version as f64);
-                    let known = get_num(&aggregates, &record.aggregate_id).await? as u64;
-                    let next = known_after_push(known, *version);
-                    if next != known {
-                        put_js(&aggregates, &record.aggregate_id, (next as f64).into()).await?;
-                    }
-                }
-                Change::Refused(reason) | Change::Overruled(reason) => {
-                    record.synced = if matches!(change, Change::Refused(_)) {
-                        REFUSED
-                    } else {
-                        OVERRULED
-                    };
-                    record.sync_error = Some(reason.clone());
-                }
-                Change::Parked(theirs) => {
-                    record.synced = PARKED;
-                    record.theirs = theirs.clone();
-                    record.sync_error = Some("waiting for your decision".into());
-                }
-                Change::Attempted(error) => {
-                    record.sync_attempts += 1;
-                    record.last_sync_attempt = Some(now);
-                    record.sync_error = Some(error.clone());
-                }
-                Change::Queued(queue_id) => {
-                    // A later answer (synced, refused) is never undone.
-                    if !record.is_waiting() {
-                        continue;
-                    }
-                    record.synced = QUEUED;
-                    record.queue_id = Some(queue_id.clone());
-                    record.sync_error = None;
-                }
-                Change::Unqueued(queue_id) => {
-                    if record.synced != QUEUED || record.queue_id.as_ref() != Some(queue_id) {
-                        continue;
-                    }
-                    record.synced = PENDING;
-                    record.queue_id = None;
-                }
-                Change::Dead(reason) => {
-                    if !record.is_waiting() {
-                        continue;
-                    }
-                    record.synced = DEAD;
-                    record.sync_error = Some(reason.clone());
-                }
-                Change::Wait(reason) => {
-                    if !record.is_waiting() {
-                        continue;
-                    }
-                    record.synced = PENDING;
-                    record.queue_id = None;
-                    record.sync_error = Some(reason.clone());
-                }
-            }
-            put_record(&events, record).await?;
+    /// How many events are in any of `kinds`.
+    pub async fn count_of(&self, kinds: &[SyncKind]) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kind in kinds {
+            n += self.count(*kind).await?;
         }
-        tx.commit().await.map_err(err)
+        Ok(n)
+    }
+
+    /// Applies what pushes and settlements decided, in one transaction
+    /// ([`commit`](Self::commit) of marks only).
+    pub async fn update(&self, changes: &[(String, Change)]) -> Result<(), StoreError> {
+        let ops: Vec<StoreOp> = changes
+            .iter()
+            .map(|(id, change)| StoreOp::Mark {
+                id: id.clone(),
+                change: change.clone(),
+            })
+            .collect();
+        self.commit(&ops).await.map(|_| ())
     }
 
     /// Marks events synced: `(event id, case id, server version)`.
@@ -653,12 +678,13 @@ impl EventStore {
             let existing: Option<EventRecord> = get_serde(&events, event.id.clone()).await?;
             let record = match existing {
                 Some(mut r) => {
-                    if r.synced == SYNCED && r.server_version == Some(version as f64) {
+                    // This device's own event (a push whose answer was
+                    // lost), or a pull again: the server has it.
+                    let mut tracking = r.tracking();
+                    if !tracking.apply(&Change::Received(version), 0) {
                         continue;
                     }
-                    r.synced = SYNCED;
-                    r.sync_error = None;
-                    r.server_version = Some(version as f64);
+                    r.set_tracking(&tracking);
                     r
                 }
                 None => {
@@ -679,11 +705,11 @@ impl EventStore {
                             .await
                             .map_err(err)?;
                     }
-                    EventRecord {
-                        synced: SYNCED,
-                        server_version: Some(version as f64),
-                        ..EventRecord::of(event)
-                    }
+                    let mut r = EventRecord::of(event);
+                    r.set_tracking(&Tracking::with(SyncState::Synced {
+                        version: Some(version),
+                    }));
+                    r
                 }
             };
             put_record(&events, record).await?;
@@ -725,12 +751,12 @@ impl EventStore {
         // Settled prefix: every event up to the first one still in play.
         let settled = good
             .iter()
-            .take_while(|(r, _)| !r.is_waiting() && r.synced != PARKED)
+            .take_while(|(r, _)| r.kind().is_settled())
             .count();
         if settled >= SNAPSHOT_EVERY {
             let prefix: Vec<DomainEvent> = good[..settled]
                 .iter()
-                .filter(|(r, _)| r.synced == SYNCED)
+                .filter(|(r, _)| r.kind() == SyncKind::Synced)
                 .map(|(r, e)| with_server_version(r, e))
                 .collect();
             let next = Snapshot {
@@ -834,8 +860,8 @@ impl EventStore {
     /// The ids of the cases with events not yet delivered, sorted.
     pub async fn waiting_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut ids = Vec::new();
-        for status in [PENDING, QUEUED, DEAD] {
-            for (record, _) in self.with_status(status).await? {
+        for kind in SyncKind::WAITING {
+            for (record, _) in self.with_status(kind).await? {
                 ids.push(record.aggregate_id);
             }
         }

@@ -63,6 +63,26 @@ pub const QUEUED: u8 = 5;
 /// still shown, for the person to retry or discard.
 pub const DEAD: u8 = 6;
 
+/// The stored byte of a sync state: the only place the mapping lives.
+pub fn kind_byte(kind: casefile_core::sync::SyncKind) -> u8 {
+    use casefile_core::sync::SyncKind::*;
+    match kind {
+        Pending => PENDING,
+        Synced => SYNCED,
+        Refused => REFUSED,
+        Overruled => OVERRULED,
+        Parked => PARKED,
+        Queued => QUEUED,
+        Dead => DEAD,
+    }
+}
+
+/// The sync state a stored byte means; `None` for a byte no version wrote.
+pub fn byte_kind(byte: u8) -> Option<casefile_core::sync::SyncKind> {
+    use casefile_core::sync::SyncKind;
+    SyncKind::ALL.into_iter().find(|k| kind_byte(*k) == byte)
+}
+
 /// Creates or upgrades the schema from `old_version` to [`DB_VERSION`].
 pub fn upgrade(old_version: u32, db: &Database) -> indexed_db_futures::Result<()> {
     upgrade_to(old_version, u32::from(DB_VERSION), db)

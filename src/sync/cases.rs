@@ -64,7 +64,7 @@ impl SyncEngine {
             .cases
             .borrow_mut()
             .index
-            .plan(self.0.filling.get(), &waiting);
+            .plan(self.filling(), &waiting);
         let read = match &plan {
             Refresh::Nothing => return false,
             Refresh::Whole => store.cases(None).await,

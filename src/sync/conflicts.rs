@@ -3,7 +3,6 @@
 //! now (rules in `casefile_core::event::conflict`).
 
 use super::SyncEngine;
-use crate::store::schema::SYNCED;
 use casefile_core::event::{
     case_at_version, sides, ConflictPolicy, DomainEvent, EventData, FieldSides,
 };
@@ -51,7 +50,7 @@ impl SyncEngine {
             .history(&parked.aggregate_id)
             .await
             .into_iter()
-            .filter(|(r, _)| r.synced == SYNCED)
+            .filter(|(r, _)| r.kind() == casefile_core::sync::SyncKind::Synced)
             .filter_map(|(r, e)| Some((r.server_version? as u64, e)))
             .collect();
         let base = case_at_version(&settled, parked.base_version);

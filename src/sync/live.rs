@@ -1,21 +1,17 @@
 //! Live notices (`GET /api/v1/live`, a WebSocket): the server says its
 //! latest cursor on connect and after every commit, and the driver pulls.
-//! The socket sends `ping` every [`HEARTBEAT_MS`] and gives up on a
-//! connection silent for [`SILENCE_MS`]; it reconnects with core's
-//! [`LIVE_RECONNECT`] backoff and jitter, waiting for `online` first.
+//! The transport only: when to ping, when a silent connection is dead and
+//! how long to wait before reconnecting are `casefile_core::sync::live`'s
+//! rules. It waits for `online` before reconnecting.
 
 use super::SyncEngine;
 use casefile_core::api::LiveNotice;
-use casefile_core::event::{Trigger, LIVE_RECONNECT};
+use casefile_core::event::Trigger;
+use casefile_core::sync::live::{reconnect_wait, Beat, Liveness, ANSWER_POLL_MS, HEARTBEAT_MS};
 use futures_util::future::{select, Either};
 use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use leptos::prelude::*;
-
-/// How often the client says `ping`.
-pub const HEARTBEAT_MS: u64 = 25_000;
-/// A connection with nothing heard for this long is dead.
-pub const SILENCE_MS: u64 = 60_000;
 
 fn url() -> Option<String> {
     let location = window().location();
@@ -40,7 +36,7 @@ pub fn connect(engine: SyncEngine) {
                 shown(&engine, false);
             }
             failures += 1;
-            let wait = LIVE_RECONNECT.jittered_ms(failures, js_sys::Math::random());
+            let wait = reconnect_wait(failures, js_sys::Math::random());
             wait_or_answered(&engine, wait).await;
         }
     });
@@ -59,7 +55,6 @@ fn shown(engine: &SyncEngine, up: bool) {
 /// is back and the socket tries again at once (a backoff grown while the
 /// server was down would otherwise keep notices away for up to 30 s).
 async fn wait_or_answered(engine: &SyncEngine, wait_ms: u64) {
-    const STEP_MS: u64 = 500;
     let status = engine.status();
     let answered = move || {
         (
@@ -70,7 +65,7 @@ async fn wait_or_answered(engine: &SyncEngine, wait_ms: u64) {
     let before = answered();
     let mut waited = 0;
     while waited < wait_ms && answered() == before {
-        let step = STEP_MS.min(wait_ms - waited);
+        let step = ANSWER_POLL_MS.min(wait_ms - waited);
         crate::http::sleep_ms(step).await;
         waited += step;
     }
@@ -83,15 +78,13 @@ async fn session(engine: &SyncEngine) -> bool {
         return false;
     };
     let (mut write, mut read) = socket.split();
-    let mut heard = js_sys::Date::now() as u64;
-    let mut up = false;
+    let now = || js_sys::Date::now() as u64;
+    let mut live = Liveness::new(now());
     loop {
         let tick = Box::pin(crate::http::sleep_ms(HEARTBEAT_MS));
         match select(read.next(), tick).await {
             Either::Left((Some(Ok(Message::Text(text))), _)) => {
-                heard = js_sys::Date::now() as u64;
-                if !up {
-                    up = true;
+                if live.heard(now()) {
                     shown(engine, true);
                     engine.trigger(Trigger::LiveUp);
                 }
@@ -101,14 +94,13 @@ async fn session(engine: &SyncEngine) -> bool {
                     });
                 }
             }
-            Either::Left((Some(Ok(Message::Bytes(_))), _)) => {
-                heard = js_sys::Date::now() as u64;
-            }
-            Either::Left((None | Some(Err(_)), _)) => return up,
+            Either::Left((Some(Ok(Message::Bytes(_))), _)) => live.touch(now()),
+            Either::Left((None | Some(Err(_)), _)) => return live.was_up(),
             Either::Right(_) => {
-                let silent = js_sys::Date::now() as u64 - heard;
-                if silent > SILENCE_MS || write.send(Message::Text("ping".into())).await.is_err() {
-                    return up;
+                if live.beat(now()) == Beat::Dead
+                    || write.send(Message::Text("ping".into())).await.is_err()
+                {
+                    return live.was_up();
                 }
             }
         }

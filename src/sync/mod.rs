@@ -27,22 +27,17 @@ pub use worker_link::letter_events;
 
 use crate::http::{self, FetchError};
 use crate::query::{prefix, QueryClient};
-use crate::store::{Change, EventRecord, EventStore, LocalCase};
-use casefile_core::api::{PullResponse, PushRequest, PushResponse, TabNotice};
-use casefile_core::event::{
-    batch_key, batch_refused, hold_back, next_batch, read_answer, settle, DomainEvent, EventData,
-    EventHeader, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
+use crate::store::{EventRecord, EventStore, LocalCase};
+use casefile_core::api::{PullResponse, PushRequest, TabNotice};
+use casefile_core::event::{DomainEvent, EventData, Trigger};
+use casefile_core::sync::{
+    clamp_wait, resolve_ops, wakes_worker, Input, Io, Read, SyncKind, SyncMachine, MAX_WAIT_MS,
 };
-use casefile_core::query::QueryKey;
-use casefile_core::retry::Failure;
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures_util::StreamExt;
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
-
-/// Events pulled per request.
-const PULL_PAGE: usize = 500;
 
 /// What `POST /api/v1/events` answers: the server's results, or the service
 /// worker's `202 {"queued": id}` when the server could not take it now.
@@ -50,7 +45,7 @@ const PULL_PAGE: usize = 500;
 #[serde(untagged)]
 enum PushAnswer {
     Queued(casefile_core::queue::QueuedAnswer),
-    Done(PushResponse),
+    Done(casefile_core::api::PushResponse),
 }
 
 /// What the UI shows about sync, as signals (every tab has them; tabs that
@@ -112,13 +107,12 @@ impl SyncStatus {
 struct Inner {
     store: Result<EventStore, String>,
     status: SyncStatus,
-    schedule: RefCell<SyncSchedule>,
-    nudge: UnboundedSender<Trigger>,
-    wakeups: RefCell<Option<UnboundedReceiver<Trigger>>>,
+    /// The rules (core's `SyncMachine`); the syncing tab drives it.
+    machine: RefCell<SyncMachine>,
+    inbox: UnboundedSender<Input>,
+    inputs: RefCell<Option<UnboundedReceiver<Input>>>,
     client: QueryClient,
     channel: Option<web_sys::BroadcastChannel>,
-    /// The log started empty and the first catch-up is still running.
-    filling: std::cell::Cell<bool>,
     /// The case list's rows.
     cases: RefCell<cases::CaseList>,
 }
@@ -150,7 +144,7 @@ impl SyncEngine {
                 (0, 0)
             }
         };
-        let (nudge, wakeups) = unbounded();
+        let (inbox, inputs) = unbounded();
         let status = SyncStatus::new();
         status.pending.set(pending);
         if let Err(e) = &store {
@@ -159,15 +153,19 @@ impl SyncEngine {
         let engine = SyncEngine(Rc::new(Inner {
             store,
             status,
-            schedule: RefCell::new(SyncSchedule::new(now(), online(), pending, cursor)),
-            nudge,
-            wakeups: RefCell::new(Some(wakeups)),
+            machine: RefCell::new(SyncMachine::new(
+                now(),
+                online(),
+                cursor,
+                (js_sys::Math::random() * u64::MAX as f64) as u64,
+            )),
+            inbox,
+            inputs: RefCell::new(Some(inputs)),
             client,
             channel: tabs::channel(),
-            filling: std::cell::Cell::new(cursor == 0),
             cases: RefCell::new(Default::default()),
         }));
-        engine.refresh_counts().await;
+        engine.read_counts().await;
         tabs::listen(&engine);
         worker_link::listen(&engine);
         tabs::wire_triggers(&engine);
@@ -187,13 +185,20 @@ impl SyncEngine {
     }
 
     fn trigger(&self, t: Trigger) {
-        if matches!(
-            t,
-            Trigger::Start | Trigger::Online | Trigger::Focus | Trigger::LiveUp | Trigger::SyncNow
-        ) {
+        if wakes_worker(t) {
             worker_link::send(&casefile_core::queue::ToWorker::ReplayNow);
         }
-        let _ = self.0.nudge.unbounded_send(t);
+        self.input(Input::Trigger(t));
+    }
+
+    /// Hands the machine an input (the syncing tab's loop takes it).
+    fn input(&self, input: Input) {
+        let _ = self.0.inbox.unbounded_send(input);
+    }
+
+    /// The first catch-up of an empty log is still running.
+    pub(crate) fn filling(&self) -> bool {
+        self.0.machine.borrow().filling()
     }
 
     fn tell_tabs(&self, notice: &TabNotice) {
@@ -251,12 +256,8 @@ impl SyncEngine {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for status in [
-            crate::store::schema::PARKED,
-            crate::store::schema::REFUSED,
-            crate::store::schema::OVERRULED,
-        ] {
-            out.extend(store.with_status(status).await.unwrap_or_default());
+        for kind in SyncKind::PROBLEMS {
+            out.extend(store.with_status(kind).await.unwrap_or_default());
         }
         out
     }
@@ -287,17 +288,14 @@ impl SyncEngine {
             .ok_or("that event is gone")?;
         if let Some(data) = &data {
             check(&mine.aggregate_id, data)?;
-            store
-                .append_caused(&mine.aggregate_id, data, Some(mine.id.clone()))
-                .await
-                .map_err(|e| e.to_string())?;
         }
+        let appends = data.is_some();
         store
-            .update(&[(mine.id.clone(), Change::Overruled("resolved by you".into()))])
+            .commit(&resolve_ops(&mine, data))
             .await
             .map_err(|e| e.to_string())?;
-        self.refresh_attention().await;
-        if data.is_some() {
+        self.read_counts().await;
+        if appends {
             self.after_local_change(&[mine.aggregate_id]);
         }
         Ok(())
@@ -306,24 +304,15 @@ impl SyncEngine {
     /// The event store in figures, for the performance panel: events by
     /// sync state, quarantined records, the Lamport clock and this device.
     pub async fn store_figures(&self) -> Vec<(&'static str, String)> {
-        use crate::store::schema::*;
         let Ok(store) = self.store() else {
             return vec![("Event store", "unavailable".into())];
         };
         let mut out = Vec::new();
         let mut total = 0;
-        for (label, status) in [
-            ("On the server", SYNCED),
-            ("Pending", PENDING),
-            ("In the worker's queue", QUEUED),
-            ("Dead-lettered", DEAD),
-            ("Refused", REFUSED),
-            ("Overruled", OVERRULED),
-            ("In conflict", PARKED),
-        ] {
-            let n = store.count(status).await.unwrap_or(0);
+        for kind in SyncKind::ALL {
+            let n = store.count(kind).await.unwrap_or(0);
             total += n;
-            out.push((label, n.to_string()));
+            out.push((kind.label(), n.to_string()));
         }
         out.insert(0, ("Events", total.to_string()));
         let quarantined = store.quarantined().await.map_or(0, |q| q.len());
@@ -341,17 +330,25 @@ impl SyncEngine {
         self.tell_tabs(&TabNotice::SyncNow);
     }
 
-    async fn refresh_attention(&self) {
-        if let Ok(store) = self.store() {
-            let mut n = 0;
-            for status in [
-                crate::store::schema::PARKED,
-                crate::store::schema::REFUSED,
-                crate::store::schema::DEAD,
-            ] {
-                n += store.count(status).await.unwrap_or(0);
-            }
-            self.0.status.attention.set(n);
+    /// Reads the figures the header and sync center show.
+    async fn counts(&self) -> Result<Input, String> {
+        let store = self.store()?;
+        let e = |e: crate::store::StoreError| e.to_string();
+        Ok(Input::Counts {
+            pending: store.pending_count().await.map_err(e)?,
+            waiting: store.waiting_count().await.map_err(e)?,
+            attention: store.count_of(&SyncKind::ATTENTION).await.map_err(e)?,
+        })
+    }
+
+    /// Re-reads the figures into the status (any tab).
+    async fn read_counts(&self) {
+        if let Ok(Input::Counts {
+            waiting, attention, ..
+        }) = self.counts().await
+        {
+            self.0.status.pending.set(waiting);
+            self.0.status.attention.set(attention);
         }
     }
 
@@ -364,215 +361,10 @@ impl SyncEngine {
         self.cases_touched(&cases);
         self.0.status.revision.update(|r| *r += 1);
         let client = &self.0.client;
-        client.invalidate(prefix(QueryKey::new(["cases"])));
-        client.invalidate(prefix(QueryKey::new(["dashboard"])));
+        client.invalidate(prefix(casefile_core::query::QueryKey::new(["cases"])));
+        client.invalidate(prefix(casefile_core::query::QueryKey::new(["dashboard"])));
         if broadcast {
             self.tell_tabs(&TabNotice::Changed { aggregates: cases });
-        }
-    }
-
-    fn publish_status(&self) {
-        let s = self.0.status;
-        self.tell_tabs(&TabNotice::Status {
-            pending: s.pending.get_untracked(),
-            last_push: s.last_push.get_untracked(),
-            last_pull: s.last_pull.get_untracked(),
-            error: s.error.get_untracked(),
-        });
-    }
-
-    /// The sync loop; runs in the tab that holds the lock.
-    async fn run(self) {
-        let Some(mut wakeups) = self.0.wakeups.borrow_mut().take() else {
-            return;
-        };
-        // Whatever other tabs appended before this one took over.
-        if let Ok(store) = self.store() {
-            let pending = store.pending_count().await.unwrap_or(0);
-            self.0.schedule.borrow_mut().set_pending(pending, now());
-        }
-        self.refresh_counts().await;
-        worker_link::send(&casefile_core::queue::ToWorker::List);
-        worker_link::tick_while_queued(&self);
-        self.trigger(Trigger::Start);
-        loop {
-            while let Ok(t) = wakeups.try_recv() {
-                self.0.schedule.borrow_mut().trigger(t, now());
-            }
-            let due = self.0.schedule.borrow().due(now());
-            if due.push || due.pull {
-                self.0.status.syncing.set(true);
-                if due.push {
-                    self.push().await;
-                }
-                if due.pull {
-                    self.pull().await;
-                }
-                self.0.status.syncing.set(false);
-                self.publish_status();
-                continue;
-            }
-            let wait = self.0.schedule.borrow().next_wake().saturating_sub(now());
-            let sleep = Box::pin(http::sleep_ms(wait.clamp(50, 60_000)));
-            if let futures_util::future::Either::Right((Some(t), _)) =
-                futures_util::future::select(sleep, wakeups.next()).await
-            {
-                self.0.schedule.borrow_mut().trigger(t, now());
-            }
-        }
-    }
-
-    /// Pushes the next batch and applies the answers.
-    async fn push(&self) {
-        let Ok(store) = self.store() else { return };
-        let pending = store.unsynced().await.map_err(|e| e.to_string());
-        let (unsynced, elsewhere) = match (pending, self.elsewhere().await) {
-            (Ok(u), Ok(held)) => (u, held),
-            (Err(e), _) | (_, Err(e)) => {
-                return self.push_failed(&[], e, Failure::Network).await;
-            }
-        };
-        // Per-case order across paths (core::event::hold_back): an event
-        // waits while an earlier one of its case is in the worker's queue or
-        // dead-lettered; that one's answer triggers the next push.
-        let (unsynced, _held) = hold_back(unsynced, &elsewhere);
-        if unsynced.is_empty() {
-            self.0.schedule.borrow_mut().set_pending(0, now());
-            self.refresh_counts().await;
-            return;
-        }
-        let batch = next_batch(&unsynced);
-        let key = batch_key(&batch);
-        let body = PushRequest {
-            events: batch
-                .iter()
-                .map(|e| serde_json::to_value(e).expect("events encode"))
-                .collect(),
-        };
-        let body = serde_json::to_string(&body).expect("requests encode");
-        let answer = http::post_json::<PushAnswer>(
-            "/api/v1/events",
-            &body,
-            &[("Idempotency-Key", key.as_str())],
-        )
-        .await;
-        match answer {
-            Ok(PushAnswer::Done(response)) => {
-                self.apply_answer(&batch, &response).await;
-                self.0.status.error.set(None);
-            }
-            Ok(PushAnswer::Queued(casefile_core::queue::QueuedAnswer { queued })) => {
-                // The worker holds the batch now and replays it; its
-                // `synced` message brings the answer.
-                let changes: Vec<(String, Change)> = batch
-                    .iter()
-                    .map(|e| (e.id.clone(), Change::Queued(queued.clone())))
-                    .collect();
-                if let Err(e) = store.update(&changes).await {
-                    self.0.status.error.set(Some(e.to_string()));
-                }
-                worker_link::ask_for_background_sync();
-            }
-            Err(e) if batch_refused(&e.failure()) => {
-                // The whole batch refused (e.g. 400, 413): sending it again
-                // cannot help. Its events leave the view and stay listed.
-                let reason = format!("the server refused the batch: {e}");
-                self.notify(format!("Changes were refused and undone: {e}"));
-                let changes: Vec<(String, Change)> = batch
-                    .iter()
-                    .map(|ev| (ev.id.clone(), Change::Refused(reason.clone())))
-                    .collect();
-                if let Err(e) = store.update(&changes).await {
-                    self.0.status.error.set(Some(e.to_string()));
-                }
-                self.0.status.error.set(Some(reason));
-                let mut cases: Vec<String> = batch.iter().map(|e| e.aggregate_id.clone()).collect();
-                cases.sort();
-                cases.dedup();
-                self.changed(cases, true);
-            }
-            Err(e) => return self.push_failed(&batch, e.to_string(), e.failure()).await,
-        }
-        let remaining = self.sendable_count().await;
-        self.0.schedule.borrow_mut().push_done(
-            PushOutcome::Answered { remaining },
-            now(),
-            online(),
-            js_sys::Math::random(),
-        );
-        self.0.status.last_push.set(Some(now()));
-        self.refresh_counts().await;
-    }
-
-    /// Applies the server's answer to a batch (from this page's push or from
-    /// the worker's replay): synced, refused, or conflicts settled.
-    async fn apply_answer(&self, batch: &[&DomainEvent], response: &PushResponse) {
-        let Ok(store) = self.store() else { return };
-        let mut changes = Vec::new();
-        let mut conflicts = Vec::new();
-        let mut refused = Vec::new();
-        let elsewhere = self.elsewhere().await.unwrap_or_default();
-        for action in read_answer(batch, response, &elsewhere) {
-            match action {
-                LocalAction::MarkSynced { id, version } => {
-                    changes.push((id, Change::Synced(version.max(0) as u64)))
-                }
-                LocalAction::Reject { id, reason } => {
-                    refused.push(reason.clone());
-                    changes.push((id, Change::Refused(reason)))
-                }
-                LocalAction::Conflict { id, theirs, .. } => conflicts.push((id, theirs)),
-                LocalAction::Wait { id, reason } => changes.push((id, Change::Wait(reason))),
-                LocalAction::Retry { .. } => {}
-            }
-        }
-        // A case's known version moves one answer at a time, lowest first.
-        changes.sort_by_key(|(_, c)| match c {
-            Change::Synced(v) => *v,
-            _ => 0,
-        });
-        if let Err(e) = store.update(&changes).await {
-            self.0.status.error.set(Some(e.to_string()));
-        }
-        if let Some(first) = refused.first() {
-            let more = match refused.len() {
-                1 => String::new(),
-                n => format!(" ({} more refused; see the sync center)", n - 1),
-            };
-            self.notify(format!(
-                "The server refused a change, so it was undone: {first}{more}"
-            ));
-        }
-        if !conflicts.is_empty() {
-            // The colliding events must be here before settling.
-            while self.pull().await {}
-            self.settle(conflicts).await;
-        }
-        let mut cases: Vec<String> = batch.iter().map(|e| e.aggregate_id.clone()).collect();
-        cases.sort();
-        cases.dedup();
-        self.changed(cases, true);
-    }
-
-    /// This device's events that another path holds: queued in the worker
-    /// or dead-lettered there (what [`hold_back`] orders pushes behind).
-    async fn elsewhere(&self) -> Result<Vec<DomainEvent>, String> {
-        use crate::store::schema::{DEAD, QUEUED};
-        let store = self.store()?;
-        let mut out = Vec::new();
-        for status in [QUEUED, DEAD] {
-            let records = store.with_status(status).await.map_err(|e| e.to_string())?;
-            out.extend(records.into_iter().map(|(_, e)| e));
-        }
-        Ok(out)
-    }
-
-    /// How many pending events may be pushed now.
-    async fn sendable_count(&self) -> usize {
-        let Ok(store) = self.store() else { return 0 };
-        match (store.unsynced().await, self.elsewhere().await) {
-            (Ok(pending), Ok(elsewhere)) => hold_back(pending, &elsewhere).0.len(),
-            _ => 0,
         }
     }
 
@@ -584,147 +376,201 @@ impl SyncEngine {
             .update(|n| *n = Some((n.as_ref().map_or(1, |(k, _)| k + 1), text)));
     }
 
-    /// Re-reads the figures the header and sync center show.
-    async fn refresh_counts(&self) {
-        if let Ok(store) = self.store() {
-            if let Ok(n) = store.waiting_count().await {
-                self.0.status.pending.set(n);
-            }
-        }
-        self.refresh_attention().await;
-    }
-
-    async fn push_failed(&self, batch: &[&DomainEvent], error: String, failure: Failure) {
-        if let Ok(store) = self.store() {
-            let changes: Vec<(String, Change)> = batch
-                .iter()
-                .map(|e| (e.id.clone(), Change::Attempted(error.clone())))
-                .collect();
-            let _ = store.update(&changes).await;
-        }
-        self.0.schedule.borrow_mut().push_done(
-            PushOutcome::Failed(failure),
-            now(),
-            online(),
-            js_sys::Math::random(),
-        );
-        self.0.status.error.set(Some(error));
-        self.refresh_counts().await;
-    }
-
-    /// Settles each conflicted event against the latest server event it
-    /// collided with, by this device's [`case_policy`].
-    async fn settle(&self, conflicts: Vec<(String, Vec<String>)>) {
-        let Ok(store) = self.store() else { return };
-        for (id, theirs_ids) in conflicts {
-            let Ok(Some((_, mine))) = store.event(&id).await else {
-                continue;
-            };
-            let mut theirs = Vec::new();
-            for t in &theirs_ids {
-                if let Ok(Some((_, e))) = store.event(t).await {
-                    theirs.push(e);
-                }
-            }
-            let Some(latest) = theirs.into_iter().max_by_key(DomainEvent::stamp) else {
-                continue; // not pulled yet: it stays pending and is tried again
-            };
-            let change = match settle(case_policy(), &mine, &latest) {
-                Resolution::Drop => Change::Overruled(
-                    "another device changed the same fields later; its change stands".into(),
-                ),
-                Resolution::Park => Change::Parked(theirs_ids),
-                Resolution::Rebase(patch) => {
-                    let data = match mine.typed_data() {
-                        Ok(EventData::CaseUpdated(_)) => EventData::CaseUpdated(patch),
-                        Ok(other) => other,
-                        Err(_) => continue,
-                    };
-                    if let Err(e) = store
-                        .append_caused(&mine.aggregate_id, &data, Some(mine.id.clone()))
-                        .await
-                    {
-                        self.0.status.error.set(Some(e.to_string()));
-                        continue;
-                    }
-                    Change::Overruled("merged with another device's change and sent again".into())
-                }
-            };
-            let _ = store.update(&[(mine.id.clone(), change)]).await;
-        }
-    }
-
-    /// Pulls one page; true when more wait.
-    async fn pull(&self) -> bool {
-        let Ok(store) = self.store() else {
-            return false;
+    /// The sync loop; runs in the tab that holds the lock. It feeds the
+    /// machine its inputs and timeouts and carries out its I/O, one at a
+    /// time (the call order documented on `SyncMachine`).
+    async fn run(self) {
+        let Some(mut inputs) = self.0.inputs.borrow_mut().take() else {
+            return;
         };
-        let cursor = store.cursor().await.unwrap_or(0);
-        let path = format!("/api/v1/events?after={cursor}&limit={PULL_PAGE}");
-        let page: Result<PullResponse, FetchError> = http::get_json(&path).await;
-        let page = match page {
+        self.trigger(Trigger::Start);
+        loop {
+            while let Ok(input) = inputs.try_recv() {
+                self.handle(input);
+            }
+            self.drain().await;
+            let wait = self
+                .0
+                .machine
+                .borrow()
+                .poll_timeout()
+                .map_or(MAX_WAIT_MS, |at| clamp_wait(at, now()));
+            let sleep = Box::pin(http::sleep_ms(wait));
+            match futures_util::future::select(sleep, inputs.next()).await {
+                futures_util::future::Either::Right((Some(input), _)) => self.handle(input),
+                _ => self.0.machine.borrow_mut().handle_timeout(now()),
+            }
+        }
+    }
+
+    fn handle(&self, input: Input) {
+        let mut machine = self.0.machine.borrow_mut();
+        machine.set_policy(case_policy());
+        machine.handle(now(), input);
+    }
+
+    /// Carries out the machine's I/O until it has none, then shows its
+    /// figures.
+    async fn drain(&self) {
+        loop {
+            let io = self.0.machine.borrow_mut().poll_io();
+            let Some(io) = io else { break };
+            if let Some(answer) = self.execute(io).await {
+                self.handle(answer);
+            }
+        }
+        let figures = self.0.machine.borrow().figures().clone();
+        let s = self.0.status;
+        s.pending.set(figures.waiting);
+        s.attention.set(figures.attention);
+        s.syncing.set(figures.syncing);
+        s.last_push.set(figures.last_push);
+        s.last_pull.set(figures.last_pull);
+        s.error.set(figures.error);
+    }
+
+    /// One [`Io`]; the answer, when it asks for one.
+    async fn execute(&self, io: Io) -> Option<Input> {
+        let failed = |e: crate::store::StoreError| Input::ReadFailed(e.to_string());
+        let store = match self.store() {
+            Ok(s) => s,
+            Err(e) => return Some(Input::ReadFailed(e)),
+        };
+        match io {
+            Io::Read(Read::Pending) => {
+                Some(match (store.unsynced().await, self.elsewhere().await) {
+                    (Ok(unsynced), Ok(elsewhere)) => Input::Pending {
+                        unsynced,
+                        elsewhere,
+                    },
+                    (Err(e), _) | (_, Err(e)) => failed(e),
+                })
+            }
+            Io::Read(Read::Events(ids)) => {
+                let mut events = Vec::new();
+                for id in &ids {
+                    if let Ok(Some((_, e))) = store.event(id).await {
+                        events.push(e);
+                    }
+                }
+                Some(match self.elsewhere().await {
+                    Ok(elsewhere) => Input::Events { events, elsewhere },
+                    Err(e) => failed(e),
+                })
+            }
+            Io::Read(Read::Queued) => Some(match store.with_status(SyncKind::Queued).await {
+                Ok(records) => Input::Queued(
+                    records
+                        .into_iter()
+                        .filter_map(|(r, _)| Some((r.id, r.queue_id?)))
+                        .collect(),
+                ),
+                Err(e) => failed(e),
+            }),
+            Io::Read(Read::Counts) => Some(self.counts().await.unwrap_or_else(Input::ReadFailed)),
+            Io::Push { batch, key } => Some(self.push(&batch, &key).await),
+            Io::Pull { after, limit } => Some(self.pull(store, after, limit).await),
+            Io::Commit(ops) => match store.commit(&ops).await {
+                Ok(_) => None,
+                Err(e) => Some(Input::Committed(Err(e.to_string()))),
+            },
+            Io::Worker(message) => {
+                worker_link::send(&message);
+                None
+            }
+            Io::BackgroundSync => {
+                worker_link::ask_for_background_sync();
+                None
+            }
+            Io::Invalidate(keys) => {
+                for key in keys {
+                    self.0.client.invalidate(prefix(key));
+                }
+                None
+            }
+            Io::Tabs(notice) => {
+                self.tell_tabs(&notice);
+                None
+            }
+            Io::Changed(cases) => {
+                self.cases_touched(&cases);
+                self.0.status.revision.update(|r| *r += 1);
+                None
+            }
+            Io::Notify(text) => {
+                self.notify(text);
+                None
+            }
+        }
+    }
+
+    /// This device's events that another path holds: queued in the worker
+    /// or dead-lettered there.
+    async fn elsewhere(&self) -> Result<Vec<DomainEvent>, crate::store::StoreError> {
+        let Ok(store) = self.store() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for kind in [SyncKind::Queued, SyncKind::Dead] {
+            out.extend(store.with_status(kind).await?.into_iter().map(|(_, e)| e));
+        }
+        Ok(out)
+    }
+
+    /// Pushes one batch.
+    async fn push(&self, batch: &[DomainEvent], key: &str) -> Input {
+        let body = PushRequest {
+            events: batch
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("events encode"))
+                .collect(),
+        };
+        let body = serde_json::to_string(&body).expect("requests encode");
+        let path = casefile_core::sync::EVENTS_PATH;
+        match http::post_json::<PushAnswer>(path, &body, &[("Idempotency-Key", key)]).await {
+            Ok(PushAnswer::Done(response)) => Input::Pushed(response),
+            Ok(PushAnswer::Queued(q)) => Input::PushQueued { entry: q.queued },
+            Err(e) => Input::PushFailed {
+                failure: e.failure(),
+                message: e.to_string(),
+                online: online(),
+            },
+        }
+    }
+
+    /// Pulls one page and stores it.
+    async fn pull(&self, store: &EventStore, after: i64, limit: usize) -> Input {
+        let path = format!("/api/v1/events?after={after}&limit={limit}");
+        let page: PullResponse = match http::get_json(&path).await {
             Ok(p) => p,
             Err(e) => {
-                self.0.schedule.borrow_mut().pull_done(None, now());
-                if !matches!(e, FetchError::Network { .. }) {
-                    self.0.status.error.set(Some(e.to_string()));
+                return Input::PullFailed {
+                    network: matches!(e, FetchError::Network { .. }),
+                    message: e.to_string(),
                 }
-                return false;
             }
         };
         match store.receive(&page.events, page.next_cursor).await {
-            Ok(got) => {
-                if !got.bad.is_empty() {
-                    self.0.status.error.set(Some(format!(
-                        "{} events from the server failed verification and were set aside",
-                        got.bad.len()
-                    )));
-                }
-                self.0
-                    .schedule
-                    .borrow_mut()
-                    .pull_done(Some((page.next_cursor, page.has_more)), now());
-                self.0.status.last_pull.set(Some(now()));
-                // The first catch-up of an empty log (all its pages) only
-                // fills this device's log with what the server's answers
-                // already show; later pulls bring changes the cached
-                // queries have not seen.
-                let first_fill = self.0.filling.get();
-                if !page.has_more {
-                    self.0.filling.set(false);
-                }
-                if !first_fill {
-                    self.changed(got.aggregates, true);
-                } else {
-                    self.cases_touched(&got.aggregates);
-                    self.0.status.revision.update(|r| *r += 1);
-                }
-                page.has_more
-            }
-            Err(e) => {
-                self.0.schedule.borrow_mut().pull_done(None, now());
-                self.0.status.error.set(Some(e.to_string()));
-                false
-            }
+            Ok(got) => Input::Pulled {
+                next_cursor: page.next_cursor,
+                has_more: page.has_more,
+                aggregates: got.aggregates,
+                bad: got.bad.len(),
+            },
+            Err(e) => Input::PullFailed {
+                message: e.to_string(),
+                network: false,
+            },
         }
     }
 }
 
 /// Checks an event's data before it is stored, as the server will.
 fn check(case: &str, data: &EventData) -> Result<(), String> {
-    let creating = matches!(data, EventData::CaseCreated(_));
-    let probe = DomainEvent::new(
-        EventHeader {
-            id: uuid::Uuid::new_v4().to_string(),
-            aggregate_id: case.to_string(),
-            node_id: "check".into(),
-            clock: 1,
-            base_version: u64::from(!creating),
-            timestamp: 0,
-        },
-        data,
-    );
-    probe.validate().map(|_| ()).map_err(|e| e.to_string())
+    if uuid::Uuid::parse_str(case).is_err() {
+        return Err("aggregate_id: must be a UUID".into());
+    }
+    data.validate().map_err(|e| e.to_string())
 }
 
 /// The engine in context: a handle, as context values must be `Send`.

@@ -221,9 +221,6 @@ pub async fn respond_with(
     let own_origin = scope().location().origin();
     let method = request.method();
     let same_origin = url.origin() == own_origin;
-    if casefile_core::queue::is_queueable(&method, &url.pathname(), same_origin) {
-        return queue::send_or_queue(request, fetcher).await;
-    }
     let facts = RequestFacts {
         method: &method,
         path: &url.pathname(),
@@ -231,6 +228,7 @@ pub async fn respond_with(
         navigate,
     };
     match precache.route(&facts) {
+        Route::Queue => queue::send_or_queue(request, fetcher).await,
         Route::AppShell => match from_cache(precache, SHELL_PATH).await? {
             Some(response) => Ok(response),
             None => (fetcher)(request.clone()?).await,

@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use casefile_core::queue::{
     after_replay, due, excerpt, keeps, revive, stored_headers, waits_for_sign_in, DeadLetter,
-    Outcome, QueueStats, Step, StoredRequest, ToPage, ToWorker,
+    Outcome, QueueStats, ReplayGate, Step, StoredRequest, ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after_with, Failure};
 use core::cell::{Cell, RefCell};
@@ -35,8 +35,15 @@ const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
 static DB: Local<RefCell<Option<IdbDatabase>>> = Local(RefCell::new(None));
-static REPLAYING: Local<Cell<bool>> = Local(Cell::new(false));
-static AGAIN: Local<Cell<bool>> = Local(Cell::new(false));
+static GATE: Local<Cell<ReplayGate>> = Local(Cell::new(ReplayGate::new()));
+
+/// Passes the worker's replay gate through core's rule.
+fn gate(rule: impl FnOnce(&mut ReplayGate) -> bool) -> bool {
+    let mut g = GATE.get();
+    let answer = rule(&mut g);
+    GATE.set(g);
+    answer
+}
 /// Unreadable records seen by the last listing.
 static UNREADABLE: Local<Cell<usize>> = Local(Cell::new(0));
 
@@ -156,7 +163,7 @@ pub async fn stats() -> Result<QueueStats, JsValue> {
         queued: queued.len(),
         dead: dead.len(),
         next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
-        replaying: REPLAYING.get(),
+        replaying: GATE.get().running(),
         unreadable: UNREADABLE.get(),
         sign_in: queued.iter().filter(|e| waits_for_sign_in(e)).count(),
     })
@@ -341,14 +348,13 @@ fn schedule(at: u64) {
 /// not due yet, or the network is unreachable. One replay at a time: a
 /// trigger during a replay makes it look once more at the end.
 pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
-    if REPLAYING.replace(true) {
-        AGAIN.set(true);
+    if !gate(ReplayGate::enter) {
         return Ok(());
     }
     let result = replay_loop(&fetcher).await;
-    REPLAYING.set(false);
+    let again = gate(ReplayGate::leave);
     tell_stats().await;
-    if AGAIN.replace(false) {
+    if again {
         return Box::pin(replay(fetcher)).await;
     }
     result

@@ -20,8 +20,8 @@ for (const { seed, actions: ACTIONS } of RUNS) {
     console.log(`chaos seed ${seed}: faults ${JSON.stringify(run.tally.faults)}`);
     console.log(`chaos seed ${seed}: refusals ${JSON.stringify(run.tally.refusals)}`);
     console.log(table([run]));
-    if (run.stalls.length) console.log(`steps that stalled (reported, not failures): ${run.stalls.join(" | ")}`);
-    if (run.pageErrors.length) console.log(`page errors (reported, not failures): ${run.pageErrors.slice(0, 5).join(" | ")}`);
+    if (run.stalls.length) console.log(`steps retried once (reported; a second failure fails the run): ${run.stalls.join(" | ")}`);
+    if (run.pageErrors.length) console.log(`console errors (reported; uncaught exceptions and panics fail the run): ${run.pageErrors.slice(0, 5).join(" | ")}`);
     assert.deepEqual(run.problems, [], `seed ${seed} broke an invariant`);
     assert.equal(run.counts.lost, 0);
     assert.equal(run.counts.duplicates, 0);

@@ -207,13 +207,22 @@ export async function launchProfile() {
  * violations, uncaught errors, console errors.
  */
 export function watchProblems(page) {
-  const problems = { csp: [], errors: [] };
+  // `fatal`: an uncaught exception or a Rust panic / wasm trap: the app
+  // broke, whatever the network did (a failed request's console line is
+  // only an error).
+  const problems = { csp: [], errors: [], fatal: [] };
   page.on("console", (msg) => {
     const text = msg.text();
     if (/Content Security Policy|Refused to/i.test(text)) problems.csp.push(text);
-    else if (msg.type() === "error") problems.errors.push(text);
+    else if (msg.type() === "error") {
+      problems.errors.push(text);
+      if (/panicked at|RuntimeError|unreachable executed/.test(text)) problems.fatal.push(text);
+    }
   });
-  page.on("pageerror", (err) => problems.errors.push(String(err)));
+  page.on("pageerror", (err) => {
+    problems.errors.push(String(err));
+    problems.fatal.push(String(err));
+  });
   return problems;
 }
 

@@ -242,6 +242,9 @@ test("delete shows an Undo toast that restores the case; a refused write rolls b
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
+    // The page's timers run on Playwright's clock: the toasts' 4 s passes
+    // when the test says so, not in real time.
+    await page.clock.install();
     const id = await createCase(page, server, "Delete me, then undo");
     await page.getByTestId("toast").filter({ hasText: "Case created." }).waitFor();
     await until(async () => (await api(server, `/api/v1/cases/${id}`)).status === 200, "creation synced");
@@ -269,7 +272,7 @@ test("delete shows an Undo toast that restores the case; a refused write rolls b
     await page.locator(".case-badges .prio-critical").waitFor({ state: "detached" });
     await page.screenshot({ path: path.join(OUTPUT, "refused-toast.png") });
     // Errors stay until dismissed; Escape dismisses the newest toast.
-    await new Promise((r) => setTimeout(r, 4_500));
+    await page.clock.fastForward(4_500);
     assert.equal(await error.count(), 1);
     assert.equal(await page.getByTestId("toast").filter({ hasText: "Case created." }).count(), 0, "success toasts go after 4 s");
     await page.keyboard.press("Escape");

@@ -23,10 +23,15 @@ pub enum ConflictPolicy {
 /// What happens to the local write after a conflict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
-    /// Nothing of it survives: drop it (the UI shows it was overruled).
-    Drop,
-    /// Re-apply these fields on top of the server's version.
+    /// Nothing of it survives: it is overruled (kept, and shown so).
+    Overrule,
+    /// Re-apply these fields on top of the server's version: a new event
+    /// with this patch replaces it.
     Rebase(CasePatch),
+    /// Send the same change again on top of the server's version (a
+    /// creation, deletion, restore or note that is later than theirs): a
+    /// new event with this data replaces it.
+    Reissue(EventData),
     /// Keep it aside for the person to decide.
     Park,
 }
@@ -62,22 +67,26 @@ pub fn detect_conflicts(events: &[DomainEvent]) -> Vec<(usize, usize, BTreeSet<&
 /// Settles `mine` (a local, unsynced update) against `theirs` (the server's
 /// concurrent one) under `policy`.
 pub fn resolve(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent) -> Resolution {
-    let Ok(EventData::CaseUpdated(my_patch)) = mine.typed_data() else {
+    let my_patch = match mine.typed_data() {
+        Ok(EventData::CaseUpdated(patch)) => patch,
         // Creations, deletions and notes do not merge field by field: the
         // later one wins unless the person decides.
-        return match policy {
-            ConflictPolicy::Manual => Resolution::Park,
-            ConflictPolicy::ServerWins => Resolution::Drop,
-            _ if mine.stamp() > theirs.stamp() => Resolution::Rebase(CasePatch::default()),
-            _ => Resolution::Drop,
-        };
+        Ok(data) => {
+            return match policy {
+                ConflictPolicy::Manual => Resolution::Park,
+                ConflictPolicy::ServerWins => Resolution::Overrule,
+                _ if mine.stamp() > theirs.stamp() => Resolution::Reissue(data),
+                _ => Resolution::Overrule,
+            }
+        }
+        Err(_) => return Resolution::Overrule,
     };
     let mine_later = mine.stamp() > theirs.stamp();
     let result = match policy {
-        ConflictPolicy::ServerWins => return Resolution::Drop,
+        ConflictPolicy::ServerWins => return Resolution::Overrule,
         ConflictPolicy::Manual => return Resolution::Park,
         ConflictPolicy::ClientWins if mine_later => my_patch,
-        ConflictPolicy::ClientWins => return Resolution::Drop,
+        ConflictPolicy::ClientWins => return Resolution::Overrule,
         ConflictPolicy::Merge if mine_later => my_patch,
         ConflictPolicy::Merge => {
             let theirs_fields = theirs.typed_data().map(|d| d.fields()).unwrap_or_default();
@@ -85,7 +94,7 @@ pub fn resolve(policy: ConflictPolicy, mine: &DomainEvent, theirs: &DomainEvent)
         }
     };
     if result.fields().is_empty() {
-        Resolution::Drop
+        Resolution::Overrule
     } else {
         Resolution::Rebase(result)
     }

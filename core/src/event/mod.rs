@@ -3,6 +3,7 @@
 
 mod clock;
 mod conflict;
+mod form;
 mod judge;
 mod model;
 mod order;
@@ -24,11 +25,12 @@ pub use conflict::{
     case_at_version, detect_conflicts, field_label, field_text, overlap, patch_text, resolution,
     resolve, sides, ConflictPolicy, FieldSides, Resolution,
 };
+pub use form::{assignee_problem, parse_tags, patch_between, tags_problem, title_problem};
 pub use judge::{judge, Applied, Verdict};
 pub use model::{
     validate_fields, validate_patch, AggregateType, CaseFields, CasePatch, DomainEvent, EventData,
-    EventError, EventHeader, EventType, NoteData, ASSIGNEE_MAX, DESCRIPTION_MAX, TAGS_MAX, TAG_MAX,
-    TITLE_MAX,
+    EventError, EventHeader, EventType, NoteData, ASSIGNEE_MAX, AUTHOR_MAX, DESCRIPTION_MAX,
+    NOTE_MAX, TAGS_MAX, TAG_MAX, TITLE_MAX,
 };
 pub use order::{hold_back, read_answer};
 pub use replay::{apply, replay, replay_from, CaseView, Snapshot, SNAPSHOT_EVERY};

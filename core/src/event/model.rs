@@ -406,6 +406,28 @@ pub fn validate_fields(f: &CaseFields) -> Result<(), EventError> {
     check_tags(&f.tags)
 }
 
+/// Most characters in a note.
+pub const NOTE_MAX: usize = 5_000;
+/// Most characters in a note's author.
+pub const AUTHOR_MAX: usize = 100;
+
+impl EventData {
+    /// Checks the data's own rules (lengths, required fields, ids), as the
+    /// server will: what a form may offer before any event is made.
+    pub fn validate(&self) -> Result<(), EventError> {
+        match self {
+            EventData::CaseCreated(f) => validate_fields(f),
+            EventData::CaseUpdated(p) => validate_patch(p),
+            EventData::CaseDeleted | EventData::CaseRestored => Ok(()),
+            EventData::NoteAdded(n) => {
+                check_uuid("note_id", &n.note_id)?;
+                check_len("body", &n.body, 1, NOTE_MAX)?;
+                check_len("author", &n.author, 1, AUTHOR_MAX)
+            }
+        }
+    }
+}
+
 /// Validates a patch: at least one field, each within its limits.
 pub fn validate_patch(p: &CasePatch) -> Result<(), EventError> {
     if p.fields().is_empty() {
@@ -540,21 +562,10 @@ impl DomainEvent {
             return Err(invalid("version", "must be base_version + 1"));
         }
         let data = self.typed_data()?;
-        match &data {
-            EventData::CaseCreated(f) => {
-                if self.base_version != 0 {
-                    return Err(invalid("base_version", "a new case starts from version 0"));
-                }
-                validate_fields(f)?
-            }
-            EventData::CaseUpdated(p) => validate_patch(p)?,
-            EventData::CaseDeleted | EventData::CaseRestored => {}
-            EventData::NoteAdded(n) => {
-                check_uuid("note_id", &n.note_id)?;
-                check_len("body", &n.body, 1, 5_000)?;
-                check_len("author", &n.author, 1, 100)?;
-            }
+        if matches!(data, EventData::CaseCreated(_)) && self.base_version != 0 {
+            return Err(invalid("base_version", "a new case starts from version 0"));
         }
+        data.validate()?;
         Ok(data)
     }
 

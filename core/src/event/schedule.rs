@@ -119,6 +119,11 @@ impl SyncSchedule {
         self.pending
     }
 
+    /// Whether the browser was last known online.
+    pub fn online(&self) -> bool {
+        self.online
+    }
+
     /// Failed pushes in a row.
     pub fn push_failures(&self) -> u32 {
         self.push_failures

@@ -22,15 +22,7 @@ fn event(node: &str, clock: u64, base: u64, data: EventData) -> DomainEvent {
 }
 
 fn created(title: &str) -> EventData {
-    EventData::CaseCreated(CaseFields {
-        title: title.into(),
-        description: String::new(),
-        status: CaseStatus::Open,
-        priority: Priority::Medium,
-        assignee: None,
-        tags: vec![],
-        team: None,
-    })
+    crate::sync::testkit::new_case(title)
 }
 
 fn patch(p: CasePatch) -> EventData {
@@ -350,7 +342,7 @@ fn each_policy_settles_a_conflict() {
 
     assert_eq!(
         resolve(ConflictPolicy::ServerWins, &mine_late, &theirs),
-        Resolution::Drop
+        Resolution::Overrule
     );
     assert_eq!(
         resolve(ConflictPolicy::Manual, &mine_late, &theirs),
@@ -358,7 +350,7 @@ fn each_policy_settles_a_conflict() {
     );
     assert_eq!(
         resolve(ConflictPolicy::ClientWins, &mine_early, &theirs),
-        Resolution::Drop
+        Resolution::Overrule
     );
     assert!(
         matches!(resolve(ConflictPolicy::ClientWins, &mine_late, &theirs), Resolution::Rebase(p) if p.title.as_deref() == Some("Mine"))
@@ -379,7 +371,7 @@ fn each_policy_settles_a_conflict() {
     let only_title = update("a", 5, 3, title("Mine"));
     assert_eq!(
         resolve(ConflictPolicy::Merge, &only_title, &theirs),
-        Resolution::Drop
+        Resolution::Overrule
     );
 }
 

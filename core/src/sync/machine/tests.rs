@@ -1,0 +1,514 @@
+use super::*;
+use crate::api::{PulledEvent, PushResult, PushStatus};
+use crate::event::CasePatch;
+use crate::queue::{QueueStats, StoredRequest};
+use crate::sync::testkit::{new_case, MemStore};
+use crate::sync::SyncState;
+
+const T0: u64 = 1_790_000_000_000;
+const CASE: &str = "c0000000-0000-4000-8000-000000000001";
+
+fn create() -> EventData {
+    new_case("Rent arrears")
+}
+
+fn retitle(t: &str) -> EventData {
+    EventData::CaseUpdated(CasePatch {
+        title: Some(t.into()),
+        ..Default::default()
+    })
+}
+
+/// Takes every pending output.
+fn drain(m: &mut SyncMachine) -> Vec<Io> {
+    std::iter::from_fn(|| m.poll_io()).collect()
+}
+
+/// Carries out outputs against `store` until the machine asks for the
+/// network; returns that request (and everything else seen).
+fn run_to_network(m: &mut SyncMachine, store: &mut MemStore, now: u64) -> (Option<Io>, Vec<Io>) {
+    let mut seen = Vec::new();
+    while let Some(io) = m.poll_io() {
+        match &io {
+            Io::Read(r) => {
+                let answer = store.read(r);
+                seen.push(io);
+                m.handle(now, answer);
+            }
+            Io::Commit(ops) => {
+                store.commit(ops, now);
+                seen.push(io);
+            }
+            Io::Push { .. } | Io::Pull { .. } => return (Some(io), seen),
+            _ => seen.push(io),
+        }
+    }
+    (None, seen)
+}
+
+/// Runs until idle, answering pulls with an empty page (no push expected).
+fn idle(m: &mut SyncMachine, store: &mut MemStore, now: u64) -> Vec<Io> {
+    let mut all = Vec::new();
+    loop {
+        let (io, seen) = run_to_network(m, store, now);
+        all.extend(seen);
+        match io {
+            None => return all,
+            Some(Io::Pull { after, .. }) => m.handle(now, pulled_nothing(after)),
+            Some(other) => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn started(store: &mut MemStore) -> SyncMachine {
+    let mut m = SyncMachine::new(T0, true, store.cursor, 1);
+    m.handle(T0, Input::Trigger(Trigger::Start));
+    m
+}
+
+fn applied(batch: &[DomainEvent], first_version: i64) -> PushResponse {
+    PushResponse {
+        results: batch
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                PushResult::new(&e.id, PushStatus::Applied, Some(first_version + i as i64))
+            })
+            .collect(),
+        cursor: 0,
+    }
+}
+
+fn pulled_nothing(cursor: i64) -> Input {
+    Input::Pulled {
+        next_cursor: cursor,
+        has_more: false,
+        aggregates: vec![],
+        bad: 0,
+    }
+}
+
+#[test]
+fn nothing_happens_before_start_then_waiting_events_are_pushed() {
+    let mut store = MemStore::new("device-a");
+    store.append(CASE, &create(), None, T0);
+    let mut m = SyncMachine::new(T0, true, 0, 1);
+    m.handle_timeout(T0 + 10_000);
+    assert!(
+        drain(&mut m).is_empty(),
+        "the tab may not hold the lock yet"
+    );
+    m.handle(T0, Input::Trigger(Trigger::Start));
+    let (io, seen) = run_to_network(&mut m, &mut store, T0);
+    assert!(seen.contains(&Io::Worker(ToWorker::List)));
+    let Some(Io::Push { batch, key }) = io else {
+        panic!("expected a push, got {io:?}")
+    };
+    assert_eq!(batch.len(), 1);
+    assert_eq!(key, batch_key(&batch.iter().collect::<Vec<_>>()));
+    assert_eq!(m.poll_timeout(), None, "waiting for the answer");
+    m.handle(T0 + 5, Input::Pushed(applied(&batch, 1)));
+    let (io, seen) = run_to_network(&mut m, &mut store, T0 + 5);
+    assert!(
+        seen.iter()
+            .any(|io| matches!(io, Io::Commit(ops) if ops.len() == 1)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        store.state(&batch[0].id),
+        Some(&SyncState::Synced { version: Some(1) })
+    );
+    assert!(
+        matches!(io, Some(Io::Pull { after: 0, .. })),
+        "then the pull: {io:?}"
+    );
+    assert_eq!(m.figures().last_push, Some(T0 + 5));
+}
+
+#[test]
+fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
+    let mut store = MemStore::new("device-a");
+    store.append(CASE, &create(), None, T0);
+    let mut m = started(&mut store);
+    let (Some(Io::Push { batch, .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(T0, Input::Pushed(applied(&batch, 1)));
+    let (Some(Io::Pull { .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(T0, pulled_nothing(1));
+    // A later title edit collides with another device's, stamped earlier.
+    let mut other = MemStore::new("device-0");
+    let theirs = other.append(CASE, &retitle("Theirs"), None, T0);
+    let mine = store.append(CASE, &retitle("Mine"), None, T0 + 1);
+    assert!(mine.stamp() > theirs.stamp());
+    m.handle(T0 + 1, Input::Trigger(Trigger::Appended));
+    m.handle_timeout(T0 + 1_000);
+    let (Some(Io::Push { batch, .. }), _) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
+        panic!()
+    };
+    let conflict = PushResponse {
+        results: vec![PushResult {
+            conflicts_with: vec![theirs.id.clone()],
+            ..PushResult::new(&batch[0].id, PushStatus::Conflict, Some(2))
+        }],
+        cursor: 2,
+    };
+    m.handle(T0 + 1_000, Input::Pushed(conflict));
+    // Catch up: page one of two, then two; only then read and settle.
+    let (Some(Io::Pull { after, .. }), _) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
+        panic!()
+    };
+    assert_eq!(after, 1);
+    m.handle(
+        T0 + 1_000,
+        Input::Pulled {
+            next_cursor: 1,
+            has_more: true,
+            aggregates: vec![],
+            bad: 0,
+        },
+    );
+    let (Some(Io::Pull { .. }), seen) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
+        panic!()
+    };
+    assert!(seen.is_empty(), "no settlement before every page: {seen:?}");
+    let cases = store.receive(
+        &[PulledEvent {
+            seq: 2,
+            event: theirs.clone(),
+            version: 2,
+        }],
+        2,
+    );
+    m.handle(
+        T0 + 1_000,
+        Input::Pulled {
+            next_cursor: 2,
+            has_more: false,
+            aggregates: cases,
+            bad: 0,
+        },
+    );
+    let (_, seen) = run_to_network(&mut m, &mut store, T0 + 1_000);
+    let settlement = seen
+        .iter()
+        .find_map(|io| match io {
+            Io::Commit(ops) if ops.iter().any(|op| matches!(op, StoreOp::Append { .. })) => {
+                Some(ops.clone())
+            }
+            _ => None,
+        })
+        .expect("a settlement commit");
+    assert!(
+        matches!(&settlement[..], [StoreOp::Append { caused_by: Some(c), .. }, StoreOp::Mark { id, change: Change::Overruled(_) }] if *c == mine.id && *id == mine.id),
+        "the replacement and the mark in one commit: {settlement:?}"
+    );
+    assert!(matches!(
+        store.state(&mine.id),
+        Some(SyncState::Overruled(_))
+    ));
+    let Input::Pending { unsynced, .. } = store.read(&Read::Pending) else {
+        panic!()
+    };
+    assert_eq!(unsynced.len(), 1, "the rebased title waits to be sent");
+    assert_eq!(unsynced[0].causation_id.as_deref(), Some(mine.id.as_str()));
+}
+
+#[test]
+fn a_later_creation_that_collides_is_reissued_not_emptied() {
+    let mut other = MemStore::new("device-a");
+    let theirs = other.append(CASE, &create(), None, T0);
+    // Mine is stamped after theirs (its clock heard theirs).
+    let mut store = MemStore::new("device-b");
+    store.receive(
+        &[PulledEvent {
+            seq: 1,
+            event: theirs.clone(),
+            version: 1,
+        }],
+        1,
+    );
+    let mine = store.append(CASE, &EventData::CaseDeleted, None, T0);
+    let mut m = SyncMachine::new(T0, true, 0, 1);
+    m.set_policy(ConflictPolicy::Merge);
+    let theirs_ids = [theirs.id.clone()];
+    let ops = m.settlement(&mine.id, &theirs_ids, &[mine.clone(), theirs]);
+    assert!(
+        matches!(
+            &ops[..],
+            [
+                StoreOp::Append {
+                    data: EventData::CaseDeleted,
+                    ..
+                },
+                StoreOp::Mark { .. }
+            ]
+        ),
+        "{ops:?}"
+    );
+}
+
+#[test]
+fn a_refused_batch_is_refused_whole_and_told_and_a_network_failure_backs_off() {
+    let mut store = MemStore::new("device-a");
+    let made = store.append(CASE, &create(), None, T0);
+    let mut m = started(&mut store);
+    let (Some(Io::Push { .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(
+        T0,
+        Input::PushFailed {
+            failure: Failure::Network,
+            message: "offline".into(),
+            online: true,
+        },
+    );
+    let (io, _) = run_to_network(&mut m, &mut store, T0);
+    assert!(matches!(io, Some(Io::Pull { .. })));
+    m.handle(
+        T0,
+        Input::PullFailed {
+            message: "offline".into(),
+            network: true,
+        },
+    );
+    let (io, _) = run_to_network(&mut m, &mut store, T0);
+    assert_eq!(io, None);
+    assert_eq!(store.events[&made.id].1.attempts, 1);
+    assert_eq!(store.events[&made.id].1.state, SyncState::Pending);
+    let wake = m.poll_timeout().unwrap();
+    assert!(wake > T0 + 1_000, "it waits, it does not spin");
+    m.handle(T0 + 10, Input::Trigger(Trigger::Online));
+    let (Some(Io::Push { .. }), _) = run_to_network(&mut m, &mut store, T0 + 10) else {
+        panic!("online pushes at once")
+    };
+    m.handle(
+        T0 + 10,
+        Input::PushFailed {
+            failure: Failure::Http {
+                status: 413,
+                retry_after_ms: None,
+            },
+            message: "413 Payload Too Large".into(),
+            online: true,
+        },
+    );
+    let (_, seen) = run_to_network(&mut m, &mut store, T0 + 10);
+    assert!(matches!(store.state(&made.id), Some(SyncState::Refused(_))));
+    assert!(seen
+        .iter()
+        .any(|io| matches!(io, Io::Notify(t) if t.contains("refused"))));
+    assert!(seen.iter().any(|io| matches!(io, Io::Invalidate(_))));
+}
+
+#[test]
+fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
+    let mut store = MemStore::new("device-a");
+    let mut m = started(&mut store);
+    let (Some(Io::Pull { .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(
+        T0,
+        Input::Pulled {
+            next_cursor: 500,
+            has_more: true,
+            aggregates: vec![CASE.into()],
+            bad: 0,
+        },
+    );
+    let (_, seen) = run_to_network(&mut m, &mut store, T0);
+    assert!(
+        !seen.iter().any(|io| matches!(io, Io::Invalidate(_))),
+        "{seen:?}"
+    );
+    assert!(m.filling());
+    m.handle(T0, pulled_nothing(600));
+    assert!(!m.filling());
+    m.handle(T0, Input::Trigger(Trigger::Notice { cursor: 601 }));
+    let (Some(Io::Pull { after: 600, .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(
+        T0,
+        Input::Pulled {
+            next_cursor: 601,
+            has_more: false,
+            aggregates: vec![CASE.into()],
+            bad: 0,
+        },
+    );
+    let seen = drain(&mut m);
+    assert!(
+        seen.iter().any(|io| matches!(io, Io::Invalidate(_))),
+        "{seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .any(|io| matches!(io, Io::Tabs(TabNotice::Changed { .. }))));
+}
+
+fn letter_of(events: &[DomainEvent], entry: &str) -> DeadLetter {
+    DeadLetter {
+        request: StoredRequest {
+            id: entry.into(),
+            url: format!("https://casefile.example{EVENTS_PATH}"),
+            method: "POST".into(),
+            headers: vec![],
+            body: serde_json::to_string(&PushRequest {
+                events: events
+                    .iter()
+                    .map(|e| serde_json::to_value(e).unwrap())
+                    .collect(),
+            })
+            .unwrap(),
+            idempotency_key: "batch-x".into(),
+            enqueued_at: T0,
+            attempts: 3,
+            next_attempt_at: T0,
+            last_error: None,
+            last_status: Some(503),
+        },
+        reason: "gave up after 3 tries".into(),
+        status: Some(503),
+        excerpt: String::new(),
+        dead_at: T0,
+    }
+}
+
+#[test]
+fn worker_messages_move_queued_events_and_wait_for_a_running_flow() {
+    let mut store = MemStore::new("device-a");
+    store.append(CASE, &create(), None, T0);
+    let mut m = started(&mut store);
+    let (Some(Io::Push { batch, .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!()
+    };
+    m.handle(
+        T0,
+        Input::PushQueued {
+            entry: "q-1".into(),
+        },
+    );
+    let (io, seen) = run_to_network(&mut m, &mut store, T0);
+    assert!(seen.contains(&Io::BackgroundSync));
+    assert!(matches!(io, Some(Io::Pull { .. })), "{io:?}");
+    assert_eq!(
+        store.state(&batch[0].id),
+        Some(&SyncState::Queued {
+            entry: "q-1".into()
+        })
+    );
+    // The worker's answer arrives while a pull runs: it waits for it.
+    let answer = ToPage::Synced {
+        id: "q-1".into(),
+        url: EVENTS_PATH.into(),
+        status: 200,
+        body: serde_json::to_string(&applied(&batch, 1)).unwrap(),
+    };
+    m.handle(T0, Input::Worker(answer));
+    let (io, _) = run_to_network(&mut m, &mut store, T0);
+    assert_eq!(io, None);
+    assert!(matches!(
+        store.state(&batch[0].id),
+        Some(SyncState::Queued { .. })
+    ));
+    m.handle(T0, pulled_nothing(0));
+    let (_, seen) = run_to_network(&mut m, &mut store, T0);
+    assert_eq!(
+        store.state(&batch[0].id),
+        Some(&SyncState::Synced { version: Some(1) }),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&Io::Worker(ToWorker::List)));
+}
+
+#[test]
+fn a_dead_letter_is_shown_and_a_missed_answer_is_sent_again() {
+    let mut store = MemStore::new("device-a");
+    let a = store.append(CASE, &create(), None, T0);
+    let b = store.append(CASE, &retitle("Two"), None, T0);
+    store.commit(
+        &[
+            StoreOp::Mark {
+                id: a.id.clone(),
+                change: Change::Queued(crate::queue::queue_id(T0, 1)),
+            },
+            StoreOp::Mark {
+                id: b.id.clone(),
+                change: Change::Queued(crate::queue::queue_id(T0, 2)),
+            },
+        ],
+        T0,
+    );
+    let mut m = started(&mut store);
+    idle(&mut m, &mut store, T0);
+    m.handle(
+        T0,
+        Input::Worker(ToPage::DeadLettered {
+            letter: Box::new(letter_of(
+                std::slice::from_ref(&a),
+                &crate::queue::queue_id(T0, 1),
+            )),
+        }),
+    );
+    let (_, seen) = run_to_network(&mut m, &mut store, T0);
+    assert!(matches!(store.state(&a.id), Some(SyncState::Dead(_))));
+    assert!(seen
+        .iter()
+        .any(|io| matches!(io, Io::Notify(t) if t.contains("could not be delivered"))));
+    // Later the listing no longer has b's entry: its answer was missed.
+    let later = T0 + 3_600_000;
+    m.handle(
+        later,
+        Input::Worker(ToPage::Listing {
+            queued: vec![],
+            dead: vec![letter_of(
+                std::slice::from_ref(&a),
+                &crate::queue::queue_id(T0, 1),
+            )],
+        }),
+    );
+    idle(&mut m, &mut store, later);
+    assert_eq!(store.state(&b.id), Some(&SyncState::Pending));
+    assert!(matches!(store.state(&a.id), Some(SyncState::Dead(_))));
+}
+
+#[test]
+fn the_worker_is_nudged_while_it_holds_writes() {
+    let mut store = MemStore::new("device-a");
+    let mut m = started(&mut store);
+    idle(&mut m, &mut store, T0);
+    m.handle_timeout(T0 + TICK_MS);
+    assert!(
+        !idle(&mut m, &mut store, T0 + TICK_MS).contains(&Io::Worker(ToWorker::ReplayNow)),
+        "nothing queued"
+    );
+    m.handle(
+        T0 + TICK_MS,
+        Input::Worker(ToPage::Stats {
+            stats: QueueStats {
+                queued: 2,
+                ..Default::default()
+            },
+        }),
+    );
+    let at = m.poll_timeout().unwrap();
+    assert!(at <= T0 + 2 * TICK_MS);
+    m.handle_timeout(T0 + 2 * TICK_MS);
+    assert!(idle(&mut m, &mut store, T0 + 2 * TICK_MS).contains(&Io::Worker(ToWorker::ReplayNow)));
+}
+
+#[test]
+fn urls_of_event_pushes_are_recognised() {
+    assert!(is_event_push("https://a.example/api/v1/events"));
+    assert!(is_event_push("/api/v1/events?x=1"));
+    assert!(!is_event_push("https://a.example/api/v1/events/x"));
+    assert!(!is_event_push("https://a.example/api/v1/cases"));
+    assert_eq!(clamp_wait(0, 10), MIN_WAIT_MS);
+    assert_eq!(clamp_wait(u64::MAX, 10), MAX_WAIT_MS);
+    assert!(wakes_worker(Trigger::Focus) && !wakes_worker(Trigger::Appended));
+}
