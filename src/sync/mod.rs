@@ -469,7 +469,7 @@ impl SyncEngine {
             }),
             Io::Read(Read::Counts) => Some(self.counts().await.unwrap_or_else(Input::ReadFailed)),
             Io::Push { batch, key } => Some(self.push(&batch, &key).await),
-            Io::Pull { after, limit } => Some(self.pull(store, after, limit).await),
+            Io::Pull { limit } => Some(self.pull(store, limit).await),
             Io::Commit(ops) => match store.commit(&ops).await {
                 Ok(_) => None,
                 Err(e) => Some(Input::Committed(Err(e.to_string()))),
@@ -539,7 +539,16 @@ impl SyncEngine {
     }
 
     /// Pulls one page and stores it.
-    async fn pull(&self, store: &EventStore, after: i64, limit: usize) -> Input {
+    async fn pull(&self, store: &EventStore, limit: usize) -> Input {
+        let after = match store.cursor().await {
+            Ok(after) => after,
+            Err(e) => {
+                return Input::PullFailed {
+                    message: e.to_string(),
+                    network: false,
+                }
+            }
+        };
         let path = format!("/api/v1/events?after={after}&limit={limit}");
         let page: PullResponse = match http::get_json(&path).await {
             Ok(p) => p,

@@ -243,7 +243,8 @@ impl Device {
                         self.failed_push(now);
                     }
                 }
-                Io::Pull { after, limit } => {
+                Io::Pull { limit } => {
+                    let after = self.store.cursor;
                     let answer = if self.online {
                         let page = server.page(after, limit);
                         let aggregates = self.store.receive(&page.events, page.next_cursor);

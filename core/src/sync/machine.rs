@@ -170,11 +170,12 @@ pub enum Io {
         /// The batch's idempotency key.
         key: String,
     },
-    /// `GET` a page of events after `after`, store it (the receive rule),
-    /// and answer [`Input::Pulled`] or [`Input::PullFailed`].
+    /// `GET` a page of events after the **store's** cursor, store it (the
+    /// receive rule), and answer [`Input::Pulled`] or
+    /// [`Input::PullFailed`]. The store's cursor is the truth: a record set
+    /// aside as damaged moves it back to 0, so the server's good copy comes
+    /// again.
     Pull {
-        /// The cursor.
-        after: i64,
         /// The page size.
         limit: usize,
     },
@@ -518,10 +519,7 @@ impl SyncMachine {
     }
 
     fn pull(&mut self) {
-        self.out.push_back(Io::Pull {
-            after: self.schedule.cursor(),
-            limit: PULL_PAGE,
-        });
+        self.out.push_back(Io::Pull { limit: PULL_PAGE });
     }
 
     fn commit(&mut self, ops: Vec<StoreOp>) {

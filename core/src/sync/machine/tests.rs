@@ -54,7 +54,7 @@ fn idle(m: &mut SyncMachine, store: &mut MemStore, now: u64) -> Vec<Io> {
         all.extend(seen);
         match io {
             None => return all,
-            Some(Io::Pull { after, .. }) => m.handle(now, pulled_nothing(after)),
+            Some(Io::Pull { .. }) => m.handle(now, pulled_nothing(store.cursor)),
             Some(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -118,10 +118,7 @@ fn nothing_happens_before_start_then_waiting_events_are_pushed() {
         store.state(&batch[0].id),
         Some(&SyncState::Synced { version: Some(1) })
     );
-    assert!(
-        matches!(io, Some(Io::Pull { after: 0, .. })),
-        "then the pull: {io:?}"
-    );
+    assert!(matches!(io, Some(Io::Pull { .. })), "then the pull: {io:?}");
     assert_eq!(m.figures().last_push, Some(T0 + 5));
 }
 
@@ -157,10 +154,10 @@ fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
     };
     m.handle(T0 + 1_000, Input::Pushed(conflict));
     // Catch up: page one of two, then two; only then read and settle.
-    let (Some(Io::Pull { after, .. }), _) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
+    let (Some(Io::Pull { .. }), _) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
         panic!()
     };
-    assert_eq!(after, 1);
+    assert_eq!(m.schedule().cursor(), 1);
     m.handle(
         T0 + 1_000,
         Input::Pulled {
@@ -329,7 +326,7 @@ fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
     m.handle(T0, pulled_nothing(600));
     assert!(!m.filling());
     m.handle(T0, Input::Trigger(Trigger::Notice { cursor: 601 }));
-    let (Some(Io::Pull { after: 600, .. }), _) = run_to_network(&mut m, &mut store, T0) else {
+    let (Some(Io::Pull { .. }), _) = run_to_network(&mut m, &mut store, T0) else {
         panic!()
     };
     m.handle(
