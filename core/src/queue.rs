@@ -23,6 +23,9 @@ use crate::retry::{Failure, FailureClass, RetryDecision, RetryPolicy};
 use crate::small::{decimal, padded};
 use serde::{Deserialize, Serialize};
 
+mod machine;
+pub use machine::{Effects, Next, Queue, QueueOp};
+
 /// The most of a failed answer's body kept in a dead letter.
 pub const EXCERPT_MAX: usize = 2 * 1024;
 /// How often a worker with open pages looks at its queue.

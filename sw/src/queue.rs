@@ -7,11 +7,11 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use casefile_core::queue::{
-    after_replay, due, excerpt, keeps, revive, stored_headers, waits_for_sign_in, DeadLetter,
-    Outcome, QueueStats, ReplayGate, Step, StoredRequest, ToPage, ToWorker,
+    stored_headers, DeadLetter, Effects, Next, Outcome, Queue, QueueOp, QueueStats, StoredRequest,
+    ToPage, ToWorker,
 };
 use casefile_core::retry::{parse_retry_after_with, Failure};
-use core::cell::{Cell, RefCell};
+use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -35,17 +35,14 @@ const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
 
 static DB: Local<RefCell<Option<IdbDatabase>>> = Local(RefCell::new(None));
-static GATE: Local<Cell<ReplayGate>> = Local(Cell::new(ReplayGate::new()));
+/// Core's queue machine: every decision the replay makes is its. This file
+/// stores what it says and sends what it names.
+static MACHINE: Local<RefCell<Queue>> = Local(RefCell::new(Queue::new()));
 
-/// Passes the worker's replay gate through core's rule.
-fn gate(rule: impl FnOnce(&mut ReplayGate) -> bool) -> bool {
-    let mut g = GATE.get();
-    let answer = rule(&mut g);
-    GATE.set(g);
-    answer
+/// Asks the machine (never across an await).
+fn machine<T>(ask: impl FnOnce(&mut Queue) -> T) -> T {
+    ask(&mut MACHINE.borrow_mut())
 }
-/// Unreadable records seen by the last listing.
-static UNREADABLE: Local<Cell<usize>> = Local(Cell::new(0));
 
 fn scope() -> ServiceWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -141,32 +138,49 @@ async fn write(
     idb::commit(&tx).await
 }
 
-async fn save(entry: &StoredRequest) -> Result<(), JsValue> {
-    write(QUEUE, Some((&entry.id, entry.to_js())), QUEUE, None).await
+/// Carries out the machine's effects: each store op in its own transaction,
+/// then the messages, then the timer.
+async fn apply(effects: Effects) -> Result<(), JsValue> {
+    for op in effects.ops {
+        match op {
+            QueueOp::Put(e) => write(QUEUE, Some((&e.id, e.to_js())), QUEUE, None).await?,
+            QueueOp::Remove(id) => write(QUEUE, None, QUEUE, Some(&id)).await?,
+            QueueOp::Bury(letter) => {
+                let id = letter.request.id.clone();
+                write(DEAD, Some((&id, letter.to_js())), QUEUE, Some(&id)).await?
+            }
+            QueueOp::Revive(e) => write(QUEUE, Some((&e.id, e.to_js())), DEAD, Some(&e.id)).await?,
+            QueueOp::Forget(id) => write(DEAD, None, DEAD, Some(&id)).await?,
+        }
+    }
+    for message in &effects.tell {
+        tell(message).await;
+    }
+    if let Some(at) = effects.wake_at {
+        schedule(at);
+    }
+    Ok(())
 }
 
-/// Everything queued (oldest first) and every dead letter.
-pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
-    let (mut queued, bad_queued): (Vec<StoredRequest>, _) = readable(&records(QUEUE).await?);
-    casefile_core::small::sort_by(&mut queued, |a, b| {
-        (a.enqueued_at, &a.id) < (b.enqueued_at, &b.id)
-    });
+/// Loads the machine from the store (the store is the truth: a restarted
+/// worker has nothing else, and tests write it directly).
+async fn load() -> Result<(), JsValue> {
+    let (queued, bad_queued): (Vec<StoredRequest>, _) = readable(&records(QUEUE).await?);
     let (dead, bad_dead) = readable(&records(DEAD).await?);
-    UNREADABLE.set(bad_queued + bad_dead);
-    Ok((queued, dead))
+    machine(|q| q.load(queued, dead, bad_queued + bad_dead));
+    Ok(())
+}
+
+/// Everything queued (oldest first) and every dead letter, as stored.
+pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
+    load().await?;
+    Ok(machine(|q| (q.queued().to_vec(), q.dead().to_vec())))
 }
 
 /// The queue's figures, unreadable records included.
 pub async fn stats() -> Result<QueueStats, JsValue> {
-    let (queued, dead) = listing().await?;
-    Ok(QueueStats {
-        queued: queued.len(),
-        dead: dead.len(),
-        next_attempt_at: queued.iter().map(|e| e.next_attempt_at).min(),
-        replaying: GATE.get().running(),
-        unreadable: UNREADABLE.get(),
-        sign_in: queued.iter().filter(|e| waits_for_sign_in(e)).count(),
-    })
+    load().await?;
+    Ok(machine(|q| q.stats()))
 }
 
 /// Tells every page (all tabs, controlled or not).
@@ -291,7 +305,7 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
             key
         }
     };
-    let mut entry = StoredRequest {
+    let entry = StoredRequest {
         id: new_id(),
         method: request.method(),
         url: request.url(),
@@ -304,28 +318,24 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
         last_error: None,
         last_status: None,
     };
-    let outcome = match (fetcher)(to_request(&entry)?).await {
+    let (first, answer) = match (fetcher)(to_request(&entry)?).await {
         Ok(response) => match failure_of(&response) {
-            Some(failure) if keeps(&failure) => Outcome::Failed(failure),
-            _ => return Ok(response),
+            Some(failure) => (Outcome::Failed(failure), Some(response)),
+            None => (Outcome::Delivered, Some(response)),
         },
-        Err(_) => Outcome::Failed(Failure::Network),
+        Err(_) => (Outcome::Failed(Failure::Network), None),
     };
-    match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
-        Step::RetryAt(_) | Step::Wait | Step::SignIn => {}
-        // The first try cannot exhaust the attempts; keep it either way.
-        Step::Remove | Step::DeadLetter(_) => entry.next_attempt_at = now(),
+    let id = entry.id.clone();
+    let kept = machine(|q| q.enqueue(entry, first, now(), js_sys::Math::random(), online()));
+    match (kept, answer) {
+        (Some(effects), _) => {
+            apply(effects).await?;
+            queued_answer(&id)
+        }
+        // Not kept: the answer goes back to the page as it is.
+        (None, Some(response)) => Ok(response),
+        (None, None) => Err(JsValue::from_str("unreachable and not kept")),
     }
-    save(&entry).await?;
-    tell(&ToPage::Queued {
-        id: entry.id.clone(),
-    })
-    .await;
-    tell_stats().await;
-    if entry.attempts > 0 {
-        schedule(entry.next_attempt_at);
-    }
-    queued_answer(&entry.id)
 }
 
 /// Wakes the replay at `at` while the worker lives (pages also ask). Only a
@@ -345,14 +355,15 @@ fn schedule(at: u64) {
 }
 
 /// Replays the queue, oldest first, until it is empty, the oldest entry is
-/// not due yet, or the network is unreachable. One replay at a time: a
-/// trigger during a replay makes it look once more at the end.
+/// not due yet, or the replay pauses (core's `Queue` decides each step).
+/// One replay at a time: a trigger during a replay makes it look once more
+/// at the end.
 pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
-    if !gate(ReplayGate::enter) {
+    if !machine(Queue::start) {
         return Ok(());
     }
     let result = replay_loop(&fetcher).await;
-    let again = gate(ReplayGate::leave);
+    let again = machine(Queue::finish);
     tell_stats().await;
     if again {
         return Box::pin(replay(fetcher)).await;
@@ -361,88 +372,45 @@ pub async fn replay(fetcher: Fetcher) -> Result<(), JsValue> {
 }
 
 async fn replay_loop(fetcher: &Fetcher) -> Result<(), JsValue> {
-    tell_stats().await;
+    load().await?;
+    tell(&machine(|q| q.stats_message())).await;
     loop {
-        // One read per pass, oldest first; a new pass picks up writes queued
-        // meanwhile.
-        let (queued, _) = listing().await?;
-        if queued.is_empty() {
+        let entry = match machine(|q| q.next(now())) {
+            Next::Send(entry) => entry,
+            Next::At(at) => {
+                schedule(at);
+                return Ok(());
+            }
+            Next::Idle => return Ok(()),
+        };
+        let (outcome, status, body) = match (fetcher)(to_request(&entry)?).await {
+            Ok(response) => {
+                let failure = failure_of(&response);
+                let body = body_text(&response).await;
+                (
+                    failure.map_or(Outcome::Delivered, Outcome::Failed),
+                    Some(response.status()),
+                    body,
+                )
+            }
+            Err(_) => (Outcome::Failed(Failure::Network), None, String::new()),
+        };
+        let (effects, go_on) = machine(|q| {
+            q.answered(
+                &entry.id,
+                outcome,
+                status,
+                body,
+                now(),
+                js_sys::Math::random(),
+                online(),
+            )
+        });
+        apply(effects).await?;
+        if !go_on {
             return Ok(());
         }
-        for entry in queued {
-            if due(core::slice::from_ref(&entry), now()).is_none() {
-                // FIFO: the oldest is not due yet, so nothing behind it is.
-                schedule(entry.next_attempt_at);
-                return Ok(());
-            }
-            if !replay_one(fetcher, entry).await? {
-                return Ok(());
-            }
-        }
     }
-}
-
-/// Sends one entry and records what follows; false when the network is
-/// unreachable (the replay stops there).
-async fn replay_one(fetcher: &Fetcher, mut entry: StoredRequest) -> Result<bool, JsValue> {
-    let sent = (fetcher)(to_request(&entry)?).await;
-    let (outcome, status, body) = match sent {
-        Ok(response) => {
-            let status = response.status();
-            let failure = failure_of(&response);
-            let body = body_text(&response).await;
-            (
-                failure.map_or(Outcome::Delivered, Outcome::Failed),
-                Some(status),
-                body,
-            )
-        }
-        Err(_) => (Outcome::Failed(Failure::Network), None, String::new()),
-    };
-    match after_replay(&mut entry, outcome, now(), js_sys::Math::random(), online()) {
-        Step::Remove => {
-            write(QUEUE, None, QUEUE, Some(&entry.id)).await?;
-            tell(&ToPage::Synced {
-                id: entry.id.clone(),
-                url: entry.url.clone(),
-                status: status.unwrap_or(200),
-                body,
-            })
-            .await;
-        }
-        Step::RetryAt(at) => {
-            save(&entry).await?;
-            tell(&ToPage::RetryScheduled {
-                id: entry.id.clone(),
-                at,
-            })
-            .await;
-            schedule(at);
-            return Ok(false);
-        }
-        // Unreachable, or signed out: the replay pauses (the stats the
-        // replay ends with tell the pages why).
-        Step::Wait | Step::SignIn => {
-            save(&entry).await?;
-            return Ok(false);
-        }
-        Step::DeadLetter(reason) => {
-            let letter = DeadLetter {
-                reason,
-                status,
-                excerpt: excerpt(&body),
-                dead_at: now(),
-                request: entry,
-            };
-            let id = letter.request.id.clone();
-            write(DEAD, Some((&id, letter.to_js())), QUEUE, Some(&id)).await?;
-            tell(&ToPage::DeadLettered {
-                letter: Box::new(letter),
-            })
-            .await;
-        }
-    }
-    Ok(true)
 }
 
 /// Carries out a page's request.
@@ -450,48 +418,19 @@ pub async fn on_page_message(message: ToWorker) -> Result<(), JsValue> {
     match message {
         ToWorker::ReplayNow => replay(crate::network_fetcher()).await,
         ToWorker::List => {
-            let (queued, dead) = listing().await?;
-            tell(&ToPage::Listing { queued, dead }).await;
+            load().await?;
+            tell(&machine(|q| q.listing())).await;
             Ok(())
         }
         ToWorker::Retry { id } => {
-            let (_, dead) = listing().await?;
-            if let Some(letter) = dead.into_iter().find(|d| d.request.id == id) {
-                let entry = revive(letter, now());
-                write(QUEUE, Some((&id, entry.to_js())), DEAD, Some(&id)).await?;
-            }
+            load().await?;
+            apply(machine(|q| q.retry(&id, now()))).await?;
             replay(crate::network_fetcher()).await
         }
         ToWorker::Discard { id } => {
             // A dead letter, or a write still waiting in the queue.
-            let (queued, dead) = listing().await?;
-            let letter = match dead.into_iter().find(|d| d.request.id == id) {
-                Some(letter) => {
-                    write(DEAD, None, DEAD, Some(&id)).await?;
-                    Some(letter)
-                }
-                None => match queued.into_iter().find(|q| q.id == id) {
-                    Some(request) => {
-                        write(QUEUE, None, QUEUE, Some(&id)).await?;
-                        Some(DeadLetter {
-                            reason: "discarded while waiting".into(),
-                            status: request.last_status,
-                            excerpt: String::new(),
-                            dead_at: now(),
-                            request,
-                        })
-                    }
-                    None => None,
-                },
-            };
-            if let Some(letter) = letter {
-                tell(&ToPage::Discarded {
-                    letter: Box::new(letter),
-                })
-                .await;
-            }
-            tell_stats().await;
-            Ok(())
+            load().await?;
+            apply(machine(|q| q.discard(&id, now()))).await
         }
         ToWorker::SkipWaiting => {
             JsFuture::from(scope().skip_waiting()?).await?;

@@ -1,23 +1,33 @@
 //! A simulation of several devices and the server that drives the shipped
 //! sync machine ([`crate::sync::SyncMachine`]) over an in-memory store with
 //! the browser store's rules, with lost requests, answers lost after the
-//! server committed, offline periods, and crashes between any two of a
-//! device's store commits. Every kind of user step happens: create, edit
+//! server committed, offline periods, server errors, crashes between any two
+//! of a device's store commits, and the service worker's path: pushes its
+//! first try could not deliver wait in its queue (core's
+//! [`crate::queue::Queue`] over a store that outlives pages and restarts),
+//! replay later, go to the dead letters after repeated errors (the person
+//! retries them), and answer pages that may have died meanwhile. Every kind of user step happens: create, edit
 //! (every field), delete, restore and notes. After a random schedule
 //! everything syncs; then SPEC §8 must hold: no write lost (each is on the
 //! server exactly once, or overruled on its device by a conflict the server
 //! reported, with its replacement when the policy kept it), none applied
-//! twice, stamp order kept, and every device's view equal to the server's,
-//! field by field and note by note.
+//! twice, stamp order kept, a device's events of one case first reaching the
+//! server in the order they were made, and every device's view equal to the
+//! server's, field by field and note by note.
 
 use super::*;
 use crate::api::{
-    CaseStatus, Priority, PullResponse, PulledEvent, PushResponse, PushResult, PushStatus,
+    CaseStatus, Priority, PullResponse, PulledEvent, PushRequest, PushResponse, PushResult,
+    PushStatus,
+};
+use crate::queue::{
+    DeadLetter, Effects, Next, Outcome, Queue, QueueOp, StoredRequest, ToPage, ToWorker,
 };
 use crate::retry::Failure;
 use crate::sync::testkit::MemStore;
 use crate::sync::{Input, Io, SyncMachine, SyncState};
 use proptest::prelude::*;
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The server model: the same rule (`judge`) and projection (`apply`, in
@@ -33,10 +43,31 @@ struct Server {
     ids: HashMap<String, u64>,
     versions: HashMap<String, u64>,
     applied: HashMap<String, Vec<(u64, Applied)>>,
+    /// Requests still to answer 503.
+    errors: u8,
+    /// Event ids in the order the server first saw them (any verdict).
+    seen: Vec<String>,
 }
 
 impl Server {
+    /// One request: a 503 while errors are due, else the batch's answers.
+    fn post(&mut self, batch: &[DomainEvent]) -> Result<PushResponse, Failure> {
+        if self.errors > 0 {
+            self.errors -= 1;
+            return Err(Failure::Http {
+                status: 503,
+                retry_after_ms: None,
+            });
+        }
+        Ok(self.push(batch))
+    }
+
     fn push(&mut self, batch: &[DomainEvent]) -> PushResponse {
+        for e in batch {
+            if !self.seen.contains(&e.id) {
+                self.seen.push(e.id.clone());
+            }
+        }
         let results = batch
             .iter()
             .map(|e| {
@@ -161,13 +192,138 @@ impl Server {
     }
 }
 
+/// A device's service worker: core's queue machine over its own store,
+/// which outlives the page and the worker itself.
+#[derive(Default)]
+struct Worker {
+    queue: Queue,
+    /// Its IndexedDB stores.
+    stored: Vec<StoredRequest>,
+    dead: Vec<DeadLetter>,
+    /// Messages posted to the page, not yet heard (a page that dies never
+    /// hears them).
+    outbox: VecDeque<ToPage>,
+    entries: u64,
+    restarts: u64,
+    dead_letters: usize,
+}
+
+impl Worker {
+    /// Carries out the machine's effects the way `sw/src/queue.rs` does.
+    fn apply(&mut self, effects: Effects) {
+        for op in effects.ops {
+            match op {
+                QueueOp::Put(e) => {
+                    self.stored.retain(|q| q.id != e.id);
+                    self.stored.push(e);
+                }
+                QueueOp::Remove(id) => self.stored.retain(|q| q.id != id),
+                QueueOp::Bury(letter) => {
+                    self.dead_letters += 1;
+                    self.stored.retain(|q| q.id != letter.request.id);
+                    self.dead.push(letter);
+                }
+                QueueOp::Revive(e) => {
+                    self.dead.retain(|d| d.request.id != e.id);
+                    self.stored.push(e);
+                }
+                QueueOp::Forget(id) => self.dead.retain(|d| d.request.id != id),
+            }
+        }
+        self.outbox.extend(effects.tell);
+    }
+
+    /// The page's push, whose first try through the worker failed: kept and
+    /// answered `queued`, or not.
+    fn keep(
+        &mut self,
+        batch: &[DomainEvent],
+        key: &str,
+        failure: Failure,
+        now: u64,
+    ) -> Option<String> {
+        self.entries += 1;
+        let body = PushRequest {
+            events: batch
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap())
+                .collect(),
+        };
+        let entry = StoredRequest {
+            id: crate::queue::queue_id(now, self.entries),
+            method: "POST".into(),
+            url: format!("http://127.0.0.1{}", crate::sync::EVENTS_PATH),
+            headers: vec![("idempotency-key".into(), key.into())],
+            body: serde_json::to_string(&body).unwrap(),
+            idempotency_key: key.into(),
+            enqueued_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            last_status: None,
+        };
+        let id = entry.id.clone();
+        let effects = self
+            .queue
+            .enqueue(entry, Outcome::Failed(failure), now, 0.0, true)?;
+        self.apply(effects);
+        Some(id)
+    }
+
+    /// A replay: what is due goes, oldest first; the first request or its
+    /// answer may be lost.
+    fn replay(&mut self, server: &mut Server, online: bool, mut lose: (bool, bool), now: u64) {
+        if !self.queue.start() {
+            return;
+        }
+        while let Next::Send(entry) = self.queue.next(now) {
+            let batch: Vec<DomainEvent> = serde_json::from_str::<PushRequest>(&entry.body)
+                .unwrap()
+                .events
+                .into_iter()
+                .map(|v| serde_json::from_value(v).unwrap())
+                .collect();
+            let (outcome, status, body) = match (online && !lose.0).then(|| server.post(&batch)) {
+                Some(Ok(_)) if lose.1 => (Outcome::Failed(Failure::Network), None, String::new()),
+                Some(Ok(answer)) => (
+                    Outcome::Delivered,
+                    Some(200),
+                    serde_json::to_string(&answer).unwrap(),
+                ),
+                Some(Err(failure)) => (Outcome::Failed(failure), Some(503), String::new()),
+                None => (Outcome::Failed(Failure::Network), None, String::new()),
+            };
+            lose = (false, false);
+            let (effects, go_on) = self
+                .queue
+                .answered(&entry.id, outcome, status, body, now, 0.0, online);
+            self.apply(effects);
+            if !go_on {
+                break;
+            }
+        }
+        self.queue.finish();
+        self.outbox.push_back(self.queue.stats_message());
+    }
+
+    /// The worker is stopped and started again: its machine is rebuilt from
+    /// its store (messages already posted stay posted).
+    fn restart(&mut self) {
+        self.restarts += 1;
+        self.queue = Queue::new();
+        self.queue.load(self.stored.clone(), self.dead.clone(), 0);
+    }
+}
+
 /// One device: the shipped machine over its store.
 struct Device {
     store: MemStore,
     machine: SyncMachine,
     online: bool,
-    /// A push on the wire, waiting for its delivery step.
-    wire: Option<Vec<DomainEvent>>,
+    /// A push on the wire (with its key), waiting for its delivery step.
+    wire: Option<(Vec<DomainEvent>, String)>,
+    /// The service worker, on devices whose page it controls.
+    worker: Option<Worker>,
     /// Every event the person made here (not settlements' replacements).
     made: Vec<String>,
     crashes: u64,
@@ -181,6 +337,9 @@ impl Device {
             machine: SyncMachine::new(now, true, 0, i as u64 + 1),
             online: true,
             wire: None,
+            // Device 0's page is not controlled (a first visit): its pushes
+            // fail to the page itself.
+            worker: (i > 0).then(Worker::default),
             made: vec![],
             crashes: 0,
             seed: i as u64 + 1,
@@ -201,6 +360,9 @@ impl Device {
     fn crash(&mut self, now: u64) {
         self.crashes += 1;
         self.wire = None;
+        if let Some(w) = self.worker.as_mut() {
+            w.outbox.clear();
+        }
         self.machine = SyncMachine::new(
             now,
             self.online,
@@ -212,10 +374,15 @@ impl Device {
 
     /// Carries out up to `n` of the machine's outputs, one at a time. A
     /// push goes on the wire and waits for [`Device::deliver`].
-    fn run(&mut self, server: &Server, n: usize, now: u64) {
+    fn run(&mut self, server: &mut Server, n: usize, now: u64) {
         for _ in 0..n {
             if self.wire.is_some() {
                 return;
+            }
+            // What the worker posted reaches the page first.
+            if let Some(message) = self.worker.as_mut().and_then(|w| w.outbox.pop_front()) {
+                self.machine.handle(now, Input::Worker(message));
+                continue;
             }
             let io = match self.machine.poll_io() {
                 Some(io) => io,
@@ -236,11 +403,22 @@ impl Device {
                 Io::Commit(ops) => {
                     self.store.commit(&ops, now);
                 }
-                Io::Push { batch, .. } => {
+                Io::Push { batch, key } => {
                     if self.online {
-                        self.wire = Some(batch);
+                        self.wire = Some((batch, key));
                     } else {
-                        self.failed_push(now);
+                        self.failed_push(&batch, &key, Failure::Network, now);
+                    }
+                }
+                Io::Worker(ToWorker::List) => {
+                    if let Some(w) = self.worker.as_mut() {
+                        w.outbox.push_back(w.queue.listing());
+                    }
+                }
+                Io::Worker(ToWorker::ReplayNow) | Io::BackgroundSync => {
+                    let online = self.online;
+                    if let Some(w) = self.worker.as_mut() {
+                        w.replay(server, online, (false, false), now);
                     }
                 }
                 Io::Pull { limit } => {
@@ -267,12 +445,21 @@ impl Device {
         }
     }
 
-    fn failed_push(&mut self, now: u64) {
+    /// A push whose first try failed: the worker keeps it (the page hears
+    /// `queued`), or the page hears the failure.
+    fn failed_push(&mut self, batch: &[DomainEvent], key: &str, failure: Failure, now: u64) {
+        if let Some(entry) = self
+            .worker
+            .as_mut()
+            .and_then(|w| w.keep(batch, key, failure, now))
+        {
+            return self.machine.handle(now, Input::PushQueued { entry });
+        }
         self.machine.handle(
             now,
             Input::PushFailed {
-                failure: Failure::Network,
-                message: "the network is gone".into(),
+                failure,
+                message: "the push failed".into(),
                 online: self.online,
             },
         );
@@ -281,17 +468,46 @@ impl Device {
     /// The push on the wire reaches the server (or not), and its answer
     /// comes back (or not).
     fn deliver(&mut self, server: &mut Server, lose_request: bool, lose_answer: bool, now: u64) {
-        let Some(batch) = self.wire.take() else {
+        let Some((batch, key)) = self.wire.take() else {
             return;
         };
         if lose_request {
-            return self.failed_push(now);
+            return self.failed_push(&batch, &key, Failure::Network, now);
         }
-        let response = server.push(&batch);
-        if lose_answer {
-            return self.failed_push(now);
+        match server.post(&batch) {
+            Err(failure) => self.failed_push(&batch, &key, failure, now),
+            Ok(_) if lose_answer => self.failed_push(&batch, &key, Failure::Network, now),
+            Ok(response) => self.machine.handle(now, Input::Pushed(response)),
         }
-        self.machine.handle(now, Input::Pushed(response));
+    }
+
+    fn replay(&mut self, server: &mut Server, lose: (bool, bool), now: u64) {
+        let online = self.online;
+        if let Some(w) = self.worker.as_mut() {
+            w.replay(server, online, lose, now);
+        }
+    }
+
+    /// The person's Retry on each dead letter (as the sync center does it:
+    /// the events count as queued again, the worker revives the entry and
+    /// replays).
+    fn retry_dead(&mut self, server: &mut Server, now: u64) {
+        let Some(w) = self.worker.as_mut() else {
+            return;
+        };
+        for letter in w.queue.dead().to_vec() {
+            self.store.commit(&crate::sync::retry_ops(&letter), now);
+            let effects = w.queue.retry(&letter.request.id, now);
+            w.apply(effects);
+        }
+        self.replay(server, (false, false), now);
+    }
+
+    /// Nothing left in the worker: queue, dead letters, unheard messages.
+    fn worker_quiet(&self) -> bool {
+        self.worker
+            .as_ref()
+            .is_none_or(|w| w.stored.is_empty() && w.dead.is_empty() && w.outbox.is_empty())
     }
 
     fn toggle(&mut self, now: u64) {
@@ -343,6 +559,19 @@ enum Step {
     Wait(u64),
     Toggle(usize),
     Crash(usize),
+    /// The device's worker replays its queue (its first request or answer
+    /// may be lost).
+    Replay {
+        client: usize,
+        lose_request: bool,
+        lose_response: bool,
+    },
+    /// The browser stops the device's worker; it starts again.
+    RestartWorker(usize),
+    /// The server answers the next requests 503.
+    ServerErrors(u8),
+    /// The person retries every dead letter on the device.
+    RetryDead(usize),
 }
 
 const CLIENTS: usize = 3;
@@ -360,12 +589,16 @@ fn step() -> impl Strategy<Value = Step> {
     let c = 0..CLIENTS;
     prop_oneof![
         1 => c.clone().prop_map(Step::Create),
-        6 => (c.clone(), 0..8usize, act()).prop_map(|(client, case, act)| Step::Act { client, case, act }),
+        8 => (c.clone(), 0..8usize, act()).prop_map(|(client, case, act)| Step::Act { client, case, act }),
         6 => (c.clone(), 1..6usize).prop_map(|(c, n)| Step::Run(c, n)),
         3 => (c.clone(), prop::bool::weighted(0.15), prop::bool::weighted(0.2)).prop_map(|(client, lose_request, lose_response)| Step::Deliver { client, lose_request, lose_response }),
         2 => prop_oneof![Just(400u64), Just(5_000), Just(40_000)].prop_map(Step::Wait),
         1 => c.clone().prop_map(Step::Toggle),
-        1 => c.prop_map(Step::Crash),
+        1 => c.clone().prop_map(Step::Crash),
+        1 => (c.clone(), prop::bool::weighted(0.15), prop::bool::weighted(0.2)).prop_map(|(client, lose_request, lose_response)| Step::Replay { client, lose_request, lose_response }),
+        1 => c.clone().prop_map(Step::RestartWorker),
+        1 => (1..4u8).prop_map(Step::ServerErrors),
+        1 => c.prop_map(Step::RetryDead),
     ]
 }
 
@@ -406,6 +639,9 @@ struct Stats {
     crashes: u64,
     deletes: usize,
     notes: usize,
+    queued: u64,
+    dead_letters: usize,
+    restarts: u64,
 }
 
 fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
@@ -443,7 +679,7 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
                 };
                 devices[client].make(&id, data, now);
             }
-            Step::Run(i, n) => devices[i].run(&server, n, now),
+            Step::Run(i, n) => devices[i].run(&mut server, n, now),
             Step::Deliver {
                 client,
                 lose_request,
@@ -453,12 +689,32 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
                 now += ms;
                 for d in devices.iter_mut() {
                     d.machine.handle_timeout(now);
+                    // The worker's own timer: what is due replays.
+                    if d.worker
+                        .as_ref()
+                        .is_some_and(|w| matches!(w.queue.next(now), Next::Send(_)))
+                    {
+                        d.replay(&mut server, (false, false), now);
+                    }
                 }
             }
             Step::Toggle(i) => devices[i].toggle(now),
             Step::Crash(i) => devices[i].crash(now),
+            Step::Replay {
+                client,
+                lose_request,
+                lose_response,
+            } => devices[client].replay(&mut server, (lose_request, lose_response), now),
+            Step::RestartWorker(i) => {
+                if let Some(w) = devices[i].worker.as_mut() {
+                    w.restart();
+                }
+            }
+            Step::ServerErrors(n) => server.errors = n,
+            Step::RetryDead(i) => devices[i].retry_dead(&mut server, now),
         }
     }
+    server.errors = 0;
     // Quiescence: everyone online; pushes delivered, pages pulled, time
     // passing past every backoff.
     for d in devices.iter_mut() {
@@ -468,8 +724,9 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
     }
     for _ in 0..400 {
         for d in devices.iter_mut() {
+            d.retry_dead(&mut server, now);
             for _ in 0..50 {
-                d.run(&server, 100, now);
+                d.run(&mut server, 100, now);
                 if d.wire.is_none() {
                     break;
                 }
@@ -477,10 +734,9 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
             }
         }
         let head = server.log.len() as i64;
-        if devices
-            .iter()
-            .all(|d| d.waiting() == 0 && d.store.cursor == head && d.wire.is_none())
-        {
+        if devices.iter().all(|d| {
+            d.waiting() == 0 && d.store.cursor == head && d.wire.is_none() && d.worker_quiet()
+        }) {
             break;
         }
         now += 20_000;
@@ -550,6 +806,30 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
             );
         }
     }
+    // A device's events of one case first reached the server in the order
+    // they were made (the page's hold-back and the worker's FIFO together).
+    let first_seen: HashMap<&str, usize> = server
+        .seen
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    for d in &devices {
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for id in &d.made {
+            let (e, _) = &d.store.events[id];
+            let Some(&at) = first_seen.get(id.as_str()) else {
+                continue;
+            };
+            if let Some(&before) = last.get(e.aggregate_id.as_str()) {
+                prop_assert!(
+                    before < at,
+                    "{id} reached the server before an earlier event of its case"
+                );
+            }
+            last.insert(&e.aggregate_id, at);
+        }
+    }
     // No change slipped underneath another device's without a conflict.
     prop_assert_eq!(server.misordered(), None, "committed after, sorted before");
     // Convergence: every device shows what the server has, every field,
@@ -559,6 +839,7 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
         prop_assert_eq!(&d.store.view(), &truth, "{} diverged", d.store.node);
     }
     let kind = |t: EventType| server.log.iter().filter(|(_, e)| e.event_type == t).count();
+    let workers = || devices.iter().filter_map(|d| d.worker.as_ref());
     Ok(Stats {
         events: server.log.len(),
         duplicates: server.duplicates,
@@ -567,6 +848,9 @@ fn run(steps: &[Step]) -> Result<Stats, TestCaseError> {
         crashes: devices.iter().map(|d| d.crashes).sum(),
         deletes: kind(EventType::CaseDeleted) + kind(EventType::CaseRestored),
         notes: kind(EventType::NoteAdded),
+        queued: workers().map(|w| w.entries).sum(),
+        dead_letters: workers().map(|w| w.dead_letters).sum(),
+        restarts: workers().map(|w| w.restarts).sum(),
     })
 }
 
@@ -685,6 +969,9 @@ fn random_schedules_exercise_duplicates_conflicts_crashes_and_every_step() {
         total.crashes += s.crashes;
         total.deletes += s.deletes;
         total.notes += s.notes;
+        total.queued += s.queued;
+        total.dead_letters += s.dead_letters;
+        total.restarts += s.restarts;
     }
     eprintln!("50 schedules: {total:?}");
     assert!(total.events > 500, "{total:?}");
@@ -694,6 +981,9 @@ fn random_schedules_exercise_duplicates_conflicts_crashes_and_every_step() {
     assert!(total.crashes > 20, "{total:?}");
     assert!(total.deletes > 20, "{total:?}");
     assert!(total.notes > 20, "{total:?}");
+    assert!(total.queued > 20, "{total:?}");
+    assert!(total.dead_letters > 5, "{total:?}");
+    assert!(total.restarts > 20, "{total:?}");
 }
 
 proptest! {

@@ -348,6 +348,10 @@ pub struct SyncMachine {
     filling: bool,
     /// The next nudge of the worker while it holds writes.
     next_tick: u64,
+    /// Events wait behind their case's earlier events held elsewhere (the
+    /// worker's queue, the dead letters): look again whenever those may
+    /// have settled, by whatever road.
+    held_back: bool,
     now: u64,
     rng: u64,
 }
@@ -366,6 +370,7 @@ impl SyncMachine {
             policy: ConflictPolicy::Merge,
             filling: cursor == 0,
             next_tick: now + TICK_MS,
+            held_back: false,
             now,
             rng: seed | 1,
         }
@@ -416,6 +421,9 @@ impl SyncMachine {
                 self.out.push_back(Io::Worker(ToWorker::ReplayNow));
             }
             self.next_tick = now + TICK_MS;
+            if self.held_back {
+                self.schedule.trigger(Trigger::Appended, now);
+            }
         }
         self.step();
     }
@@ -560,7 +568,8 @@ impl SyncMachine {
             ) => {
                 // Per-case order across paths: an event waits while an
                 // earlier one of its case is held elsewhere.
-                let (sendable, _) = hold_back(unsynced, &elsewhere);
+                let (sendable, held) = hold_back(unsynced, &elsewhere);
+                self.held_back = held > 0;
                 if sendable.is_empty() {
                     self.schedule.set_pending(0, now);
                     self.out.push_back(Io::Read(Read::Counts));
@@ -618,7 +627,9 @@ impl SyncMachine {
                     elsewhere,
                 },
             ) => {
-                let remaining = hold_back(unsynced, &elsewhere).0.len();
+                let (sendable, held) = hold_back(unsynced, &elsewhere);
+                let remaining = sendable.len();
+                self.held_back = held > 0;
                 let jitter = self.jitter();
                 let online = self.schedule.online();
                 self.schedule
@@ -723,6 +734,10 @@ impl SyncMachine {
                 }
                 self.schedule.pull_done(Some((next_cursor, has_more)), now);
                 self.figures.last_pull = Some(now);
+                if self.held_back && !aggregates.is_empty() {
+                    // What held them may have come back synced.
+                    self.schedule.trigger(Trigger::Appended, now);
+                }
                 // The first catch-up of an empty log (all its pages) only
                 // fills this device's log with what the server's answers
                 // already show; later pulls bring changes the cached

@@ -509,3 +509,72 @@ fn urls_of_event_pushes_are_recognised() {
     assert_eq!(clamp_wait(u64::MAX, 10), MAX_WAIT_MS);
     assert!(wakes_worker(Trigger::Focus) && !wakes_worker(Trigger::Appended));
 }
+
+/// The simulation's worker path found this: an edit held back behind its
+/// case's creation (queued in the worker) waited for a trigger that never
+/// came once the creation settled by another road (a pull brought it back
+/// synced while this page missed the worker's answer).
+#[test]
+fn an_event_held_back_goes_once_what_held_it_settles_by_a_pull() {
+    let mut store = MemStore::new("device-a");
+    let a = store.append(CASE, &create(), None, T0);
+    store.commit(
+        &[StoreOp::Mark {
+            id: a.id.clone(),
+            change: Change::Queued(crate::queue::queue_id(T0, 1)),
+        }],
+        T0,
+    );
+    let mut m = started(&mut store);
+    idle(&mut m, &mut store, T0);
+    // The edit waits behind the queued creation.
+    store.append(CASE, &retitle("Two"), None, T0);
+    m.handle(T0, Input::Trigger(Trigger::Appended));
+    let later = T0 + 1_000;
+    m.handle_timeout(later);
+    let (io, _) = run_to_network(&mut m, &mut store, later);
+    assert!(!matches!(io, Some(Io::Push { .. })), "held back: {io:?}");
+    // The worker delivered the creation; this page missed its message, and
+    // a pull brings the creation back.
+    let mut created = a.clone();
+    created.version = 1;
+    let pulled = [PulledEvent {
+        seq: 1,
+        version: 1,
+        event: created,
+    }];
+    let aggregates = store.receive(&pulled, 1);
+    if let Some(Io::Pull { .. }) = io {
+        m.handle(
+            later,
+            Input::Pulled {
+                next_cursor: 1,
+                has_more: false,
+                aggregates,
+                bad: 0,
+            },
+        );
+    }
+    assert_eq!(
+        store.state(&a.id),
+        Some(&SyncState::Synced { version: Some(1) })
+    );
+    // No other trigger: the edit goes on its own.
+    let mut pushed = None;
+    for step in 1..=40u64 {
+        let now = later + step * 1_000;
+        m.handle_timeout(now);
+        let (io, _) = run_to_network(&mut m, &mut store, now);
+        match io {
+            Some(Io::Push { batch, .. }) => {
+                pushed = Some(batch);
+                break;
+            }
+            Some(Io::Pull { .. }) => m.handle(now, pulled_nothing(store.cursor)),
+            _ => {}
+        }
+    }
+    let batch = pushed.expect("the held-back edit was never sent");
+    assert_eq!(batch.len(), 1);
+    assert_ne!(batch[0].id, a.id);
+}
