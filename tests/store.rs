@@ -569,3 +569,27 @@ async fn a_commit_lands_whole_or_not_at_all() {
     );
     assert_eq!(store.pending_count().await.unwrap(), before);
 }
+
+/// The quota error is known by the browser's exception name, not by words
+/// in a message: another exception mentioning the quota is not one.
+#[wasm_bindgen_test]
+fn a_quota_error_is_known_by_its_exception_name() {
+    use casefile::store::StoreError;
+    let exception = |message: &str, name: &str| {
+        let e = web_sys::DomException::new_with_message_and_name(message, name).unwrap();
+        StoreError::from(indexed_db_futures::error::Error::from(
+            wasm_bindgen::JsValue::from(e),
+        ))
+    };
+    let full = exception(
+        "The transaction exceeded its quota limitations.",
+        "QuotaExceededError",
+    );
+    assert_eq!(full, StoreError::Quota);
+    assert!(full.to_string().contains("out of storage space"));
+    let other = exception("QuotaExceeded was mentioned", "AbortError");
+    assert!(matches!(other, StoreError::Failed(_)), "{other:?}");
+    assert!(other
+        .to_string()
+        .starts_with("The local event store failed"));
+}

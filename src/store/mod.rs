@@ -32,7 +32,7 @@ use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use indexed_db_futures::KeyRange;
 use schema::*;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// One stored event: the fields the indexes need, the local sync state, and
 /// the sealed event itself as JSON text (so its checksum can be verified).
@@ -149,7 +149,10 @@ impl EventRecord {
 
     /// Its sync state's kind.
     pub fn kind(&self) -> SyncKind {
-        self.tracking().state.kind()
+        // Straight from the byte (no `Tracking` built): pages and the
+        // snapshot fold ask this of every record. A byte no version wrote
+        // reads as refused, as in `tracking`.
+        byte_kind(self.synced).unwrap_or(SyncKind::Refused)
     }
 
     /// Whether the event counts in the case's state: on the server, or on
@@ -187,22 +190,65 @@ pub struct Quarantined {
     pub record: String,
 }
 
-/// Something the store could not do, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+/// Something the store could not do. The kind comes from the browser's
+/// own error (a `DOMException`'s name), never from matching its words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The origin is over its storage quota: nothing of this write was
+    /// saved, and what was saved before stays.
+    #[error("This device is out of storage space for Casefile; free some space. Nothing was saved, and nothing saved before is lost.")]
+    Quota,
+    /// Anything else the browser's IndexedDB reported.
+    #[error("The local event store failed: {0}")]
+    Failed(String),
+}
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.contains("QuotaExceeded") {
-            f.write_str("This device is out of storage space for Casefile; free some space. Nothing was saved, and nothing saved before is lost.")
-        } else {
-            write!(f, "The local event store failed: {}", self.0)
+impl StoreError {
+    /// A browser exception, by its name.
+    fn of_exception(name: &str, text: String) -> StoreError {
+        match name {
+            "QuotaExceededError" => StoreError::Quota,
+            _ => StoreError::Failed(text),
         }
     }
 }
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+impl From<indexed_db_futures::error::Error> for StoreError {
+    fn from(e: indexed_db_futures::error::Error) -> Self {
+        match &e {
+            indexed_db_futures::error::Error::DomException(d) => {
+                let exception: &JsValue = d.as_ref();
+                let name = exception.unchecked_ref::<web_sys::DomException>().name();
+                StoreError::of_exception(&name, e.to_string())
+            }
+            _ => StoreError::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<indexed_db_futures::error::OpenDbError> for StoreError {
+    fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
+        match e {
+            indexed_db_futures::error::OpenDbError::Base(e) => e.into(),
+            other => StoreError::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<indexed_db_futures::error::SerialisationError> for StoreError {
+    fn from(e: indexed_db_futures::error::SerialisationError) -> Self {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Failed(e.to_string())
+    }
+}
+
+fn err(e: impl Into<StoreError>) -> StoreError {
+    e.into()
 }
 
 /// What [`EventStore::receive`] did.

@@ -589,13 +589,11 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
       const e = creations.get(id);
       if (!serverIds.has(id) && !(e && VISIBLE_UNSENT.has(e.synced))) problems.push(`case ${id} (${titles.get(id)}) is neither on the server nor shown as refused`);
     }
-    // A case's fields, tags, description and notes as each device shows
-    // them equal the server's (a sample of cases per device).
+    // Every case's fields, tags, description and notes as each device
+    // shows them equal the server's.
     const serverById = new Map((await serverCases(server)).map((c) => [c.id, c]));
     for (const { tab } of devices) {
-      const sample = [...serverById.values()].filter((c) => !c.deleted);
-      for (let i = 0; i < Math.min(4, sample.length); i++) {
-        const c = sample[side.int(sample.length)];
+      for (const c of [...serverById.values()].filter((c) => !c.deleted)) {
         await goto(tab, `/cases/${c.id}`);
         await tab.page.locator("article.case").waitFor({ timeout: 15_000 });
         await tab.page.locator("ul.notes, p.muted", { hasText: /./ }).first().waitFor({ timeout: 15_000 }).catch(() => {});
