@@ -243,6 +243,7 @@ pub async fn respond_with(
                 bounded: true,
                 fetcher,
                 now: now_ms,
+                timer: strategy::wait_ms,
             };
             strategy.handle(&handler, request.clone()?).await
         }
@@ -265,6 +266,7 @@ fn plain(fetcher: Fetcher) -> Handler {
         bounded: false,
         fetcher,
         now: now_ms,
+        timer: strategy::wait_ms,
     }
 }
 

@@ -42,19 +42,20 @@ pub struct Handler {
     pub fetcher: Fetcher,
     /// Wall-clock ms.
     pub now: fn() -> u64,
+    /// A promise that settles after this many ms ([`wait_ms`]; tests
+    /// inject their own clock).
+    pub timer: fn(u64) -> Promise,
 }
 
-fn wait_ms(ms: u64) -> impl core::future::Future<Output = ()> {
-    let promise = Promise::new(&mut |resolve, _| {
+/// The browser's timer: settles after `ms`.
+pub fn wait_ms(ms: u64) -> Promise {
+    Promise::new(&mut |resolve, _| {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
         let _ = scope.set_timeout_with_callback_and_timeout_and_arguments_0(
             &resolve,
             ms.min(i32::MAX as u64) as i32,
         );
-    });
-    async move {
-        let _ = JsFuture::from(promise).await;
-    }
+    })
 }
 
 fn stored_at(response: &Response) -> Option<u64> {
@@ -255,7 +256,7 @@ impl FetchStrategy for Strategy {
             },
             Strategy::NetworkFirst { timeout_ms } => {
                 let network = Box::pin(handler.fetch_and_store(&request));
-                let timer = Box::pin(wait_ms(timeout_ms));
+                let timer = JsFuture::from((handler.timer)(timeout_ms));
                 let network = match select(network, timer).await {
                     Either::Left((Ok(response), _)) => return Ok(response),
                     Either::Left((Err(e), _)) => {

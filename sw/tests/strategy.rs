@@ -1,12 +1,13 @@
 //! The fetch strategies against real Cache Storage inside a service worker,
-//! with a scripted network.
+//! with a scripted network and an injected clock and timer: no test waits
+//! on real time.
 #![cfg(target_arch = "wasm32")]
 
 use casefile_core::precache::Precache;
 use casefile_core::strategy::{RuntimeCache, Strategy, OFFLINE_HEADER, STORED_AT_HEADER};
 use casefile_sw::respond_with;
 use casefile_sw::strategy::{FetchStrategy, Fetcher, Handler};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -53,12 +54,15 @@ fn get(path: &str) -> Request {
 enum Net {
     Answer(u16, &'static str, Option<&'static str>),
     Down,
-    Slow(i32, &'static str),
+    /// Answers only once the test opens the gate ([`Network::open`]).
+    Slow(&'static str),
 }
 
 struct Network {
     next: Rc<Cell<Net>>,
     calls: Rc<Cell<u32>>,
+    /// The slow answers' resolvers, waiting for the gate.
+    gate: Rc<RefCell<Vec<js_sys::Function>>>,
 }
 
 fn response(status: u16, body: &str, cache_control: Option<&str>) -> Response {
@@ -73,10 +77,26 @@ fn response(status: u16, body: &str, cache_control: Option<&str>) -> Response {
     Response::new_with_opt_str_and_init(Some(body), &init).unwrap()
 }
 
-fn sleep(ms: i32) -> JsFuture {
+/// The simulated clock: every reading is 1 ms after the last, so entries
+/// stored one after another have distinct times without waiting.
+fn sim_now() -> u64 {
+    thread_local!(static NOW: Cell<u64> = const { Cell::new(1_790_000_000_000) });
+    NOW.with(|t| {
+        t.set(t.get() + 1);
+        t.get()
+    })
+}
+
+/// The injected timer: whatever the timeout, it has passed.
+fn timed_out(_ms: u64) -> js_sys::Promise {
+    js_sys::Promise::resolve(&JsValue::UNDEFINED)
+}
+
+/// Lets the worker's event loop run once (a spawned task may go on).
+fn next_task() -> JsFuture {
     JsFuture::from(js_sys::Promise::new(&mut |resolve, _| {
         scope()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
             .unwrap();
     }))
 }
@@ -86,20 +106,31 @@ impl Network {
         Network {
             next: Rc::new(Cell::new(Net::Down)),
             calls: Rc::new(Cell::new(0)),
+            gate: Rc::default(),
+        }
+    }
+
+    /// The slow answers arrive.
+    fn open(&self) {
+        for resolve in self.gate.borrow_mut().drain(..) {
+            resolve.call0(&JsValue::UNDEFINED).unwrap();
         }
     }
 
     fn fetcher(&self) -> Fetcher {
-        let (next, calls) = (self.next.clone(), self.calls.clone());
+        let (next, calls, gate) = (self.next.clone(), self.calls.clone(), self.gate.clone());
         Rc::new(move |_request: Request| {
             calls.set(calls.get() + 1);
             let step = next.get();
+            let gate = gate.clone();
             Box::pin(async move {
                 match step {
                     Net::Answer(status, body, cc) => Ok(response(status, body, cc)),
                     Net::Down => Err(JsValue::from_str("TypeError: Failed to fetch")),
-                    Net::Slow(ms, body) => {
-                        let _ = sleep(ms).await;
+                    Net::Slow(body) => {
+                        let opened =
+                            js_sys::Promise::new(&mut |resolve, _| gate.borrow_mut().push(resolve));
+                        let _ = JsFuture::from(opened).await;
                         Ok(response(200, body, None))
                     }
                 }
@@ -117,7 +148,8 @@ fn handler(cache: &'static str, max_entries: usize, network: &Network) -> Handle
         },
         bounded: true,
         fetcher: network.fetcher(),
-        now: || js_sys::Date::now() as u64,
+        now: sim_now,
+        timer: timed_out,
     }
 }
 
@@ -188,21 +220,21 @@ async fn a_slow_network_is_answered_from_the_cache_after_the_timeout() {
         .handle(&h, get("/api/v1/dashboard"))
         .await
         .unwrap();
-    net.next.set(Net::Slow(1_500, "slow"));
-    let started = js_sys::Date::now();
+    // The network does not answer before the timeout: the cached copy.
+    net.next.set(Net::Slow("slow"));
     let res = NETWORK_FIRST
         .handle(&h, get("/api/v1/dashboard"))
         .await
         .unwrap();
-    let took = js_sys::Date::now() - started;
     assert_eq!(text(res).await, "fast");
-    assert!(took < 1_000.0, "answered after {took} ms");
     // With nothing cached it waits for the slow network.
-    let res = NETWORK_FIRST
-        .handle(&h, get("/api/v1/other"))
-        .await
-        .unwrap();
-    assert_eq!(text(res).await, "slow");
+    let (res, ()) =
+        futures_util::future::join(NETWORK_FIRST.handle(&h, get("/api/v1/other")), async {
+            let _ = next_task().await;
+            net.open();
+        })
+        .await;
+    assert_eq!(text(res.unwrap()).await, "slow");
 }
 
 #[wasm_bindgen_test]
@@ -214,7 +246,6 @@ async fn the_runtime_cache_stays_within_its_bounds() {
     net.next.set(Net::Answer(200, "x", None));
     for path in ["/api/v1/a", "/api/v1/b", "/api/v1/c"] {
         NETWORK_FIRST.handle(&h, get(path)).await.unwrap();
-        let _ = sleep(5).await;
     }
     assert_eq!(
         cached_urls(name).await,
@@ -268,7 +299,6 @@ async fn a_full_quota_evicts_the_older_runtime_entries_and_stores_the_new_one() 
     net.next.set(Net::Answer(200, "x", None));
     for path in ["/api/v1/a", "/api/v1/b", "/api/v1/c", "/api/v1/d"] {
         NETWORK_FIRST.handle(&h, get(path)).await.unwrap();
-        let _ = sleep(5).await;
     }
     fill_the_quota_once();
     let answer = NETWORK_FIRST.handle(&h, get("/api/v1/e")).await.unwrap();
@@ -309,9 +339,18 @@ async fn cache_first_cache_only_and_stale_while_revalidate() {
         .await
         .unwrap();
     assert_eq!(text(res).await, "first");
-    let _ = sleep(100).await;
-    let res = Strategy::CacheOnly.handle(&h, get("/x")).await.unwrap();
-    assert_eq!(text(res).await, "second");
+    // The refresh runs as its own task: let the event loop turn until it
+    // stored the new copy (a bound, not a guess at its duration).
+    let mut stored = String::new();
+    for _ in 0..100 {
+        let _ = next_task().await;
+        let res = Strategy::CacheOnly.handle(&h, get("/x")).await.unwrap();
+        stored = text(res).await;
+        if stored == "second" {
+            break;
+        }
+    }
+    assert_eq!(stored, "second");
 }
 
 #[wasm_bindgen_test]
