@@ -21,6 +21,10 @@ pub fn App(
     /// The sync driver; without one, writes are unavailable.
     #[prop(optional)]
     sync: Option<SyncEngine>,
+    /// Nobody is signed in on this page (no store is open): every address
+    /// shows the sign-in form, and nothing of anyone's data.
+    #[prop(optional)]
+    signed_out: bool,
 ) -> impl IntoView {
     provide_online();
     crate::session::provide_session();
@@ -32,6 +36,7 @@ pub fn App(
         <Router>
             <Header/>
             <main class="content" id="main">
+                <Show when=move || !signed_out fallback=|| view! { <SignIn/> }>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=DashboardPage/>
                     <Route path=path!("/cases") view=CasesPage/>
@@ -42,6 +47,7 @@ pub fn App(
                     <Route path=path!("/performance") view=PerformancePage/>
                     <Route path=path!("/sign-in") view=SignIn/>
                 </Routes>
+                </Show>
             </main>
             <crate::toast::ToastHost/>
         </Router>

@@ -312,31 +312,93 @@ fn SignInBanner() -> impl IntoView {
     }
 }
 
-/// The signed-in user and Sign out, or a Sign in link.
+/// The signed-in user and Sign out, or a Sign in link. Signing out with
+/// changes not yet on the server asks first (core's `device::sign_out`):
+/// send them now, keep them on this device for this user, or discard them.
 #[component]
 fn UserMenu() -> impl IntoView {
+    use casefile_core::device::{sign_out, SignOut, Unsent};
     let session = crate::session::use_session();
-    let navigate = leptos_router::hooks::use_navigate();
-    move || match session.0.get() {
-        Some(s) => {
-            let navigate = navigate.clone();
-            let out = move |_| {
-                let navigate = navigate.clone();
-                leptos::task::spawn_local(async move {
-                    if crate::session::sign_out(session).await.is_ok() {
-                        navigate("/sign-in", Default::default());
-                    }
-                });
+    let status = crate::sync::use_sync_status();
+    let online = crate::online::use_online();
+    // `Some((unsent, can_keep))` while the question is open.
+    let asking = RwSignal::new(None::<(usize, bool)>);
+    let sending = RwSignal::new(false);
+    // Held in a local store so every handler can copy `go`.
+    let engine = StoredValue::new_local(crate::sync::use_sync());
+    let go = move |choice: Option<Unsent>| {
+        let Some(user) =
+            crate::session::owner().or_else(|| session.0.get_untracked().map(|i| i.user))
+        else {
+            return;
+        };
+        let engine = engine.get_value();
+        leptos::task::spawn_local(async move {
+            // Counted in the store now, not from a figure a tab may hold
+            // stale: nothing the person made is deleted unasked.
+            let unsent = match &engine {
+                Some(engine) => engine.unsent().await,
+                None => 0,
             };
-            view! {
-                <span class="user" data-testid="user-menu">
-                    <KeepPeople/>
-                    <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
-                    <button class="btn-link" on:click=out>"Sign out"</button>
-                </span>
+            match sign_out(&user, unsent, choice, false) {
+                SignOut::Ask { unsent, can_keep } => asking.set(Some((unsent, can_keep))),
+                SignOut::Go(plan) => {
+                    asking.set(None);
+                    crate::session::sign_out(session, plan).await;
+                }
             }
-            .into_any()
+        });
+    };
+    // "Send now": sign out once nothing is left to send.
+    Effect::new(move || {
+        if sending.get() && status.pending.get() == 0 {
+            sending.set(false);
+            go(None);
         }
+    });
+    let send_now = move |_| {
+        sending.set(true);
+        if let Some(engine) = crate::sync::use_sync() {
+            engine.sync_now();
+        }
+    };
+    let reach = crate::http::reach();
+    // The last request reached the server (a write the worker queued for
+    // want of it does not count: see `http::send_value`).
+    let unreachable = move || reach.get() != casefile_core::strategy::Reach::Answering;
+    let dialog = move || {
+        asking.get().map(|(unsent, can_keep)| {
+            let what = if unsent == 1 { "1 change".to_string() } else { format!("{unsent} changes") };
+            view! {
+                <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="sign-out-title" data-testid="sign-out-dialog">
+                    <h2 id="sign-out-title">{format!("{what} not on the server yet")}</h2>
+                    <p>"Signing out clears your cases from this device. What should happen to the changes that have not reached the server?"</p>
+                    <div class="actions">
+                        <button class="btn" on:click=send_now disabled=move || !online.get() || sending.get() || unreachable()>
+                            {move || if sending.get() { "Sending… (waiting for the server)" } else { "Send now" }}
+                        </button>
+                        {can_keep.then(|| view! {
+                            <button class="btn" on:click=move |_| go(Some(Unsent::Keep))>"Keep on this device for me"</button>
+                        })}
+                        <button class="btn danger" on:click=move |_| go(Some(Unsent::Discard))>
+                            {format!("Discard ({what} lost)")}
+                        </button>
+                        <button class="btn-link" on:click=move |_| { sending.set(false); asking.set(None) }>"Cancel"</button>
+                    </div>
+                </div>
+            }
+        })
+    };
+    move || match session.0.get() {
+        Some(s) => view! {
+            <span class="user" data-testid="user-menu">
+                <KeepPeople/>
+                <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
+                <button class="btn-link" on:click=move |_| go(None)>"Sign out"</button>
+                {dialog}
+            </span>
+        }
+        .into_any(),
         None => view! { <a class="user" href="/sign-in" data-testid="user-menu">"Sign in"</a> }
             .into_any(),
     }

@@ -244,6 +244,15 @@ async fn send_with_failover(out: &Outgoing<'_>, request_id: &str) -> Result<Resp
             None => Request::get(&url),
             Some(_) => Request::post(&url).header("Content-Type", "application/json"),
         };
+        // Whose page this is: the server refuses a request under another
+        // user's session, so a write queued for one person on a shared
+        // device never lands as the next (sign-in and session requests name
+        // nobody: they find out who is signed in).
+        let owner = crate::session::owner().filter(|_| !out.path.starts_with("/api/v1/auth/"));
+        let builder = match &owner {
+            Some(user) => builder.header(casefile_core::queue::USER_HEADER, user),
+            None => builder,
+        };
         let builder = out
             .headers
             .iter()
@@ -352,7 +361,13 @@ async fn send_value(
         .headers()
         .get(casefile_core::strategy::OFFLINE_HEADER)
         .and_then(|v| v.parse().ok());
-    reach().set(Reach::answered(stored_at));
+    if res.status() == 202 && res.status_text() == "Queued" {
+        // The worker kept the write because the server could not take it:
+        // the server did not answer.
+        reach().update(|r| *r = r.failed(casefile_core::retry::Failure::Network));
+    } else {
+        reach().set(Reach::answered(stored_at));
+    }
     if !res.ok() {
         let err = into_error(res, request_id).await;
         leptos::logging::warn!("{path} failed: {err}");

@@ -19,16 +19,36 @@ pub mod worker;
 
 pub use app::App;
 
-/// Installs the panic hook, registers the service worker, restores the saved
-/// query cache and then mounts the app, so the first render already shows
-/// the last data, with or without a network.
+/// Installs the panic hook, registers the service worker, settles what a
+/// sign-out left owed, restores the signed-in user's saved query cache and
+/// then mounts the app, so the first render already shows the last data,
+/// with or without a network. Signed out, no store of anyone opens.
 pub fn start() {
     console_error_panic_hook::set_once();
     worker::register();
     // Leptos's executor starts with the mount, so the restore before it runs
     // on wasm-bindgen's directly.
     wasm_bindgen_futures::spawn_local(async {
+        let owner = session::begin().await;
+        sync::worker_link::send(&casefile_core::queue::ToWorker::Session {
+            user: owner.clone(),
+        });
         let client = query::QueryClient::new();
+        if owner.is_none() {
+            // Signed out, every address is the sign-in form, and says so.
+            if let Ok(history) = leptos::prelude::window().history() {
+                let _ = history.replace_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some("/sign-in"),
+                );
+            }
+            leptos::mount::mount_to_body(move || {
+                use leptos::prelude::*;
+                view! { <App client=client.clone() signed_out=true/> }
+            });
+            return;
+        }
         client.restore(query::persist::load().await);
         query::persist::autosave(&client);
         let engine = sync::SyncEngine::start(client.clone()).await;

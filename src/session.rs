@@ -5,7 +5,178 @@
 
 use crate::http::{self, FetchError};
 use casefile_core::api::SessionInfo;
+use casefile_core::device::Plan;
+use casefile_core::queue::ToWorker;
 use leptos::prelude::*;
+use std::cell::RefCell;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+thread_local! {
+    /// The user whose stores this page opened at start (`None`: nobody's).
+    static OWNER: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// The channel on which tabs hear that the signed-in user changed.
+    static TABS: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
+}
+
+/// A sign-out the server has not heard yet (it was offline): sent before
+/// anything else next time, so the old cookie cannot bring the session
+/// back.
+const OWED_LOGOUT: &str = "casefile-logout-owed";
+/// Databases a sign-out left to delete (JSON list of names): deleted at the
+/// next start, before any store opens them.
+const PURGE: &str = "casefile-purge";
+/// Whose stores the last start opened (cached answers are theirs).
+const LAST_OWNER: &str = "casefile-last-owner";
+/// Tabs tell each other that the signed-in user changed (they reload).
+const SESSION_CHANNEL: &str = "casefile-session";
+
+/// The user whose stores this page has open (core's `device` names them).
+pub fn owner() -> Option<String> {
+    OWNER.with(|o| o.borrow().clone())
+}
+
+/// The user signed in as this browser last knew (kept across pages).
+pub fn kept_user() -> Option<String> {
+    kept().map(|i| i.user)
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// At start, before any store opens: what a sign-out left owed (stores to
+/// delete, a sign-out the server has not heard), then whose stores to open
+/// (the kept user's; `None`: signed out, nothing opens).
+pub async fn begin() -> Option<String> {
+    purge_owed().await;
+    if logout_owed() {
+        settle_logout().await;
+    }
+    let mut user = kept().map(|i| i.user);
+    if user.is_none() && !logout_owed() {
+        // Nobody kept here, yet the browser may hold a session cookie (no
+        // script can see it): the server says whose, when it answers.
+        if let Ok(info) = http::get_json::<SessionInfo>("/api/v1/auth/session").await {
+            user = Some(info.user.clone());
+            keep(Some(&info));
+        }
+    }
+    // Cached answers belong to the user they were read for: another user
+    // (or nobody) now, and they go.
+    let last = storage().and_then(|s| s.get_item(LAST_OWNER).ok().flatten());
+    if last != user {
+        clear_cached_answers().await;
+        if let Some(s) = storage() {
+            let _ = match &user {
+                Some(u) => s.set_item(LAST_OWNER, u),
+                None => s.remove_item(LAST_OWNER),
+            };
+        }
+    }
+    OWNER.with(|o| *o.borrow_mut() = user.clone());
+    listen_to_tabs();
+    user
+}
+
+/// Deletes the databases a sign-out left, and every cached answer.
+async fn purge_owed() {
+    let Some(store) = storage() else { return };
+    let names: Vec<String> = store
+        .get_item(PURGE)
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    if names.is_empty() {
+        return;
+    }
+    let mut left = Vec::new();
+    for name in names {
+        let deleted = match indexed_db_futures::database::Database::delete_by_name(&name) {
+            Ok(request) => request.await.is_ok(),
+            Err(_) => false,
+        };
+        if !deleted {
+            leptos::logging::warn!("could not delete {name} yet; trying at the next start");
+            left.push(name);
+        }
+    }
+    clear_cached_answers().await;
+    let _ = if left.is_empty() {
+        store.remove_item(PURGE)
+    } else {
+        store.set_item(PURGE, &serde_json::to_string(&left).unwrap_or_default())
+    };
+}
+
+/// Drops the worker's runtime caches (answers the user read); the precached
+/// app shell stays, so the app still starts offline.
+async fn clear_cached_answers() {
+    let Ok(caches) = window().caches() else {
+        return;
+    };
+    let Ok(keys) = JsFuture::from(caches.keys()).await else {
+        return;
+    };
+    for name in js_sys::Array::from(&keys)
+        .iter()
+        .filter_map(|k| k.as_string())
+    {
+        if casefile_core::device::holds_user_data(&name) {
+            let _ = JsFuture::from(caches.delete(&name)).await;
+        }
+    }
+}
+
+fn logout_owed() -> bool {
+    storage().is_some_and(|s| s.get_item(OWED_LOGOUT).ok().flatten().is_some())
+}
+
+/// Sends the sign-out the server has not heard; true once it has.
+async fn settle_logout() -> bool {
+    let result = http::post_json::<serde_json::Value>("/api/v1/auth/logout", "{}", &[]).await;
+    // Heard: done (204 has no body to decode), or the session is gone
+    // already. A proxy's 5xx or a 429 is not a sign-out.
+    let heard = matches!(
+        result,
+        Ok(_) | Err(FetchError::Decode { .. }) | Err(FetchError::Http { status: 401, .. })
+    );
+    if let (true, Some(s)) = (heard, storage()) {
+        let _ = s.remove_item(OWED_LOGOUT);
+    }
+    heard
+}
+
+/// Another tab changed who is signed in: this one starts again for them.
+fn listen_to_tabs() {
+    let Ok(channel) = web_sys::BroadcastChannel::new(SESSION_CHANNEL) else {
+        return;
+    };
+    let on_message = wasm_bindgen::closure::Closure::<dyn Fn()>::new(|| {
+        let _ = window().location().reload();
+    });
+    channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    TABS.with(|t| *t.borrow_mut() = Some(channel));
+}
+
+fn tell_tabs() {
+    TABS.with(|t| {
+        if let Some(c) = t.borrow().as_ref() {
+            let _ = c.post_message(&JsValue::from_str("changed"));
+        }
+    });
+}
+
+/// Someone else is signed in now than this page's stores belong to: the
+/// answers cached for the last user go, and every tab starts again, for the
+/// new one.
+async fn restart_for_new_user() {
+    clear_cached_answers().await;
+    tell_tabs();
+    let _ = window().location().assign("/");
+}
 
 /// The signed-in user, when known (`None`: signed out, or not known yet).
 #[derive(Clone, Copy)]
@@ -54,8 +225,20 @@ fn set(session: Session, info: Option<SessionInfo>) {
 /// Reads the session from the server; a 401 clears it, an unreachable
 /// server keeps what is known (offline, the app goes on for the last user).
 pub async fn refresh(session: Session) {
+    // An unheard sign-out first: the old cookie must not sign anyone in.
+    if logout_owed() && !settle_logout().await {
+        return;
+    }
     match http::get_json::<SessionInfo>("/api/v1/auth/session").await {
-        Ok(info) => set(session, Some(info)),
+        Ok(info) => {
+            if owner().as_deref() != Some(info.user.as_str()) {
+                // Kept for the next start; this page is not theirs.
+                keep(Some(&info));
+                restart_for_new_user().await;
+                return;
+            }
+            set(session, Some(info));
+        }
         Err(FetchError::Http { status: 401, .. }) => set(session, None),
         Err(_) => {}
     }
@@ -77,29 +260,76 @@ pub fn sign_in_problem(error: &FetchError) -> String {
     }
 }
 
+/// What a sign-in led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedIn {
+    /// The same user as this page's: it goes on.
+    Here,
+    /// Another user: the page is being replaced by one of theirs.
+    Restarting,
+}
+
 /// Signs in; on success the session is known and the worker's held writes
 /// go out.
-pub async fn sign_in(session: Session, name: &str, password: &str) -> Result<(), String> {
+pub async fn sign_in(session: Session, name: &str, password: &str) -> Result<SignedIn, String> {
+    // The last sign-out first: sent after this sign-in it would end the new
+    // session.
+    if logout_owed() && !settle_logout().await {
+        return Err(
+            "The server has not heard your last sign-out yet; try again once it can be reached."
+                .into(),
+        );
+    }
     let body = serde_json::json!({ "name": name, "password": password }).to_string();
     match http::post_json::<SessionInfo>("/api/v1/auth/login", &body, &[]).await {
         Ok(info) => {
+            let user = info.user.clone();
+            if owner().as_deref() != Some(user.as_str()) {
+                // This page's stores are someone else's (or nobody's): it
+                // starts again for the new user, who is kept for that start.
+                keep(Some(&info));
+                restart_for_new_user().await;
+                return Ok(SignedIn::Restarting);
+            }
             set(session, Some(info));
-            crate::sync::worker_link::send(&casefile_core::queue::ToWorker::ReplayNow);
-            Ok(())
+            crate::sync::worker_link::send(&ToWorker::Session { user: Some(user) });
+            crate::sync::worker_link::send(&ToWorker::ReplayNow);
+            Ok(SignedIn::Here)
         }
         Err(e) => Err(sign_in_problem(&e)),
     }
 }
 
-/// Signs out: the server ends the session and the cookie goes.
-pub async fn sign_out(session: Session) -> Result<(), String> {
-    let result = http::post_json::<serde_json::Value>("/api/v1/auth/logout", "{}", &[]).await;
-    match result {
-        // 204 has no body to decode: that is the success.
-        Ok(_) | Err(FetchError::Decode { .. }) => {
-            set(session, None);
-            Ok(())
-        }
-        Err(e) => Err(e.to_string()),
+/// Signs out, carrying out core's `device::sign_out` plan: the server ends
+/// the session (or hears it at the next start, if it cannot be reached:
+/// signing out works offline); the worker stops acting for the user (and
+/// forgets their entries if the plan says so); the user's databases are
+/// deleted as the next start opens nothing; cached answers go; every tab
+/// starts again, signed out.
+pub async fn sign_out(session: Session, plan: Plan) {
+    let user = owner().or_else(|| session.0.get_untracked().map(|i| i.user));
+    // Nobody is kept from here on: no tab of this user claims the worker
+    // back, and a start now opens nothing.
+    set(session, None);
+    if let Some(s) = storage() {
+        let _ = s.set_item(OWED_LOGOUT, "1");
     }
+    settle_logout().await;
+    crate::sync::worker_link::send(&ToWorker::Session { user: None });
+    if let (true, Some(user)) = (plan.forget_queue, user) {
+        crate::sync::worker_link::send(&ToWorker::Forget { user });
+    }
+    if let Some(s) = storage() {
+        let mut names: Vec<String> = s
+            .get_item(PURGE)
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        names.extend(plan.drop);
+        let _ = s.set_item(PURGE, &serde_json::to_string(&names).unwrap_or_default());
+    }
+    clear_cached_answers().await;
+    tell_tabs();
+    let _ = window().location().assign("/sign-in");
 }

@@ -95,6 +95,10 @@ fn watch_updates(reg: &ServiceWorkerRegistration) {
     on_found.forget();
     // Reload once when a new worker takes over after the person asked for it.
     let on_change = Closure::<dyn Fn()>::new(move || {
+        // A new controller knows nobody yet: say whose page this is.
+        crate::sync::worker_link::send(&casefile_core::queue::ToWorker::Session {
+            user: crate::session::owner(),
+        });
         if update_waiting().get_untracked() {
             update_waiting().set(false);
             let _ = window().location().reload();

@@ -295,6 +295,21 @@ pub fn forgery(p: Provenance<'_>, write: bool) -> Option<&'static str> {
     None
 }
 
+/// Why a write that names its user ([`crate::queue::USER_HEADER`]) may not
+/// travel under this session, or `None`. On a shared device one person's
+/// queued write must never land as whoever is signed in when it replays:
+/// the server refuses it (401, so the worker keeps it, spending nothing,
+/// until its user signs in again). A write that names nobody (an API
+/// client) is the session's own.
+pub fn other_user(claimed: Option<&str>, signed_in: &str) -> Option<&'static str> {
+    match claimed {
+        Some(user) if user != signed_in => Some(
+            "this change was made by another person signed in on this device; it waits until they sign in again",
+        ),
+        _ => None,
+    }
+}
+
 /// Names a server always answers to (loopback), whatever it is configured
 /// with.
 pub const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
@@ -667,5 +682,13 @@ mod tests {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn a_write_naming_another_user_is_not_this_sessions() {
+        assert_eq!(other_user(None, "sam"), None);
+        assert_eq!(other_user(Some("sam"), "sam"), None);
+        assert!(other_user(Some("kim"), "sam").is_some());
+        assert!(other_user(Some("Sam"), "sam").is_some(), "names are exact");
     }
 }

@@ -19,6 +19,8 @@ pub mod api;
 #[cfg(feature = "std")]
 pub mod cases;
 #[cfg(feature = "std")]
+pub mod device;
+#[cfg(feature = "std")]
 pub mod event;
 #[cfg(feature = "std")]
 pub mod origins;

@@ -61,7 +61,17 @@ pub struct StoredRequest {
     pub last_error: Option<String>,
     /// The last HTTP status, if there was a response.
     pub last_status: Option<u16>,
+    /// Whose write it is (the page's [`USER_HEADER`]): it replays only
+    /// while that user is signed in on this device. `None` for an entry
+    /// stored before the queue knew users.
+    #[serde(default)]
+    pub user: Option<String>,
 }
+
+/// The header a page's write names its user in (their sign-in name): the
+/// worker keeps the entry for that user, and the server refuses the write
+/// (401 `other_user`) when someone else's session would carry it.
+pub const USER_HEADER: &str = "x-casefile-user";
 
 /// The worker's answer to a write it queued: `202 {"queued": id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +297,10 @@ pub struct QueueStats {
     /// signs in (the pages say so).
     #[serde(default)]
     pub sign_in: usize,
+    /// Whose figures these are (the user the worker acts for): a page of
+    /// another user ignores them.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// From the worker to every page.
@@ -331,12 +345,16 @@ pub enum ToPage {
         /// The figures.
         stats: QueueStats,
     },
-    /// Everything in the queue and the dead letter store.
+    /// The signed-in user's entries in the queue and the dead letter store.
     Listing {
         /// Waiting entries, oldest first.
         queued: Vec<StoredRequest>,
         /// Dead letters.
         dead: Vec<DeadLetter>,
+        /// Whose they are: a page of another user must not read this
+        /// listing's absences as answers it missed.
+        #[serde(default)]
+        user: Option<String>,
     },
 }
 
@@ -451,6 +469,18 @@ pub enum ToWorker {
     },
     /// Activate the waiting update.
     SkipWaiting,
+    /// Who is signed in on this device now (`None`: nobody): only their
+    /// entries replay, list and count.
+    Session {
+        /// Sign-in name.
+        user: Option<String>,
+    },
+    /// Drop every entry and dead letter of this user (sign-out with
+    /// "Discard").
+    Forget {
+        /// Sign-in name.
+        user: String,
+    },
 }
 
 #[cfg(test)]
@@ -561,6 +591,7 @@ mod tests {
             next_attempt_at: at,
             last_error: None,
             last_status: None,
+            user: None,
         }
     }
 

@@ -18,7 +18,7 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use casefile_core::access::Role;
@@ -485,6 +485,13 @@ pub async fn logout(
     let mut res = StatusCode::NO_CONTENT.into_response();
     res.headers_mut()
         .insert(header::SET_COOKIE, state.auth.cookie("", 0));
+    // The browser drops this origin's HTTP cache (answers the user read).
+    // Not "storage": that would unregister the service worker and its app
+    // shell, and the app clears its own stores itself.
+    res.headers_mut().insert(
+        HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cache\""),
+    );
     Ok(res)
 }
 
@@ -950,6 +957,19 @@ pub async fn gate(
             .into_response()
         }
         Ok(Some(info)) => {
+            let claimed = req
+                .headers()
+                .get(casefile_core::queue::USER_HEADER)
+                .and_then(|v| v.to_str().ok());
+            if let Some(why) = casefile_core::access::other_user(claimed, &info.user) {
+                tracing::warn!(%path, session_user = %info.user, ?claimed, "refused: another user's write");
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "other_user",
+                    format!("Not sent: {why}."),
+                )
+                .into_response();
+            }
             req.extensions_mut().insert(info);
             next.run(req).await
         }

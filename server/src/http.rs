@@ -229,6 +229,7 @@ pub fn cors(api_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
                 header::CONTENT_TYPE,
                 header::ACCEPT,
                 name("x-casefile"),
+                name(casefile_core::queue::USER_HEADER),
                 name("x-request-id"),
                 name("idempotency-key"),
             ])

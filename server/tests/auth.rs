@@ -206,6 +206,9 @@ async fn a_cookie_replayed_after_sign_out_is_refused() {
     let out = with_cookie(&s.app, "POST", "/api/v1/auth/logout", &cookie).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert!(out.header("set-cookie").contains("Max-Age=0"));
+    // The browser drops the HTTP cache of what this user read; not
+    // "storage", which would unregister the service worker.
+    assert_eq!(out.header("clear-site-data"), "\"cache\"");
     let replay = with_cookie(&s.app, "GET", "/api/v1/auth/session", &cookie).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     assert_eq!(replay.error().error, "unauthorized");
@@ -439,4 +442,29 @@ async fn only_an_admin_manages_users_and_disabling_or_a_new_password_ends_sessio
     );
     // The admin's own session survives all of it.
     assert_eq!(session_status(&s.app, &admin).await, StatusCode::OK);
+}
+
+/// A shared device: Casey's write, queued while Casey was signed in, must
+/// not land under Ada's session when it replays. The server refuses it with
+/// 401 (the worker keeps it, spending nothing, until Casey is back).
+#[tokio::test]
+async fn a_write_named_for_another_user_is_refused_under_this_session() {
+    let s = server().await;
+    let ada = signed_in(&s, "ada").await;
+    let write = |user: &'static str| {
+        let req = same_origin(Request::post("/api/v1/events"))
+            .header("cookie", &ada)
+            .header("x-casefile-user", user);
+        send(&s.app, req.body(Body::from(r#"{"events":[]}"#)).unwrap())
+    };
+    let theirs = write("casey").await;
+    assert_eq!(theirs.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(theirs.error().error, "other_user");
+    let own = write("ada").await;
+    assert_eq!(
+        own.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&own.body)
+    );
 }

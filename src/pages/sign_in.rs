@@ -29,7 +29,8 @@ pub fn SignIn() -> impl IntoView {
             let result = sign_in(session, n.trim(), &p).await;
             busy.set(false);
             match result {
-                Ok(()) => {
+                Ok(crate::session::SignedIn::Restarting) => {}
+                Ok(crate::session::SignedIn::Here) => {
                     password.set(String::new());
                     problem.set(None);
                     navigate("/", Default::default());

@@ -15,8 +15,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 
-/// The database of the saved query cache.
+/// The database of the saved query cache when nobody owns the page (tests;
+/// the app saves nothing then).
 pub const DB_NAME: &str = "casefile-query-cache";
+
+/// The signed-in user's own database (core's `device::query_db`).
+pub fn db_name() -> String {
+    crate::session::owner().map_or_else(
+        || DB_NAME.to_string(),
+        |u| casefile_core::device::query_db(&u),
+    )
+}
 /// Its one store: JSON text by key hash.
 pub const STORE: &str = "entries";
 /// Version 2: version 1 could be left without its store when something else
@@ -24,7 +33,8 @@ pub const STORE: &str = "entries";
 const DB_VERSION: u8 = 2;
 
 async fn open() -> Result<Database, String> {
-    Database::open(DB_NAME)
+    let name = db_name();
+    Database::open(&name)
         .with_version(DB_VERSION)
         .with_on_upgrade_needed(|_event, db| {
             if !db.object_store_names().any(|name| name == STORE) {
@@ -33,7 +43,7 @@ async fn open() -> Result<Database, String> {
             Ok(())
         })
         .await
-        .map_err(|e| format!("cannot open {DB_NAME}: {e}"))
+        .map_err(|e| format!("cannot open {name}: {e}"))
 }
 
 fn readwrite(db: &Database) -> Result<Transaction<'_>, String> {

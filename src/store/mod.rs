@@ -286,10 +286,14 @@ pub struct EventStore {
 }
 
 impl EventStore {
-    /// Opens (creating or upgrading) the device's store and makes sure this
-    /// device has a node id.
+    /// Opens (creating or upgrading) the signed-in user's store (core's
+    /// `device::events_db`: each user's log, clock and node id are their
+    /// own) and makes sure it has a node id.
     pub async fn open() -> Result<EventStore, StoreError> {
-        Self::open_named(DB_NAME).await
+        match crate::session::owner() {
+            Some(user) => Self::open_named(&casefile_core::device::events_db(&user)).await,
+            None => Self::open_named(DB_NAME).await,
+        }
     }
 
     /// Opens the store in the database `name` (tests use their own).

@@ -330,6 +330,18 @@ impl SyncEngine {
         self.tell_tabs(&TabNotice::SyncNow);
     }
 
+    /// The person's changes not on the server (core's `SyncKind::UNSENT`),
+    /// read from the store now (a sign-out asks about them).
+    pub async fn unsent(&self) -> usize {
+        match self.store() {
+            Ok(store) => store
+                .count_of(&SyncKind::UNSENT)
+                .await
+                .unwrap_or(usize::MAX),
+            Err(_) => 0,
+        }
+    }
+
     /// Reads the figures the header and sync center show.
     async fn counts(&self) -> Result<Input, String> {
         let store = self.store()?;

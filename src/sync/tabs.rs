@@ -15,7 +15,16 @@ const NAME: &str = "casefile-sync";
 
 /// The channel to the other tabs of this origin, if the browser has one.
 pub fn channel() -> Option<web_sys::BroadcastChannel> {
-    web_sys::BroadcastChannel::new(NAME).ok()
+    web_sys::BroadcastChannel::new(&name()).ok()
+}
+
+/// The signed-in user's tabs' channel and lock (core's
+/// `device::sync_channel`): another user's tabs never lead for them.
+fn name() -> String {
+    crate::session::owner().map_or_else(
+        || NAME.to_string(),
+        |u| casefile_core::device::sync_channel(&u),
+    )
 }
 
 /// Tells the other tabs (a tab does not hear its own messages).
@@ -117,7 +126,7 @@ pub fn lead(engine: &SyncEngine) {
         start();
         js_sys::Promise::new(&mut |_, _| {})
     });
-    if let Err(e) = request.call2(&locks, &NAME.into(), &granted) {
+    if let Err(e) = request.call2(&locks, &name().into(), &granted) {
         leptos::logging::warn!("Web Lock request failed ({e:?}): this tab syncs on its own");
     }
 }

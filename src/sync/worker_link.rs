@@ -18,13 +18,25 @@ fn container() -> Option<web_sys::ServiceWorkerContainer> {
         .then(|| navigator.service_worker())
 }
 
-/// Sends a request to the worker that controls this page, if any.
+/// Sends a request to the worker that controls this page, or, with no
+/// controller yet (a first visit, a hard reload), to the active worker once
+/// it is ready: a sign-out's `Session`/`Forget` must not be lost.
 pub fn send(message: &ToWorker) {
-    let Some(worker) = container().and_then(|c| c.controller()) else {
+    let Some(container) = container() else { return };
+    let text = JsValue::from_str(&serde_json::to_string(message).expect("messages encode"));
+    if let Some(worker) = container.controller() {
+        let _ = worker.post_message(&text);
         return;
-    };
-    let text = serde_json::to_string(message).expect("messages encode");
-    let _ = worker.post_message(&JsValue::from_str(&text));
+    }
+    let Ok(ready) = container.ready() else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(reg) = wasm_bindgen_futures::JsFuture::from(ready).await {
+            let reg: web_sys::ServiceWorkerRegistration = reg.unchecked_into();
+            if let Some(worker) = reg.active() {
+                let _ = worker.post_message(&text);
+            }
+        }
+    });
 }
 
 /// Registers a Background Sync, so the browser wakes the worker to replay
@@ -85,9 +97,25 @@ impl SyncEngine {
     /// machine decides what it means for the store.
     async fn on_worker(&self, message: ToPage) {
         let status = self.status();
+        let owner = crate::session::owner();
+        let whose = match &message {
+            ToPage::Stats { stats } => Some(&stats.user),
+            ToPage::Listing { user, .. } => Some(user),
+            _ => None,
+        };
+        if let Some(whose) = whose.filter(|w| **w != owner) {
+            // The worker acts for someone else (a tab of another session
+            // told it last): if this page's user is the one signed in, say
+            // so (never over a sign-out: nobody is kept then); the figures
+            // and listing are not this page's either way.
+            if whose.is_some() && owner.is_some() && crate::session::kept_user() == owner {
+                send(&ToWorker::Session { user: owner });
+            }
+            return;
+        }
         match &message {
             ToPage::Stats { stats } => status.queue.set(stats.clone()),
-            ToPage::Listing { queued, dead } => {
+            ToPage::Listing { queued, dead, .. } => {
                 status.queue_list.set((queued.clone(), dead.clone()))
             }
             _ => {}

@@ -100,6 +100,7 @@ impl Js for StoredRequest {
             .with("next_attempt_at", self.next_attempt_at as f64)
             .with("last_error", or_null(self.last_error.as_deref()))
             .with("last_status", or_null(self.last_status))
+            .with("user", or_null(self.user.as_deref()))
             .into()
     }
 
@@ -128,6 +129,7 @@ impl Js for StoredRequest {
             next_attempt_at: whole(v, "next_attempt_at")?,
             last_error: optional(v, "last_error", text)?,
             last_status: optional(v, "last_status", whole)?,
+            user: optional(v, "user", text)?,
         })
     }
 }
@@ -165,6 +167,7 @@ fn stats_to_js(s: &QueueStats) -> JsValue {
         .with("replaying", s.replaying)
         .with("unreadable", s.unreadable as f64)
         .with("sign_in", s.sign_in as f64)
+        .with("user", or_null(s.user.as_deref()))
         .into()
 }
 
@@ -190,9 +193,10 @@ pub fn message_to_js(message: &ToPage) -> JsValue {
         }
         ToPage::Discarded { letter } => Fields::tagged("discarded").with("letter", letter.to_js()),
         ToPage::Stats { stats } => Fields::tagged("stats").with("stats", stats_to_js(stats)),
-        ToPage::Listing { queued, dead } => Fields::tagged("listing")
+        ToPage::Listing { queued, dead, user } => Fields::tagged("listing")
             .with("queued", list(queued, Js::to_js))
-            .with("dead", list(dead, Js::to_js)),
+            .with("dead", list(dead, Js::to_js))
+            .with("user", or_null(user.as_deref())),
     }
     .into()
 }
@@ -206,6 +210,12 @@ pub fn message_from_js(value: &JsValue) -> Option<ToWorker> {
         "retry" => ToWorker::Retry { id: id()? },
         "discard" => ToWorker::Discard { id: id()? },
         "skip_waiting" => ToWorker::SkipWaiting,
+        "session" => ToWorker::Session {
+            user: optional(value, "user", text)?,
+        },
+        "forget" => ToWorker::Forget {
+            user: text(value, "user")?,
+        },
         _ => return None,
     })
 }

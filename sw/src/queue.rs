@@ -30,14 +30,21 @@ pub const DB_NAME: &str = "casefile-queue";
 /// Version 2: the same stores; a record is `{id, entry}` with the entry as a
 /// plain object (no JSON text to write or parse). Version 1 records stay as
 /// they are and are still read; the next write of an entry stores it anew.
-pub const DB_VERSION: u8 = 2;
+/// Version 3: a `meta` store with `{id: "user", user}`, who is signed in (a
+/// restarted worker replays only their entries); entries carry their user.
+pub const DB_VERSION: u8 = 3;
 const QUEUE: &str = "queue";
 const DEAD: &str = "dead";
+const META: &str = "meta";
 
 static DB: Local<RefCell<Option<IdbDatabase>>> = Local(RefCell::new(None));
 /// Core's queue machine: every decision the replay makes is its. This file
 /// stores what it says and sends what it names.
 static MACHINE: Local<RefCell<Queue>> = Local(RefCell::new(Queue::new()));
+
+/// A page has said who is signed in during this worker's life (then memory
+/// is the truth; until then, what the store kept from before a restart).
+static TOLD: Local<core::cell::Cell<bool>> = Local(core::cell::Cell::new(false));
 
 /// Asks the machine (never across an await).
 fn machine<T>(ask: impl FnOnce(&mut Queue) -> T) -> T {
@@ -60,7 +67,7 @@ async fn open() -> Result<IdbDatabase, JsValue> {
     // Version 1 → 2: records change shape as they are next written (see
     // `DB_VERSION`); nothing has to move, so an upgrade only creates what is
     // missing.
-    let db = idb::open(DB_NAME, DB_VERSION.into(), &[QUEUE, DEAD]).await?;
+    let db = idb::open(DB_NAME, DB_VERSION.into(), &[QUEUE, DEAD, META]).await?;
     // A newer worker upgrading the schema must not wait for this one.
     let on_change = Closure::<dyn FnMut()>::new(close);
     db.set_onversionchange(Some(on_change.as_ref().unchecked_ref()));
@@ -76,6 +83,15 @@ pub fn close() {
     if let Some(db) = db {
         db.close();
     }
+}
+
+/// As at a new worker life: the connection closes and what pages said is
+/// forgotten, so the next use reads who is signed in from the store (tests
+/// use it to restart the worker).
+pub fn restart() {
+    close();
+    TOLD.set(false);
+    machine(|q| q.set_user(None));
 }
 
 /// A stored entry as a JS value: `{entry}` (version 2) or `{json}` (version
@@ -167,14 +183,48 @@ async fn apply(effects: Effects) -> Result<(), JsValue> {
 async fn load() -> Result<(), JsValue> {
     let (queued, bad_queued): (Vec<StoredRequest>, _) = readable(&records(QUEUE).await?);
     let (dead, bad_dead) = readable(&records(DEAD).await?);
-    machine(|q| q.load(queued, dead, bad_queued + bad_dead));
+    let user = records(META)
+        .await?
+        .iter()
+        .find(|r| {
+            js_sys::Reflect::get(r, &"id".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .as_deref()
+                == Some("user")
+        })
+        .and_then(|r| js_sys::Reflect::get(&r, &"user".into()).ok())
+        .and_then(|v| v.as_string());
+    machine(|q| {
+        q.load(queued, dead, bad_queued + bad_dead);
+        if !TOLD.get() {
+            q.set_user(user);
+        }
+    });
     Ok(())
+}
+
+/// Who is signed in, as a page says: stored (a restarted worker knows it)
+/// and the machine's.
+async fn set_user(user: Option<String>) -> Result<(), JsValue> {
+    TOLD.set(true);
+    machine(|q| q.set_user(user.clone()));
+    let db = open().await?;
+    let tx = idb::transaction(&db, &[META], true)?;
+    let record = js_sys::Object::new();
+    js_sys::Reflect::set(&record, &"id".into(), &"user".into())?;
+    let value = user.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    js_sys::Reflect::set(&record, &"user".into(), &value)?;
+    idb::request(&tx.object_store(META)?.put(&record)?).await?;
+    idb::commit(&tx).await
 }
 
 /// Everything queued (oldest first) and every dead letter, as stored.
 pub async fn listing() -> Result<(Vec<StoredRequest>, Vec<DeadLetter>), JsValue> {
     load().await?;
-    Ok(machine(|q| (q.queued().to_vec(), q.dead().to_vec())))
+    Ok(machine(|q| {
+        (q.queued().cloned().collect(), q.dead().cloned().collect())
+    }))
 }
 
 /// The queue's figures, unreadable records included.
@@ -305,6 +355,10 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
             key
         }
     };
+    let user = headers
+        .iter()
+        .find(|(k, _)| k == casefile_core::queue::USER_HEADER)
+        .map(|(_, v)| v.clone());
     let entry = StoredRequest {
         id: new_id(),
         method: request.method(),
@@ -317,6 +371,7 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
         next_attempt_at: now(),
         last_error: None,
         last_status: None,
+        user,
     };
     let (first, answer) = match (fetcher)(to_request(&entry)?).await {
         Ok(response) => match failure_of(&response) {
@@ -376,7 +431,7 @@ async fn replay_loop(fetcher: &Fetcher) -> Result<(), JsValue> {
     tell(&machine(|q| q.stats_message())).await;
     loop {
         let entry = match machine(|q| q.next(now())) {
-            Next::Send(entry) => entry,
+            Next::Send(entry) => *entry,
             Next::At(at) => {
                 schedule(at);
                 return Ok(());
@@ -431,6 +486,18 @@ pub async fn on_page_message(message: ToWorker) -> Result<(), JsValue> {
             // A dead letter, or a write still waiting in the queue.
             load().await?;
             apply(machine(|q| q.discard(&id, now()))).await
+        }
+        // The page asks for the replay itself (it sends `ReplayNow` once
+        // its user is known).
+        ToWorker::Session { user } => {
+            set_user(user).await?;
+            load().await?;
+            tell(&machine(|q| q.stats_message())).await;
+            Ok(())
+        }
+        ToWorker::Forget { user } => {
+            load().await?;
+            apply(machine(|q| q.forget(&user))).await
         }
         ToWorker::SkipWaiting => {
             JsFuture::from(scope().skip_waiting()?).await?;

@@ -35,6 +35,7 @@ fn request(id: &str, failed: bool) -> StoredRequest {
         next_attempt_at: 1_790_000_020_000,
         last_error: failed.then(|| "server error 503".into()),
         last_status: failed.then_some(503),
+        user: failed.then(|| "sam".into()),
     }
 }
 
@@ -91,6 +92,7 @@ fn every_message_to_pages_reads_as_serde_reads_it() {
                 replaying: true,
                 unreadable: 1,
                 sign_in: 2,
+                user: Some("sam".into()),
             },
         },
         ToPage::Stats {
@@ -99,6 +101,12 @@ fn every_message_to_pages_reads_as_serde_reads_it() {
         ToPage::Listing {
             queued: vec![request("q4", false), request("q5", true)],
             dead: vec![letter("q6")],
+            user: Some("sam".into()),
+        },
+        ToPage::Listing {
+            queued: vec![],
+            dead: vec![],
+            user: None,
         },
     ];
     for m in messages {
@@ -120,6 +128,11 @@ fn every_message_from_pages_reads_and_anything_else_is_refused() {
         ToWorker::Retry { id: "q1".into() },
         ToWorker::Discard { id: "q2".into() },
         ToWorker::SkipWaiting,
+        ToWorker::Session {
+            user: Some("sam".into()),
+        },
+        ToWorker::Session { user: None },
+        ToWorker::Forget { user: "sam".into() },
     ];
     for m in messages {
         let theirs = serde_json::to_string(&m).unwrap();

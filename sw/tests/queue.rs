@@ -71,8 +71,14 @@ impl Server {
 }
 
 fn write(body: &str, key: Option<&str>) -> Request {
+    write_as(body, key, "sam")
+}
+
+/// A page's write, naming its user as the app does.
+fn write_as(body: &str, key: Option<&str>, user: &str) -> Request {
     let headers = Headers::new().unwrap();
     headers.set("content-type", "application/json").unwrap();
+    headers.set("x-casefile-user", user).unwrap();
     if let Some(k) = key {
         headers.set("idempotency-key", k).unwrap();
     }
@@ -89,7 +95,9 @@ async fn json(response: Response) -> serde_json::Value {
     serde_json::from_str(&text.as_string().unwrap()).unwrap()
 }
 
+/// Sam signed in, and nothing of Sam's queued or dead.
 async fn clear() {
+    signed_in(Some("sam")).await;
     let (queued, dead) = listing().await.unwrap();
     let ids = queued
         .into_iter()
@@ -101,6 +109,65 @@ async fn clear() {
     assert_eq!(listing().await.unwrap(), (vec![], vec![]));
 }
 
+async fn signed_in(user: Option<&str>) {
+    on_page_message(ToWorker::Session {
+        user: user.map(str::to_string),
+    })
+    .await
+    .unwrap();
+}
+
+/// Two people on one device: Kim's write, queued while the network was
+/// down, is neither listed nor sent for Sam, and goes once Kim is back
+/// (who is signed in survives the worker's restart).
+async fn another_users_write_waits_until_they_sign_in() {
+    clear().await;
+    let server = Server::default();
+    server.will(&[0]);
+    let queued = send_or_queue(
+        &write_as(r#"{"events":[7]}"#, Some("kim-1"), "kim"),
+        server.fetcher(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued.status(), 202);
+    assert_eq!(listing().await.unwrap().0, vec![], "not Sam's to see");
+    assert_eq!(stats().await.unwrap().queued, 0);
+    replay(server.fetcher()).await.unwrap();
+    assert_eq!(server.calls.get(), 1, "not sent under Sam's session");
+    signed_in(None).await;
+    replay(server.fetcher()).await.unwrap();
+    assert_eq!(server.calls.get(), 1, "nor with nobody signed in");
+    signed_in(Some("kim")).await;
+    casefile_sw::queue::restart();
+    replay(server.fetcher()).await.unwrap();
+    assert_eq!(
+        server.calls.get(),
+        2,
+        "Kim's, once Kim is back, after a restart"
+    );
+    assert_eq!(listing().await.unwrap().0, vec![]);
+    let (_, key) = server.seen.borrow().last().unwrap().clone();
+    assert_eq!(key, "kim-1");
+    // Sign-out with Discard forgets a user's entries, and only theirs.
+    server.will(&[0, 0]);
+    send_or_queue(&write_as("{}", Some("kim-2"), "kim"), server.fetcher())
+        .await
+        .unwrap();
+    send_or_queue(&write_as("{}", Some("sam-2"), "sam"), server.fetcher())
+        .await
+        .unwrap();
+    on_page_message(ToWorker::Forget { user: "kim".into() })
+        .await
+        .unwrap();
+    assert_eq!(listing().await.unwrap().0, vec![]);
+    signed_in(Some("sam")).await;
+    let (queued, _) = listing().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].user.as_deref(), Some("sam"));
+    clear().await;
+}
+
 /// One test in phases: the queue is one shared database, and browser tests
 /// run concurrently.
 #[wasm_bindgen_test]
@@ -110,6 +177,7 @@ async fn the_queue_end_to_end() {
     definite_answers_pass_through_and_a_missing_key_is_added().await;
     a_refused_replay_goes_to_the_dead_letter_and_retry_or_discard_act_on_it().await;
     a_401_holds_the_write_for_sign_in_spending_nothing().await;
+    another_users_write_waits_until_they_sign_in().await;
 }
 
 async fn unreachable_writes_are_queued_durably_and_replayed_exactly_as_sent() {
@@ -252,6 +320,7 @@ fn stored(id: &str, enqueued_at: u64) -> StoredRequest {
         next_attempt_at: 0,
         last_error: Some("503".into()),
         last_status: Some(503),
+        user: Some("sam".into()),
     }
 }
 
@@ -316,7 +385,9 @@ async fn a_version_1_queue_is_upgraded_and_keeps_its_entries() {
         dead_at: 30,
     };
     write_version_1(&queued, std::slice::from_ref(&letter)).await;
-    // The worker opens it at version 2: every entry is there, unchanged.
+    signed_in(Some("sam")).await;
+    // The worker opens it at the current version: every entry is there,
+    // unchanged.
     assert_eq!(
         listing().await.unwrap(),
         (queued.clone(), vec![letter.clone()])
@@ -352,6 +423,7 @@ async fn a_damaged_record_is_counted_and_kept() {
     write_version_1(&[stored("q-fine", 1)], &[]).await;
     let damaged = r#"{"id": "q-dam"#.to_string();
     put_version_1(vec![("queue", "q-damaged".into(), damaged)]).await;
+    signed_in(Some("sam")).await;
     let stats = casefile_sw::queue::stats().await.unwrap();
     assert_eq!((stats.queued, stats.unreadable), (1, 1));
     let server = Server::default();

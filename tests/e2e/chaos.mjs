@@ -62,7 +62,7 @@ async function readDevice(page) {
         req.onerror = () => reject(req.error);
       });
     const names = (await indexedDB.databases()).map((d) => d.name);
-    const events = await open("casefile-events");
+    const events = await open("casefile-events:sam");
     const out = {
       node: await get(events, "meta", "node_id"),
       clock: await get(events, "meta", "clock"),

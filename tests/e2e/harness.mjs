@@ -287,7 +287,7 @@ export async function countRecords(page, db, store) {
 /** Waits until the saved query cache in IndexedDB holds at least `n` entries. */
 export async function waitForSavedQueries(page, n = 1, timeoutMs = 10_000) {
   const count = await until(async () => {
-    const c = await countRecords(page, "casefile-query-cache", "entries");
+    const c = await countRecords(page, "casefile-query-cache:sam", "entries");
     return c >= n && c;
   }, `${n} saved queries`, timeoutMs);
   return count;

@@ -51,7 +51,7 @@ test("with the storage quota used up, a new case is refused with a clear message
     const stored = await page.evaluate(
       () =>
         new Promise((resolve) => {
-          const open = indexedDB.open("casefile-events");
+          const open = indexedDB.open("casefile-events:sam");
           open.onsuccess = () => {
             const req = open.result.transaction("events").objectStore("events").getAll();
             req.onsuccess = () => resolve(req.result.filter((r) => r.event.includes("Written on a full disk")).length);
@@ -94,7 +94,7 @@ test("a damaged record is set aside and reported in the Sync center, and the ser
     const damaged = await page.evaluate(
       (caseId) =>
         new Promise((resolve, reject) => {
-          const open = indexedDB.open("casefile-events");
+          const open = indexedDB.open("casefile-events:sam");
           open.onsuccess = () => {
             const tx = open.result.transaction("events", "readwrite");
             const store = tx.objectStore("events");

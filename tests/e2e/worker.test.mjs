@@ -20,7 +20,7 @@ const dropQueryCache = (page) =>
   page.evaluate(
     () =>
       new Promise((resolve) => {
-        const req = indexedDB.deleteDatabase("casefile-query-cache");
+        const req = indexedDB.deleteDatabase("casefile-query-cache:sam");
         req.onsuccess = req.onerror = req.onblocked = () => resolve();
       }),
   );

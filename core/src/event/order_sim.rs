@@ -200,6 +200,7 @@ impl Device {
                     next_attempt_at: now,
                     last_error: None,
                     last_status: None,
+                    user: None,
                 };
                 let _ = after_replay(&mut request, Outcome::Failed(failure), now, 0.5, true);
                 self.queue.push(Entry {

@@ -208,7 +208,16 @@ struct Worker {
     dead_letters: usize,
 }
 
+/// The person each device's worker acts for.
+const USER: &str = "sam";
+
 impl Worker {
+    fn signed_in() -> Self {
+        let mut w = Worker::default();
+        w.queue.set_user(Some(USER.into()));
+        w
+    }
+
     /// Carries out the machine's effects the way `sw/src/queue.rs` does.
     fn apply(&mut self, effects: Effects) {
         for op in effects.ops {
@@ -261,6 +270,7 @@ impl Worker {
             next_attempt_at: now,
             last_error: None,
             last_status: None,
+            user: Some(USER.into()),
         };
         let id = entry.id.clone();
         let effects = self
@@ -311,6 +321,7 @@ impl Worker {
     fn restart(&mut self) {
         self.restarts += 1;
         self.queue = Queue::new();
+        self.queue.set_user(Some(USER.into()));
         self.queue.load(self.stored.clone(), self.dead.clone(), 0);
     }
 }
@@ -339,7 +350,7 @@ impl Device {
             wire: None,
             // Device 0's page is not controlled (a first visit): its pushes
             // fail to the page itself.
-            worker: (i > 0).then(Worker::default),
+            worker: (i > 0).then(Worker::signed_in),
             made: vec![],
             crashes: 0,
             seed: i as u64 + 1,
@@ -495,7 +506,7 @@ impl Device {
         let Some(w) = self.worker.as_mut() else {
             return;
         };
-        for letter in w.queue.dead().to_vec() {
+        for letter in w.queue.dead().cloned().collect::<Vec<_>>() {
             self.store.commit(&crate::sync::retry_ops(&letter), now);
             let effects = w.queue.retry(&letter.request.id, now);
             w.apply(effects);

@@ -15,6 +15,10 @@
 //!    stop or `answered` says the replay pauses, then [`Queue::finish`]
 //!    (true: replay once more).
 //! 4. The person's choices: [`Queue::retry`], [`Queue::discard`].
+//! 5. Who is signed in: [`Queue::set_user`] (pages say so at start, sign-in
+//!    and sign-out). Only that user's entries replay, list and count: a
+//!    shared device never sends one person's writes under another's
+//!    session, nor shows them. [`Queue::forget`] drops a user's entries.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -58,7 +62,7 @@ pub struct Effects {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
     /// Send this entry (the oldest).
-    Send(StoredRequest),
+    Send(Box<StoredRequest>),
     /// The oldest is not due until then (FIFO: nothing behind it goes); the
     /// replay stops and wakes then.
     At(u64),
@@ -75,6 +79,8 @@ pub struct Queue {
     /// Records of the store that no longer read (kept there, counted).
     unreadable: usize,
     gate: ReplayGate,
+    /// Who is signed in (`None`: nobody, or not known yet).
+    user: Option<String>,
 }
 
 impl Queue {
@@ -85,7 +91,25 @@ impl Queue {
             dead: Vec::new(),
             unreadable: 0,
             gate: ReplayGate::new(),
+            user: None,
         }
+    }
+
+    /// Who is signed in on this device now.
+    pub fn set_user(&mut self, user: Option<String>) {
+        self.user = user;
+    }
+
+    /// Who the queue acts for.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Whether an entry is the signed-in user's. An entry from before the
+    /// queue knew users goes with whoever is signed in (it was made on this
+    /// device before the upgrade, and the server checks the session).
+    fn mine(&self, entry: &StoredRequest) -> bool {
+        self.user.is_some() && (entry.user.is_none() || entry.user == self.user)
     }
 
     /// What the store holds now (the replay gate is kept: it belongs to this
@@ -149,11 +173,12 @@ impl Queue {
         self.gate.leave()
     }
 
-    /// What the replay sends next: the oldest entry, if it is due.
+    /// What the replay sends next: the signed-in user's oldest entry, if it
+    /// is due (another user's entries wait for them).
     pub fn next(&self, now: u64) -> Next {
-        match self.queued.first() {
+        match self.queued.iter().find(|e| self.mine(e)) {
             None => Next::Idle,
-            Some(e) if e.next_attempt_at <= now => Next::Send(e.clone()),
+            Some(e) if e.next_attempt_at <= now => Next::Send(Box::new(e.clone())),
             Some(e) => Next::At(e.next_attempt_at),
         }
     }
@@ -253,7 +278,11 @@ impl Queue {
     /// The person's Retry of a dead letter: back in the queue, attempts
     /// reset (the replay that follows sends it). Nothing for an unknown id.
     pub fn retry(&mut self, id: &str, now: u64) -> Effects {
-        let Some(at) = self.dead.iter().position(|d| d.request.id == id) else {
+        let Some(at) = self
+            .dead
+            .iter()
+            .position(|d| d.request.id == id && self.mine(&d.request))
+        else {
             return Effects::default();
         };
         let entry = revive(self.dead.remove(at), now);
@@ -269,9 +298,14 @@ impl Queue {
     /// pages hear what was dropped (its events become refused, "discarded by
     /// you"), and the figures.
     pub fn discard(&mut self, id: &str, now: u64) -> Effects {
-        let (op, letter) = if let Some(at) = self.dead.iter().position(|d| d.request.id == id) {
+        let dead_at = self
+            .dead
+            .iter()
+            .position(|d| d.request.id == id && self.mine(&d.request));
+        let queued_at = self.queued.iter().position(|q| q.id == id && self.mine(q));
+        let (op, letter) = if let Some(at) = dead_at {
             (QueueOp::Forget(id.into()), self.dead.remove(at))
-        } else if let Some(at) = self.queued.iter().position(|q| q.id == id) {
+        } else if let Some(at) = queued_at {
             let request = self.queued.remove(at);
             let letter = DeadLetter {
                 reason: "discarded while waiting".into(),
@@ -299,15 +333,43 @@ impl Queue {
         }
     }
 
-    /// The queue's figures.
+    /// Every entry and dead letter of `user` goes (their sign-out with
+    /// "Discard"); the pages hear the figures.
+    pub fn forget(&mut self, user: &str) -> Effects {
+        let theirs = |e: &StoredRequest| e.user.as_deref() == Some(user);
+        let mut ops: Vec<QueueOp> = self
+            .queued
+            .iter()
+            .filter(|e| theirs(e))
+            .map(|e| QueueOp::Remove(e.id.clone()))
+            .collect();
+        ops.extend(
+            self.dead
+                .iter()
+                .filter(|d| theirs(&d.request))
+                .map(|d| QueueOp::Forget(d.request.id.clone())),
+        );
+        self.queued.retain(|e| !theirs(e));
+        self.dead.retain(|d| !theirs(&d.request));
+        Effects {
+            ops,
+            tell: vec![self.stats_message()],
+            wake_at: None,
+        }
+    }
+
+    /// The signed-in user's figures (another user's entries are not
+    /// counted: they are not theirs to see).
     pub fn stats(&self) -> QueueStats {
+        let mine = || self.queued.iter().filter(|e| self.mine(e));
         QueueStats {
-            queued: self.queued.len(),
-            dead: self.dead.len(),
-            next_attempt_at: self.queued.iter().map(|e| e.next_attempt_at).min(),
+            queued: mine().count(),
+            dead: self.dead.iter().filter(|d| self.mine(&d.request)).count(),
+            next_attempt_at: mine().map(|e| e.next_attempt_at).min(),
             replaying: self.gate.running(),
             unreadable: self.unreadable,
-            sign_in: self.queued.iter().filter(|e| waits_for_sign_in(e)).count(),
+            sign_in: mine().filter(|e| waits_for_sign_in(e)).count(),
+            user: self.user.clone(),
         }
     }
 
@@ -318,22 +380,23 @@ impl Queue {
         }
     }
 
-    /// Everything queued (oldest first) and every dead letter.
+    /// The signed-in user's entries (oldest first) and dead letters.
     pub fn listing(&self) -> ToPage {
         ToPage::Listing {
-            queued: self.queued.clone(),
-            dead: self.dead.clone(),
+            queued: self.queued().cloned().collect(),
+            dead: self.dead().cloned().collect(),
+            user: self.user.clone(),
         }
     }
 
-    /// Entries waiting, oldest first.
-    pub fn queued(&self) -> &[StoredRequest] {
-        &self.queued
+    /// The signed-in user's entries waiting, oldest first.
+    pub fn queued(&self) -> impl Iterator<Item = &StoredRequest> {
+        self.queued.iter().filter(|e| self.mine(e))
     }
 
-    /// Dead letters.
-    pub fn dead(&self) -> &[DeadLetter] {
-        &self.dead
+    /// The signed-in user's dead letters.
+    pub fn dead(&self) -> impl Iterator<Item = &DeadLetter> {
+        self.dead.iter().filter(|d| self.mine(&d.request))
     }
 }
 

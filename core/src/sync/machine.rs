@@ -891,7 +891,7 @@ impl SyncMachine {
     fn on_worker(&mut self, message: ToPage) {
         match message {
             ToPage::Stats { stats } => self.figures.worker_queued = stats.queued,
-            ToPage::Listing { queued, dead } => {
+            ToPage::Listing { queued, dead, .. } => {
                 let listed = queued
                     .iter()
                     .map(|q| q.id.clone())

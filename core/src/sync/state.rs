@@ -75,6 +75,16 @@ impl SyncKind {
     pub const WAITING: [SyncKind; 3] = [SyncKind::Pending, SyncKind::Queued, SyncKind::Dead];
     /// Needs the person (the header's attention badge).
     pub const ATTENTION: [SyncKind; 3] = [SyncKind::Parked, SyncKind::Refused, SyncKind::Dead];
+    /// The person's changes that are not on the server (waiting, or
+    /// needing them): what deleting the device's log would lose, so a
+    /// sign-out asks before it does.
+    pub const UNSENT: [SyncKind; 5] = [
+        SyncKind::Pending,
+        SyncKind::Queued,
+        SyncKind::Dead,
+        SyncKind::Parked,
+        SyncKind::Refused,
+    ];
     /// Did not go through as written (the sync center's problem list).
     pub const PROBLEMS: [SyncKind; 3] = [SyncKind::Parked, SyncKind::Refused, SyncKind::Overruled];
 

@@ -36,12 +36,19 @@ impl Store {
         }
     }
 
-    /// A worker that starts (again) reads the store.
+    /// A worker that starts (again) reads the store (and who is signed in).
     fn boot(&self) -> Queue {
-        let mut q = Queue::new();
+        let mut q = signed_in();
         q.load(self.queue.clone(), self.dead.clone(), 0);
         q
     }
+}
+
+/// A queue with Sam signed in.
+fn signed_in() -> Queue {
+    let mut q = Queue::new();
+    q.set_user(Some("sam".into()));
+    q
 }
 
 fn write(n: u64) -> StoredRequest {
@@ -58,6 +65,7 @@ fn write(n: u64) -> StoredRequest {
         next_attempt_at: at,
         last_error: None,
         last_status: None,
+        user: Some("sam".into()),
     }
 }
 
@@ -128,11 +136,11 @@ fn synced(told: &[ToPage]) -> Vec<String> {
 
 #[test]
 fn writes_queued_offline_replay_oldest_first_and_each_is_told_once() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 4);
     assert_eq!(q.stats().queued, 4);
     assert!(
-        q.queued().iter().all(|e| e.attempts == 0),
+        q.queued().all(|e| e.attempts == 0),
         "offline spends no attempt"
     );
     let mut sent = vec![];
@@ -148,7 +156,7 @@ fn writes_queued_offline_replay_oldest_first_and_each_is_told_once() {
 
 #[test]
 fn a_first_try_that_lands_or_is_refused_is_not_kept() {
-    let mut q = Queue::new();
+    let mut q = signed_in();
     assert_eq!(q.enqueue(write(1), Outcome::Delivered, T0, 0.0, true), None);
     assert_eq!(q.enqueue(write(2), http(422), T0, 0.0, true), None);
     assert_eq!(q.stats().queued, 0);
@@ -165,7 +173,7 @@ fn a_first_try_that_lands_or_is_refused_is_not_kept() {
 
 #[test]
 fn the_oldest_not_yet_due_holds_back_everything_behind_it() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 3);
     let (told, stop) = replay(&mut q, &mut store, T0 + 10, |_| http(503));
     assert_eq!(
@@ -190,7 +198,7 @@ fn the_oldest_not_yet_due_holds_back_everything_behind_it() {
 
 #[test]
 fn an_exhausted_write_goes_to_the_dead_letters_and_the_replay_goes_on() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 2);
     let mut now = T0 + 10;
     for _ in 0..2 {
@@ -221,7 +229,7 @@ fn an_exhausted_write_goes_to_the_dead_letters_and_the_replay_goes_on() {
 
 #[test]
 fn a_401_pauses_the_whole_queue_until_someone_signs_in() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     offline_writes(&mut q, &mut store, 3);
     let mut tries = 0;
     let (told, _) = replay(&mut q, &mut store, T0 + 10, |_| {
@@ -242,7 +250,7 @@ fn a_401_pauses_the_whole_queue_until_someone_signs_in() {
 
 #[test]
 fn a_restarted_worker_goes_on_from_its_store() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 3);
     // The first is delivered, then the worker dies before its next send.
     assert!(q.start());
@@ -269,7 +277,7 @@ fn a_restarted_worker_goes_on_from_its_store() {
 
 #[test]
 fn retry_and_discard_move_entries_between_the_stores() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 2);
     let (told, _) = replay(&mut q, &mut store, T0 + 10, |e| {
         if e.id == ids[0] {
@@ -284,9 +292,13 @@ fn retry_and_discard_move_entries_between_the_stores() {
     let fx = q.retry(&ids[0], T0 + 20);
     store.apply(&fx);
     assert_eq!((store.queue.len(), store.dead.len()), (2, 0));
-    let revived = q.queued().iter().find(|e| e.id == ids[0]).unwrap();
+    let revived = q.queued().find(|e| e.id == ids[0]).unwrap();
     assert_eq!((revived.attempts, revived.last_status), (0, None));
-    assert_eq!(q.queued()[0].id, ids[0], "it keeps its place in the order");
+    assert_eq!(
+        q.queued().next().unwrap().id,
+        ids[0],
+        "it keeps its place in the order"
+    );
 
     let fx = q.discard(&ids[1], T0 + 30);
     store.apply(&fx);
@@ -302,7 +314,7 @@ fn retry_and_discard_move_entries_between_the_stores() {
 
 #[test]
 fn an_entry_discarded_on_its_way_is_still_reported_if_it_landed() {
-    let (mut q, mut store) = (Queue::new(), Store::default());
+    let (mut q, mut store) = (signed_in(), Store::default());
     let ids = offline_writes(&mut q, &mut store, 1);
     assert!(q.start());
     let Next::Send(e) = q.next(T0 + 10) else {
@@ -339,9 +351,107 @@ fn an_entry_discarded_on_its_way_is_still_reported_if_it_landed() {
 
 #[test]
 fn a_trigger_during_a_replay_makes_it_run_once_more() {
-    let mut q = Queue::new();
+    let mut q = signed_in();
     assert!(q.start());
     assert!(q.stats().replaying);
     assert!(!q.start(), "one at a time");
     assert!(q.finish(), "once more");
+}
+
+/// Two people on one device: Sam's writes wait while Kim is signed in, are
+/// neither sent, listed nor counted for Kim, and go once Sam is back.
+#[test]
+fn another_users_entries_wait_unseen_until_they_sign_in_again() {
+    let (mut q, mut store) = (signed_in(), Store::default());
+    let sams = offline_writes(&mut q, &mut store, 2);
+    q.set_user(Some("kim".into()));
+    let mut kims = write(10);
+    kims.user = Some("kim".into());
+    let kim_id = kims.id.clone();
+    store.apply(
+        &q.enqueue(kims, Outcome::Failed(Failure::Network), T0 + 10, 0.0, false)
+            .unwrap(),
+    );
+    assert_eq!(q.stats().queued, 1, "Kim counts only Kim's");
+    let ToPage::Listing { queued, dead, user } = q.listing() else {
+        panic!()
+    };
+    assert_eq!(user.as_deref(), Some("kim"));
+    assert_eq!((queued.len(), dead.len()), (1, 0));
+    assert_eq!(queued[0].id, kim_id);
+    assert_eq!(
+        q.discard(&sams[0], T0 + 11).ops,
+        vec![],
+        "not Kim's to discard"
+    );
+    let mut sent = vec![];
+    let (told, stop) = replay(&mut q, &mut store, T0 + 20, |e| {
+        sent.push(e.id.clone());
+        Outcome::Delivered
+    });
+    assert_eq!(
+        sent,
+        vec![kim_id],
+        "only Kim's went, though Sam's are older"
+    );
+    assert_eq!(synced(&told).len(), 1);
+    assert_eq!(stop, Next::Idle, "for Kim, nothing is left");
+    // Nobody signed in: nothing goes.
+    q.set_user(None);
+    assert_eq!(q.next(T0 + 30), Next::Idle);
+    assert_eq!(q.stats().queued, 0);
+    // Sam again: Sam's, in order.
+    q.set_user(Some("sam".into()));
+    let mut sent = vec![];
+    replay(&mut q, &mut store, T0 + 40, |e| {
+        sent.push(e.id.clone());
+        Outcome::Delivered
+    });
+    assert_eq!(sent, sams);
+}
+
+#[test]
+fn forgetting_a_user_drops_only_their_entries_and_dead_letters() {
+    let (mut q, mut store) = (signed_in(), Store::default());
+    let sams = offline_writes(&mut q, &mut store, 2);
+    replay(&mut q, &mut store, T0 + 5, |e| {
+        if e.id == sams[0] {
+            http(422)
+        } else {
+            Outcome::Failed(Failure::Network)
+        }
+    });
+    let mut kims = write(10);
+    kims.user = Some("kim".into());
+    store.apply(
+        &q.enqueue(kims, Outcome::Failed(Failure::Network), T0 + 10, 0.0, false)
+            .unwrap(),
+    );
+    let mut legacy = write(11);
+    legacy.user = None;
+    store.apply(
+        &q.enqueue(
+            legacy,
+            Outcome::Failed(Failure::Network),
+            T0 + 11,
+            0.0,
+            false,
+        )
+        .unwrap(),
+    );
+    assert_eq!((store.queue.len(), store.dead.len()), (3, 1));
+    let fx = q.forget("sam");
+    store.apply(&fx);
+    assert_eq!(
+        fx.ops.len(),
+        2,
+        "Sam's queued write and dead letter: {:?}",
+        fx.ops
+    );
+    assert_eq!(store.dead.len(), 0);
+    let left: Vec<_> = store.queue.iter().map(|e| e.user.clone()).collect();
+    assert_eq!(left.len(), 2);
+    assert!(left.contains(&Some("kim".into())) && left.contains(&None));
+    // An entry from before users were known goes with whoever signs in.
+    assert_eq!(q.stats().queued, 1);
 }

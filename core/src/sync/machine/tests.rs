@@ -368,6 +368,7 @@ fn letter_of(events: &[DomainEvent], entry: &str) -> DeadLetter {
             next_attempt_at: T0,
             last_error: None,
             last_status: Some(503),
+            user: None,
         },
         reason: "gave up after 3 tries".into(),
         status: Some(503),
@@ -467,6 +468,7 @@ fn a_dead_letter_is_shown_and_a_missed_answer_is_sent_again() {
                 std::slice::from_ref(&a),
                 &crate::queue::queue_id(T0, 1),
             )],
+            user: None,
         }),
     );
     idle(&mut m, &mut store, later);

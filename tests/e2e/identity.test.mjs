@@ -1,0 +1,186 @@
+// Two people on one browser profile (SPEC §10, issue 17): each has their own
+// local stores; a sign-out with unsent changes asks what to do with them;
+// the next person never sees the previous one's cases or queued writes; the
+// kept writes land once, as their author, when she is back; and after a
+// sign-out, with the server stopped, nothing of anyone's data is readable
+// from any IndexedDB database or Cache Storage entry.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { launchBrowser, startServer, signedOut, setFaults, waitForController, until, watchProblems, OUTPUT } from "./harness.mjs";
+
+// One browser for the file; every test makes its own profile (context).
+let browser;
+before(async () => (browser = await launchBrowser()));
+after(() => browser?.close());
+const PASSWORD = "casefile-demo";
+
+/** Signs in through the app's own form; the app starts again for that user. */
+async function signInAs(page, server, name) {
+  await page.goto(`${server.url}/sign-in`);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).waitFor({ timeout: 15_000 });
+}
+
+/** A link of the main navigation. */
+const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+
+async function newCase(page, title) {
+  await nav(page, "New case").click();
+  await page.getByLabel("Title").fill(title);
+  await page.getByRole("button", { name: "Create case" }).click();
+  await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+  await page.locator("h1", { hasText: title }).waitFor();
+  return page.url().split("/").pop();
+}
+
+/** The server's cases with this title (Node reads as the supervisor, who sees both teams). */
+async function onServer(server, title) {
+  const list = await (await fetch(`${server.url}/api/v1/cases?limit=500`)).json();
+  return (list.items ?? list).filter((c) => c.title === title);
+}
+
+/** Every IndexedDB record and Cache Storage answer the page can read, as text. */
+async function everythingStored(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((resolve, reject) => {
+        const open = indexedDB.open(name);
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      for (const store of db.objectStoreNames) {
+        const all = await new Promise((resolve, reject) => {
+          const req = db.transaction(store).objectStore(store).getAll();
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+        out.push(`${name}/${store}: ${JSON.stringify(all)}`);
+      }
+      db.close();
+    }
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      for (const request of await cache.keys()) {
+        const response = await cache.match(request);
+        const type = response.headers.get("content-type") || "";
+        const body = /json|text\/plain/.test(type) ? await response.text() : `(${type})`;
+        out.push(`cache ${name} ${request.url}: ${body}`);
+      }
+    }
+    return out.join("\n");
+  });
+}
+
+test("two people on one browser: unsent work is kept for its author, never shown to the next person, lands once as her, and sign-out leaves nothing readable", async () => {
+  const server = await startServer({ seed: 0 });
+  const context = signedOut(await browser.newContext({ viewport: { width: 390, height: 820 } }));
+  const page = await context.newPage();
+  const problems = watchProblems(page);
+  try {
+    await page.goto(`${server.url}/`);
+    await waitForController(page);
+    // Signed out, every address is the sign-in form.
+    await page.getByLabel("Password").waitFor();
+
+    // Casey works, online then offline.
+    await signInAs(page, server, "casey");
+    await newCase(page, "Casey online case");
+    await until(async () => (await onServer(server, "Casey online case")).length === 1, "Casey's first case on the server");
+    await server.stop();
+    await newCase(page, "Casey offline case");
+    // Its push found no server (the worker keeps it): the header says so.
+    await page.getByTestId("online-indicator").getByText("Server unreachable").waitFor({ timeout: 15_000 });
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    const dialog = page.getByTestId("sign-out-dialog");
+    await dialog.getByText("1 change not on the server yet").waitFor();
+    // The server cannot be reached: nothing to send with.
+    assert.equal(await dialog.getByRole("button", { name: "Send now" }).isDisabled(), true);
+    await page.screenshot({ path: path.join(OUTPUT, "sign-out-unsent-phone.png"), fullPage: true });
+    await dialog.getByRole("button", { name: "Keep on this device for me" }).click();
+    // Signing out works with the server stopped.
+    await page.waitForURL(/\/sign-in$/);
+    await page.getByLabel("Password").waitFor();
+
+    // Kim, on the same browser: none of Casey's cases, none of her queued writes.
+    await server.start();
+    await signInAs(page, server, "kim");
+    await nav(page, "Cases").click();
+    await page.locator("table.cases, p.muted, .empty").first().waitFor();
+    assert.equal(await page.getByText(/Casey (online|offline) case/).count(), 0, "Kim's list holds nothing of Casey's");
+    await nav(page, "Sync").click();
+    await page.locator("main").getByText(/Sync/).first().waitFor();
+    const center = await page.locator("main").innerText();
+    assert.doesNotMatch(center, /Casey offline case/, "Casey's queued write is not Kim's to see");
+    const kims = await newCase(page, "Kim case");
+    await until(async () => (await onServer(server, "Kim case")).length === 1, "Kim's case on the server");
+    assert.deepEqual(await onServer(server, "Casey offline case"), [], "not sent under Kim's session");
+    const storedForKim = await everythingStored(page);
+    assert.doesNotMatch(storedForKim.split("\n").filter((l) => !l.startsWith("casefile-events:casey/") && !l.startsWith("casefile-queue/")).join("\n"), /Casey online case/, "Casey's cases are in no store Kim's page reads");
+
+    // Kim signs out with nothing unsent: no question.
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in$/);
+
+    // Casey again: her kept change lands, once, as hers.
+    await signInAs(page, server, "casey");
+    await until(async () => (await onServer(server, "Casey offline case")).length === 1, "Casey's kept change on the server", 30_000);
+    await page.getByTestId("user-menu").waitFor();
+    await until(async () => !(await page.getByText(/\d+ pending/).count()), "nothing left to send");
+    const [kept] = await onServer(server, "Casey offline case");
+    const log = (await (await fetch(`${server.url}/api/v1/events?after=0&limit=500`)).json()).events;
+    assert.equal(log.filter((e) => e.event.aggregate_id === kept.id && e.event.event_type === "case.created").length, 1, "created once, however often it was replayed");
+    await nav(page, "Cases").click();
+    await page.getByText("Casey offline case").first().waitFor();
+    assert.equal(await page.getByText("Kim case").count(), 0, "Kim's case is not Casey's to see");
+    assert.equal((await onServer(server, "Kim case"))[0].id, kims);
+
+    // Casey signs out; with the server stopped, a reload shows the sign-in
+    // form and nothing of hers or Kim's is readable anywhere.
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in$/);
+    await server.stop();
+    await page.reload();
+    await page.getByLabel("Password").waitFor();
+    const left = await everythingStored(page);
+    for (const title of ["Casey online case", "Casey offline case", "Kim case"]) {
+      assert.doesNotMatch(left, new RegExp(title), `${title} is readable after sign-out:\n${left.slice(0, 2000)}`);
+    }
+    await page.screenshot({ path: path.join(OUTPUT, "signed-out-offline.png"), fullPage: true });
+    assert.deepEqual(problems.fatal, []);
+    assert.deepEqual(problems.csp, []);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("Send now at sign-out delivers the unsent change first, then signs out", async () => {
+  const server = await startServer({ seed: 0, faults: true });
+  const context = signedOut(await browser.newContext());
+  const page = await context.newPage();
+  try {
+    await page.goto(`${server.url}/`);
+    await waitForController(page);
+    await signInAs(page, server, "casey");
+    // The server is slow to take pushes: the change is still unsent when
+    // Casey signs out.
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 2 }]);
+    await newCase(page, "Sent before leaving");
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    const dialog = page.getByTestId("sign-out-dialog");
+    await dialog.getByText("1 change not on the server yet").waitFor();
+    await setFaults(server, []);
+    await dialog.getByRole("button", { name: "Send now" }).click();
+    await page.waitForURL(/\/sign-in$/, { timeout: 30_000 });
+    assert.equal((await onServer(server, "Sent before leaving")).length, 1, "delivered once before signing out");
+    const session = await page.evaluate(async () => (await fetch("/api/v1/auth/session")).status);
+    assert.equal(session, 401, "signed out on the server");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
