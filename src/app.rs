@@ -29,7 +29,13 @@ pub fn App(
     provide_online();
     crate::session::provide_session();
     provide_query_client(client.unwrap_or_default());
+    let signed_in = sync.is_some();
     provide_sync(sync);
+    if signed_in {
+        // The user's stores are open: ask the browser to keep them.
+        let status = crate::sync::use_sync_status();
+        crate::storage::watch(Signal::derive(move || status.pending.get()));
+    }
     crate::toast::provide_toaster();
     crate::sync::toast_refusals();
     view! {

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod queries;
 pub mod query;
 pub mod session;
+pub mod storage;
 pub mod store;
 pub mod sync;
 pub mod toast;

@@ -112,7 +112,7 @@ async fn purge_owed() {
 
 /// Drops the worker's runtime caches (answers the user read); the precached
 /// app shell stays, so the app still starts offline.
-async fn clear_cached_answers() {
+pub(crate) async fn clear_cached_answers() {
     let Ok(caches) = window().caches() else {
         return;
     };
@@ -316,6 +316,11 @@ pub async fn sign_out(session: Session, plan: Plan) {
     }
     settle_logout().await;
     crate::sync::worker_link::send(&ToWorker::Session { user: None });
+    if let Some(user) = &user {
+        if plan.drop.contains(&casefile_core::device::events_db(user)) {
+            crate::storage::forget_log(user);
+        }
+    }
     if let (true, Some(user)) = (plan.forget_queue, user) {
         crate::sync::worker_link::send(&ToWorker::Forget { user });
     }

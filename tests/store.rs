@@ -1,7 +1,7 @@
 //! The event store through real IndexedDB (wasm-bindgen-test, Chromium).
 #![cfg(target_arch = "wasm32")]
 
-use casefile::store::{schema, Change, EventRecord, EventStore};
+use casefile::store::{schema, AccessPage, Change, EventRecord, EventStore};
 use casefile_core::api::{CaseStatus, PulledEvent};
 use casefile_core::event::{CaseFields, CasePatch, DomainEvent, EventData, EventHeader};
 use casefile_core::sync::{StoreOp, SyncKind};
@@ -238,7 +238,7 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     assert!(store.events_for(&case).await.unwrap().1.is_empty());
     // The next pull starts over, and the server's good copy comes back.
     assert_eq!(store.cursor().await.unwrap(), 0, "pull cursor rewound");
-    let got = store.receive(&[pulled(2, &victim)], 2).await.unwrap();
+    let got = store.receive(&[pulled(2, &victim)], 2, None).await.unwrap();
     assert_eq!(got.added, 1);
     assert_eq!(
         store.replay(&case).await.unwrap().unwrap().case.title,
@@ -280,7 +280,7 @@ async fn receive_stores_remote_events_follows_the_clock_and_settles_own_ones() {
     let theirs = remote(&case, "other-device", 500, 1, &retitle("Theirs"));
     // The server has my creation (its answer was lost) and their update.
     let got = store
-        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2)
+        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2, None)
         .await
         .unwrap();
     assert_eq!(got.added, 1, "only their event is new here");
@@ -297,14 +297,14 @@ async fn receive_stores_remote_events_follows_the_clock_and_settles_own_ones() {
     assert_eq!(store.pending_count().await.unwrap(), 1);
     // Receiving the same page again changes nothing.
     let again = store
-        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2)
+        .receive(&[pulled(1, &mine), pulled(2, &theirs)], 2, None)
         .await
         .unwrap();
     assert_eq!(again.added, 0);
     // A tampered event from the server is quarantined, not used.
     let mut forged = remote(&case, "other-device", 900, 2, &retitle("Forged"));
     forged.data = serde_json::json!({"title": "Changed in transit"});
-    let got = store.receive(&[pulled(3, &forged)], 3).await.unwrap();
+    let got = store.receive(&[pulled(3, &forged)], 3, None).await.unwrap();
     assert_eq!(got.bad, vec![forged.id.clone()]);
     assert_eq!(
         store
@@ -381,7 +381,7 @@ async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
         .enumerate()
         .map(|(i, e)| pulled(i as i64 + 1, e))
         .collect();
-    store.receive(&page, 151).await.unwrap();
+    store.receive(&page, 151, None).await.unwrap();
     let full = casefile_core::event::replay(&events).unwrap();
     let first = store.local_case(&case).await.unwrap().unwrap().view;
     assert_eq!(first, full);
@@ -395,7 +395,10 @@ async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
     assert_eq!(store.local_case(&case).await.unwrap().unwrap().view, full);
     // A later event folds on top of the snapshot.
     let after = remote(&case, "server-node", 1_000, 151, &retitle("After"));
-    store.receive(&[pulled(152, &after)], 152).await.unwrap();
+    store
+        .receive(&[pulled(152, &after)], 152, None)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .local_case(&case)
@@ -419,7 +422,10 @@ async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
             ..Default::default()
         }),
     );
-    store.receive(&[pulled(153, &late)], 153).await.unwrap();
+    store
+        .receive(&[pulled(153, &late)], 153, None)
+        .await
+        .unwrap();
     assert!(store.snapshot_upto(&case).await.unwrap().is_none());
     let mut all = events.clone();
     all.push(after);
@@ -592,4 +598,42 @@ fn a_quota_error_is_known_by_its_exception_name() {
     assert!(other
         .to_string()
         .starts_with("The local event store failed"));
+}
+
+#[wasm_bindgen_test]
+async fn a_revoked_case_is_purged_with_its_page_and_unsent_work_stays_refused() {
+    let store = EventStore::open_named("casefile-test-revoked")
+        .await
+        .unwrap();
+    let (gone, other) = (case_id(40), case_id(41));
+    let theirs = remote(&gone, "other-device", 10, 1, &create("Not hers any more"));
+    let kept = remote(&other, "other-device", 11, 1, &create("Still hers"));
+    store
+        .receive(&[pulled(1, &theirs), pulled(2, &kept)], 2, None)
+        .await
+        .unwrap();
+    let unsent = store.append(&gone, &retitle("Her visit notes")).await.unwrap();
+    // The page that says so purges in the transaction that moves both
+    // cursors.
+    let revoked = [gone.clone()];
+    let access = AccessPage {
+        revoked: &revoked,
+        cursor: 7,
+    };
+    let got = store.receive(&[], 3, Some(access)).await.unwrap();
+    assert_eq!((got.purged.clone(), got.refused), (vec![gone.clone()], 1));
+    assert_eq!(store.access_cursor().await.unwrap(), 7);
+    assert_eq!(store.cursor().await.unwrap(), 3);
+    let (left, _) = store.records_for(&gone).await.unwrap();
+    assert_eq!(left.len(), 1, "only her unsent edit is left of the case");
+    let (record, event) = &left[0];
+    assert_eq!(event.id, unsent.id);
+    assert_eq!(record.kind(), SyncKind::Refused);
+    assert_eq!(
+        record.sync_error.as_deref(),
+        Some(casefile_core::sync::access::NO_ACCESS)
+    );
+    assert!(store.local_case(&gone).await.unwrap().is_none(), "no case shown");
+    assert_eq!(store.records_for(&other).await.unwrap().0.len(), 1, "others untouched");
+    assert_eq!(store.pending_count().await.unwrap(), 0, "nothing left to send");
 }

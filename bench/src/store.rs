@@ -140,7 +140,7 @@ impl StoreBench {
             let history = remote_history(&case_id(which), u64::from(first_clock), n);
             for page in history.chunks(5_000) {
                 let cursor = page.last().map_or(0, |p| p.seq);
-                store.receive(page, cursor).await.map_err(fail)?;
+                store.receive(page, cursor, None).await.map_err(fail)?;
             }
             Ok(JsValue::UNDEFINED)
         })

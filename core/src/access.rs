@@ -11,6 +11,7 @@
 //! | claim (assign an unassigned case to themselves) | their teams' cases | their teams' cases | no |
 //! | assign to another, unassign | no | their teams' cases, to a member of the team | no |
 //! | delete, restore | no | their teams' cases | no |
+//! | move to another team | no | between their teams, with an assignee of the new team (or none) | no |
 //! | add a note | assigned to them, as themselves | their teams' cases, as themselves | no |
 //!
 //! A case the actor may not read is, to them, no case at all: reads answer
@@ -145,8 +146,9 @@ pub fn new_case_team<'a>(actor: &'a Actor, event: &'a EventData) -> Option<&'a s
 }
 
 /// Whether `actor` may apply `event` to `case` (`None`: a new case, whose
-/// team is `new_team`). `team_members` lists the users of the case's team
-/// (for an assignee the event names). Checks the event's intent only;
+/// team is `new_team`). `team_members` lists the users of the team the
+/// case is in after the event (its own, or the one a move names), for an
+/// assignee the event names. Checks the event's intent only;
 /// whether the event fits the case's version is the judge's business.
 pub fn authorize(
     actor: &Actor,
@@ -211,6 +213,24 @@ pub fn authorize(
             }
         }
         EventData::CaseUpdated(patch) => {
+            let moving = patch.team.as_ref().filter(|t| **t != case.team);
+            if let Some(to) = moving {
+                if !supervisor || !actor.teams.contains(to) {
+                    return Err(Denied::Forbidden(
+                        "only a supervisor of both teams can move a case",
+                    ));
+                }
+                // Whoever it stays with must be able to read it there.
+                let keeps = patch
+                    .assignee
+                    .clone()
+                    .unwrap_or_else(|| case.assignee.clone());
+                if keeps.as_deref().is_some_and(|a| !member(a)) {
+                    return Err(Denied::Forbidden(
+                        "the assignee must be a member of the team the case moves to",
+                    ));
+                }
+            }
             if let Some(assignee) = &patch.assignee {
                 let claim = case.assignee.is_none() && assignee.as_deref() == Some(&actor.user);
                 let allowed = claim
@@ -574,6 +594,34 @@ mod tests {
             ..CasePatch::default()
         });
         assert_eq!(on(&cw(), &nobodys, &claim_and_edit), Ok(()));
+    }
+
+    #[test]
+    fn a_supervisor_of_both_teams_moves_a_case_with_an_assignee_of_the_new_team() {
+        let both = actor("sam", Role::Supervisor, &["north", "south"]);
+        let south = ["sol".to_string(), "sam".to_string()];
+        let move_to = |team: &str, assignee: Option<Option<&str>>| {
+            update(CasePatch {
+                team: Some(team.into()),
+                assignee: assignee.map(|a| a.map(str::to_string)),
+                ..CasePatch::default()
+            })
+        };
+        let caseys = case(Some("casey"), Open);
+        let at = |a: &Actor, e: &EventData| authorize(a, Some(&caseys), None, e, &south);
+        assert_eq!(at(&both, &move_to("south", Some(Some("sol")))), Ok(()));
+        assert_eq!(at(&both, &move_to("south", Some(None))), Ok(()));
+        assert!(
+            forbidden(at(&both, &move_to("south", None))),
+            "casey would keep a case she cannot read"
+        );
+        assert!(
+            forbidden(at(&sv(), &move_to("south", Some(Some("sol"))))),
+            "not a supervisor of the team it goes to"
+        );
+        assert!(forbidden(at(&cw(), &move_to("south", Some(None)))));
+        // Naming the team it is in already is no move.
+        assert_eq!(on(&sv(), &caseys, &move_to("north", None)), Ok(()));
     }
 
     #[test]

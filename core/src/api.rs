@@ -399,16 +399,27 @@ pub struct PulledEvent {
     pub event: crate::event::DomainEvent,
 }
 
-/// `GET /api/v1/events?after=&limit=`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `GET /api/v1/events?after=&access_after=&limit=` (or `&cases=` for a
+/// backfill).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Events after the cursor, oldest first.
     pub events: Vec<PulledEvent>,
     /// Pass as `after` next time.
     pub next_cursor: i64,
-    /// Whether more events wait beyond this page.
+    /// Whether more events (or access changes) wait beyond this page.
     pub has_more: bool,
+    /// Cases the reader may read now and could not before (since
+    /// `access_after`): fetch their events from the first.
+    #[serde(default)]
+    pub granted: Vec<String>,
+    /// Cases the reader could read and may not any more: purge them.
+    #[serde(default)]
+    pub revoked: Vec<String>,
+    /// Pass as `access_after` next time.
+    #[serde(default)]
+    pub access_cursor: i64,
 }
 
 /// A message on `GET /api/v1/live` (WebSocket): the server's latest event

@@ -83,9 +83,113 @@ pub fn sign_out(user: &str, unsent: usize, choice: Option<Unsent>, shared_device
     }
 }
 
+/// Whether to ask the browser to keep this origin's storage (so it is not
+/// evicted silently when space runs low): once a user's stores are open,
+/// and again whenever unsent work appears, until it is granted.
+pub fn ask_to_persist(
+    persisted: Option<bool>,
+    unsent_before: usize,
+    unsent_now: usize,
+    starting: bool,
+) -> bool {
+    persisted != Some(true) && (starting || (unsent_before == 0 && unsent_now > 0))
+}
+
+/// The warning to show while changes wait on storage the browser may clear.
+pub fn storage_warning(persisted: Option<bool>, unsent: usize) -> Option<String> {
+    if persisted == Some(true) || unsent == 0 {
+        return None;
+    }
+    let what = if unsent == 1 {
+        "1 change waits".to_string()
+    } else {
+        format!("{unsent} changes wait")
+    };
+    Some(format!(
+        "{what} on storage this browser may clear when space runs low: get online to send them, or export them."
+    ))
+}
+
+/// Whether the user's event log was wiped behind the app's back (evicted
+/// by the browser, cleared by hand): the device remembered its log by its
+/// node id, and the log it opens now has another. A sign-out that deletes
+/// the log forgets the remembered id, so that is never reported.
+pub fn store_lost(remembered: Option<&str>, node_now: &str) -> bool {
+    remembered.is_some_and(|r| r != node_now)
+}
+
+/// Where the device remembers `user`'s log (local storage, beside it).
+pub fn store_marker(user: &str) -> String {
+    format!("casefile-log-node:{user}")
+}
+
+/// What the export of unsent changes holds: every unsent event, readable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    /// Whose changes.
+    pub user: String,
+    /// When exported (ms).
+    pub exported_at: u64,
+    /// The changes, oldest first.
+    pub changes: Vec<ExportedChange>,
+}
+
+/// One unsent change in an [`Export`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExportedChange {
+    /// Its sync state in words (pending, queued, refused …).
+    pub state: String,
+    /// Why, when there is a reason (a refusal, the last error).
+    pub note: Option<String>,
+    /// The event itself (case, type, data, stamp).
+    pub event: crate::event::DomainEvent,
+}
+
+/// The export file's name.
+pub fn export_name(user: &str, exported_at: u64) -> String {
+    format!("casefile-unsent-{user}-{exported_at}.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn persistence_is_asked_for_at_start_and_when_unsent_work_appears() {
+        assert!(ask_to_persist(Some(false), 0, 0, true));
+        assert!(ask_to_persist(None, 0, 0, true));
+        assert!(
+            !ask_to_persist(Some(true), 0, 3, true),
+            "granted: never again"
+        );
+        assert!(ask_to_persist(Some(false), 0, 1, false), "work appeared");
+        assert!(
+            !ask_to_persist(Some(false), 1, 2, false),
+            "once per appearance"
+        );
+        assert!(!ask_to_persist(Some(false), 0, 0, false));
+    }
+
+    #[test]
+    fn a_log_with_another_node_id_than_remembered_was_lost() {
+        assert!(!store_lost(None, "n1"), "first start");
+        assert!(!store_lost(Some("n1"), "n1"));
+        assert!(store_lost(Some("n1"), "n2"));
+        assert_ne!(store_marker("sam"), store_marker("kim"));
+    }
+
+    #[test]
+    fn a_warning_only_while_changes_wait_on_storage_that_may_go() {
+        assert_eq!(storage_warning(Some(true), 5), None);
+        assert_eq!(storage_warning(Some(false), 0), None);
+        assert!(storage_warning(Some(false), 1)
+            .unwrap()
+            .starts_with("1 change waits"));
+        assert!(storage_warning(None, 2)
+            .unwrap()
+            .starts_with("2 changes wait"));
+        assert_eq!(export_name("sam", 7), "casefile-unsent-sam-7.json");
+    }
 
     #[test]
     fn each_user_has_their_own_stores() {

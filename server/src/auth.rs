@@ -243,20 +243,55 @@ pub async fn create_user(
 
 /// Puts `user` in the team named `team` (made when missing).
 pub async fn add_member(state: &AppState, team: &str, user: &str) -> Result<(), ApiError> {
-    let pool = state.db.pool();
-    sqlx::query("INSERT INTO teams (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+    change_member(state, team, user, true).await
+}
+
+/// Puts `user` in `team` (`join`) or takes them out, and records the
+/// access change for each of the team's cases in the same transaction.
+pub async fn change_member(
+    state: &AppState,
+    team: &str,
+    user: &str,
+    join: bool,
+) -> Result<(), ApiError> {
+    let now = state.now();
+    let (_turn, mut tx) = crate::events::log_turn(&state.db).await?;
+    let changed = if join {
+        sqlx::query(
+            "INSERT INTO teams (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
         .bind(team)
-        .bind(state.now())
-        .execute(pool)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO team_members (team_id, user_name) VALUES ($1, $2) \
-         ON CONFLICT (team_id, user_name) DO NOTHING",
-    )
-    .bind(team)
-    .bind(user)
-    .execute(pool)
-    .await?;
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_name) VALUES ($1, $2) \
+             ON CONFLICT (team_id, user_name) DO NOTHING",
+        )
+        .bind(team)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+    } else {
+        sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_name = $2")
+            .bind(team)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+    }
+    .rows_affected()
+        > 0;
+    if changed {
+        let cases: Vec<String> = sqlx::query("SELECT id FROM cases WHERE team_id = $1")
+            .bind(team)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        crate::db::record_access(&mut tx, &[user.to_string()], &cases, now).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -773,6 +808,22 @@ pub async fn admin_add_member(
         return Err(ApiError::not_found(format!("no user named {user}")));
     }
     add_member(&state, &team, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/admin/teams/{team}/members/{user}`: takes a member out
+/// of a team; their devices are told at their next pull which cases they
+/// may no longer read, and purge them.
+pub async fn admin_remove_member(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+    Path((team, user)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    admin_only(&me)?;
+    if team.is_empty() || team.len() > NAME_MAX || user.is_empty() || user.len() > NAME_MAX {
+        return Err(bad_request("a team id and a user name are 1–64 characters"));
+    }
+    change_member(&state, &team, &user, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

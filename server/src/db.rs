@@ -59,7 +59,30 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_4, MIGRATION_4),
     (MIGRATION_5, MIGRATION_5),
     (MIGRATION_6, MIGRATION_6),
+    (MIGRATION_7_SQLITE, MIGRATION_7_POSTGRES),
 ];
+
+/// Access changes (SPEC §10, issue 17): one row per user and case whose
+/// readability a team move or a membership change may have changed, in
+/// the transaction that changed it; a device pulls them after its access
+/// cursor (`id`) and is told `granted` or `revoked`.
+macro_rules! migration_7 {
+    ($id:literal) => {
+        concat!(
+            "CREATE TABLE access_changes (\n    id ",
+            $id,
+            r#",
+    user_name TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX access_changes_by_user ON access_changes (user_name, id)
+"#
+        )
+    };
+}
+const MIGRATION_7_SQLITE: &str = migration_7!("INTEGER PRIMARY KEY AUTOINCREMENT");
+const MIGRATION_7_POSTGRES: &str = migration_7!("BIGSERIAL PRIMARY KEY");
 
 /// Bounds (issue 15): the highest clock is read per batch (an index makes it
 /// one lookup); idempotency rows remember their batch's hash (a key reused
@@ -571,14 +594,15 @@ impl Db {
     }
 
     /// Up to `limit` events after cursor `after` and up to `end`, of cases
-    /// of `teams` only (filtered before the limit), oldest first: `(seq,
-    /// version, body)`.
+    /// of `teams` only (filtered before the limit), and of `cases` only
+    /// when given (a backfill), oldest first: `(seq, version, body)`.
     pub async fn events_after(
         &self,
         after: i64,
         limit: i64,
         teams: &[String],
         end: i64,
+        cases: Option<&[String]>,
     ) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
         let mut sql = Sql::new(
             "SELECT e.seq AS seq, e.version AS version, e.body AS body FROM events e \
@@ -587,10 +611,58 @@ impl Db {
         sql.bind(Arg::Int(after))
             .push(" AND e.seq <= ")
             .bind(Arg::Int(end))
-            .teams(Some(teams))
-            .push(" ORDER BY e.seq LIMIT ")
-            .bind(Arg::Int(limit));
+            .teams(Some(teams));
+        if let Some(cases) = cases {
+            sql.push(" AND e.aggregate_id IN (");
+            for (i, c) in cases.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Arg::Text(c.clone()));
+            }
+            sql.push(")");
+        }
+        sql.push(" ORDER BY e.seq LIMIT ").bind(Arg::Int(limit));
         sql.query().fetch_all(&self.pool).await
+    }
+
+    /// A page of access changes for `user` after `after`: `(id, case id,
+    /// readable now)`, oldest first.
+    pub async fn access_after(
+        &self,
+        user: &str,
+        after: i64,
+        limit: i64,
+        teams: &[String],
+    ) -> Result<Vec<(i64, String, bool)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT a.id AS id, a.case_id AS case_id, c.team_id AS team_id FROM access_changes a \
+             LEFT JOIN cases c ON c.id = a.case_id \
+             WHERE a.user_name = $1 AND a.id > $2 ORDER BY a.id LIMIT $3",
+        )
+        .bind(user)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let team: Option<String> = r.try_get("team_id")?;
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("case_id")?,
+                    team.is_some_and(|t| teams.contains(&t)),
+                ))
+            })
+            .collect()
+    }
+
+    /// The latest access change (the end of every user's access log).
+    pub async fn latest_access(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM access_changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
     }
 
     /// The enabled members of `teams`, by name, each with their teams among
@@ -756,6 +828,27 @@ impl Db {
         }
         tx.commit().await
     }
+}
+
+/// Records that `cases` may have changed readability for `users`, in the
+/// caller's transaction.
+pub async fn record_access(
+    conn: &mut sqlx::AnyConnection,
+    users: &[String],
+    cases: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for user in users {
+        for case in cases {
+            sqlx::query("INSERT INTO access_changes (user_name, case_id, at) VALUES ($1, $2, $3)")
+                .bind(user.as_str())
+                .bind(case.as_str())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

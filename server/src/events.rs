@@ -24,6 +24,7 @@ use casefile_core::event::{
     apply, clock_acceptable, judge, projected_time, replay, Applied, CaseView, DomainEvent,
     EventData, Verdict,
 };
+use casefile_core::sync::access::BACKFILL_CASES;
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{AnyConnection, Row};
@@ -214,9 +215,12 @@ impl Known {
             return Ok(None);
         }
         let new_team = new_case_team(actor, data);
-        let team = case
-            .as_ref()
-            .map(|c| c.team.clone())
+        // Members of the team the case is in after the event: a move names
+        // its new team.
+        let team = moves_to(data)
+            .map(str::to_string)
+            .filter(|_| case.is_some())
+            .or_else(|| case.as_ref().map(|c| c.team.clone()))
             .or_else(|| new_team.map(str::to_string));
         let members = match &team {
             Some(t) => self.members_of(conn, t).await?,
@@ -448,6 +452,14 @@ async fn ingest_one(
             .flatten()
             .map(|(t, _)| t),
     };
+    let team = match (team, moves_to(&data)) {
+        (Some(from), Some(to)) if from != to => {
+            move_case(conn, known, &event.aggregate_id, &from, to, now).await?;
+            known.touched.insert(from);
+            Some(to.to_string())
+        }
+        (team, _) => team,
+    };
     if let Some(team) = team {
         known.touched.insert(team.clone());
         let access = CaseAccess {
@@ -492,6 +504,37 @@ async fn ingest_one(
     known.highest_clock = known.highest_clock.max(event.clock);
     known.stored(&event, version, &after.case);
     Ok(result(&id, PushStatus::Applied, Some(version), None))
+}
+
+/// The team an event moves its case to, if it says one.
+fn moves_to(data: &EventData) -> Option<&str> {
+    match data {
+        EventData::CaseUpdated(p) => p.team.as_deref(),
+        _ => None,
+    }
+}
+
+/// Moves a case to another team in the ingesting transaction, and records
+/// the access change for every member of either team (SPEC §10): their
+/// next pull says `granted` or `revoked`.
+async fn move_case(
+    conn: &mut AnyConnection,
+    known: &mut Known,
+    case: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET team_id = $1 WHERE id = $2")
+        .bind(to)
+        .bind(case)
+        .execute(&mut *conn)
+        .await?;
+    let mut users = known.members_of(conn, from).await?;
+    users.extend(known.members_of(conn, to).await?);
+    users.sort();
+    users.dedup();
+    crate::db::record_access(conn, &users, &[case.to_string()], now).await
 }
 
 /// The case as all its stored events make it, folded in stamp order like
@@ -539,6 +582,30 @@ async fn latest_cursor(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
         .try_get("n")
 }
 
+/// A transaction that takes its turn with ingestion (this process's mutex
+/// and, on PostgreSQL, every instance's advisory lock): what changes who
+/// may read a case commits in order with the events, so no reader's
+/// cursor passes an event its access change has not recorded.
+pub async fn log_turn(
+    db: &Db,
+) -> Result<
+    (
+        tokio::sync::MutexGuard<'static, ()>,
+        sqlx::Transaction<'static, sqlx::Any>,
+    ),
+    sqlx::Error,
+> {
+    let serial = INGEST.lock().await;
+    let mut tx = db.pool().begin().await?;
+    if db.backend() == crate::db::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok((serial, tx))
+}
+
 /// Applies a batch in one transaction. With an idempotency key, a batch seen
 /// before gets its first answer again, and nothing is applied twice.
 /// `actor`: who sends the batch (each event is checked against what they
@@ -556,7 +623,6 @@ pub async fn ingest(
 ) -> Result<(PushResponse, Vec<String>), IngestError> {
     let retention_ms = key.map_or(IDEMPOTENCY_RETENTION_MS, |k| k.retention_ms);
     let key = key.map(|k| k.key);
-    let _serial = INGEST.lock().await;
     let scoped = key.map(|k| match actor {
         Some(a) => format!("{}\u{1f}{k}", a.user),
         None => k.to_string(),
@@ -570,16 +636,10 @@ pub async fn ingest(
     )
     .to_hex()
     .to_string();
-    let mut tx = db.pool().begin().await?;
-    if db.backend() == crate::db::Backend::Postgres {
-        // Every instance on the database takes turns here, so `seq` commits
-        // in order (no reader's cursor passes an event still to commit) and
-        // the judge sees every committed event. Held until commit.
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(INGEST_LOCK)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // Every instance on the database takes turns here, so `seq` commits in
+    // order (no reader's cursor passes an event still to commit) and the
+    // judge sees every committed event. Held until commit.
+    let (_serial, mut tx) = log_turn(db).await?;
     if let Some(key) = key {
         sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
             .bind(now.saturating_sub(retention_ms))
@@ -788,6 +848,35 @@ pub async fn push(
 pub struct PullParams {
     after: Option<String>,
     limit: Option<String>,
+    access_after: Option<String>,
+    cases: Option<String>,
+}
+
+/// Reads a cursor parameter: a whole number ≥ 0 (absent: 0).
+fn cursor_param(name: &str, value: Option<&str>) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(0),
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::invalid_query(format!(
+                "{name} must be a cursor (a whole number ≥ 0), got `{s}`"
+            ))
+        }),
+    }
+}
+
+/// Reads `cases`: 1 to [`BACKFILL_CASES`] case ids (UUIDs), comma-separated.
+fn cases_param(value: &str) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> = value.split(',').map(str::to_string).collect();
+    let bad = ids.len() > BACKFILL_CASES
+        || ids
+            .iter()
+            .any(|id| uuid::Uuid::parse_str(id).is_err() || id.len() != 36);
+    if bad {
+        return Err(ApiError::invalid_query(format!(
+            "cases must be 1–{BACKFILL_CASES} case ids (UUIDs), comma-separated"
+        )));
+    }
+    Ok(ids)
 }
 
 /// Most events in one pull page.
@@ -800,6 +889,8 @@ pub const MAX_PULL_BYTES: usize = 1 << 20;
     params(
         ("after" = Option<i64>, Query, minimum = 0, description = "Cursor: events after it (default 0)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Most events (default 500)"),
+        ("access_after" = Option<i64>, Query, minimum = 0, description = "Access cursor: access changes after it (default 0)"),
+        ("cases" = Option<String>, Query, description = "A backfill: only these cases' events (1–50 UUIDs, comma-separated); no access changes"),
     ),
     responses((status = 200, description = "Events of the reader's teams after the cursor", body = PullResponse),
         crate::openapi::Errors))]
@@ -809,14 +900,9 @@ pub async fn pull(
     params: Result<Query<PullParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::invalid_query(e.body_text()))?;
-    let after = match p.after.as_deref() {
-        None => 0,
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::invalid_query(format!(
-                "after must be a cursor (a whole number ≥ 0), got `{s}`"
-            ))
-        })?,
-    };
+    let after = cursor_param("after", p.after.as_deref())?;
+    let access_after = cursor_param("access_after", p.access_after.as_deref())?;
+    let backfill = p.cases.as_deref().map(cases_param).transpose()?;
     let limit = i64::from(crate::routes::page_limit(
         p.limit.as_deref(),
         500,
@@ -827,7 +913,34 @@ pub async fn pull(
     // of cases this reader may not see, without skipping any it may.
     let end = latest_cursor(&mut *state.db.pool().acquire().await?).await?;
     let teams = crate::routes::readable_teams(&me);
-    let rows = state.db.events_after(after, limit + 1, &teams, end).await?;
+    let rows = state
+        .db
+        .events_after(after, limit + 1, &teams, end, backfill.as_deref())
+        .await?;
+    // Access changes since the device's access cursor (not in a backfill):
+    // each case named once, as readable now or not.
+    let (mut granted, mut revoked, mut access_cursor) = (Vec::new(), Vec::new(), access_after);
+    let mut access_more = false;
+    if backfill.is_none() {
+        let access_end = state.db.latest_access().await?;
+        let changes = state
+            .db
+            .access_after(&me.user, access_after, limit + 1, &teams)
+            .await?;
+        access_more = changes.len() as i64 > limit;
+        for (id, case, readable) in changes.into_iter().take(limit as usize) {
+            access_cursor = id;
+            if readable {
+                granted.push(case);
+            } else {
+                revoked.push(case);
+            }
+        }
+        if !access_more {
+            access_cursor = access_end.max(access_after);
+        }
+        (granted, revoked) = casefile_core::sync::access::normalize(&granted, &revoked);
+    }
     let mut has_more = rows.len() as i64 > limit;
     let mut events = Vec::with_capacity(rows.len());
     let mut bytes = 0;
@@ -862,6 +975,9 @@ pub async fn pull(
     Ok(Json(PullResponse {
         events,
         next_cursor,
-        has_more,
+        has_more: has_more || access_more,
+        granted,
+        revoked,
+        access_cursor,
     }))
 }

@@ -48,6 +48,10 @@ pub struct FaultRule {
     /// real answer (needs `status`).
     #[serde(default)]
     pub after_commit: bool,
+    /// Only requests a page of this user sends (its `X-Casefile-User`
+    /// header): one person's device cut off while the others work.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// A request a rule applied to.
@@ -70,10 +74,11 @@ struct Table {
 pub struct Faults(Mutex<Table>);
 
 impl Faults {
-    fn take(&self, method: &str, path: &str) -> Option<FaultRule> {
+    fn take(&self, method: &str, path: &str, user: Option<&str>) -> Option<FaultRule> {
         let mut table = self.0.lock().expect("fault table poisoned");
         let index = table.rules.iter().position(|r| {
             path.starts_with(&r.path)
+                && r.user.as_deref().is_none_or(|u| Some(u) == user)
                 && r.method
                     .as_deref()
                     .is_none_or(|m| m.eq_ignore_ascii_case(method))
@@ -99,7 +104,11 @@ pub async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next)
     if path.starts_with("/api/v1/_faults") {
         return next.run(req).await;
     }
-    let Some(rule) = faults.take(req.method().as_str(), &path) else {
+    let user = req
+        .headers()
+        .get(casefile_core::queue::USER_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let Some(rule) = faults.take(req.method().as_str(), &path, user) else {
         return next.run(req).await;
     };
     if rule.delay_ms > 0 {

@@ -127,7 +127,7 @@ fn api_router() -> Router<AppState> {
         .route("/api/v1/admin/users/{name}", patch(auth::admin_change_user))
         .route(
             "/api/v1/admin/teams/{team}/members/{user}",
-            put(auth::admin_add_member),
+            put(auth::admin_add_member).delete(auth::admin_remove_member),
         )
         .route("/api/v1/admin/access-log", get(auth::access_log))
         .route("/api/v1/auth/tokens", post(auth::create_token))

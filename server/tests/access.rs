@@ -557,3 +557,182 @@ async fn a_user_issues_and_revokes_their_own_api_tokens() {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+const SUE: &str = "cf_5555555555555555555555555555555555555555555555555555555555555555";
+const ADA: &str = "cf_6666666666666666666666666666666666666666666666666666666666666666";
+
+async fn pull_as(app: &Router, token: &str, after: i64, access_after: i64) -> PullResponse {
+    let uri = format!("/api/v1/events?after={after}&access_after={access_after}");
+    common::ok(get_as(app, token, &uri).await)
+}
+
+fn moved(n: u64, case: u64, base: u64, team: &str, to: Option<&str>) -> DomainEvent {
+    patch(
+        n,
+        case,
+        "sue-tablet",
+        base,
+        CasePatch {
+            team: Some(team.into()),
+            assignee: Some(to.map(str::to_string)),
+            ..CasePatch::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_case_moved_to_another_team_is_revoked_from_one_reader_and_granted_with_its_history_to_the_other(
+) {
+    let w = world().await;
+    add_user(&w.state.db, "sue", "supervisor", &["north", "south"], SUE).await;
+    let r = push_as(
+        &w.app,
+        CASEY,
+        &[create(1, 1, "casey-phone", Some("casey"))],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+    let casey = pull_as(&w.app, CASEY, 0, 0).await;
+    let kim = pull_as(&w.app, KIM, 0, 0).await;
+    assert_eq!(casey.events.len(), 1);
+    assert!(kim.events.is_empty() && kim.granted.is_empty());
+
+    // Sam supervises only north: he may not move it south.
+    let sams = patch(
+        2,
+        1,
+        "sam-tablet",
+        1,
+        CasePatch {
+            team: Some("south".into()),
+            assignee: Some(Some("kim".into())),
+            ..CasePatch::default()
+        },
+    );
+    let r = push_as(&w.app, SAM, &[sams], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden]);
+    // Nor may Sue leave it with Casey, who could not read it there.
+    let keeps_casey = patch(
+        3,
+        1,
+        "sue-tablet",
+        1,
+        CasePatch {
+            team: Some("south".into()),
+            ..CasePatch::default()
+        },
+    );
+    let r = push_as(&w.app, SUE, &[keeps_casey], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden]);
+    let r = push_as(&w.app, SUE, &[moved(3, 1, 1, "south", None)], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied], "unassigned is fine");
+    let r = push_as(&w.app, SUE, &[moved(4, 1, 2, "north", Some("casey"))], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied], "and back");
+    let r = push_as(&w.app, SUE, &[moved(5, 1, 3, "south", Some("kim"))], None).await;
+    assert_eq!(statuses(&r), [PushStatus::Applied]);
+
+    let c = pull_as(&w.app, CASEY, casey.next_cursor, casey.access_cursor).await;
+    assert_eq!(c.revoked, [case_id(1)], "gone from Casey's device");
+    assert!(c.granted.is_empty());
+    assert!(c.events.iter().all(|e| e.event.aggregate_id != case_id(1)));
+    let k = pull_as(&w.app, KIM, kim.next_cursor, kim.access_cursor).await;
+    assert_eq!(k.granted, [case_id(1)], "Kim is told, once");
+    assert!(k.revoked.is_empty());
+    // Her backfill brings the case from its creation.
+    let uri = format!("/api/v1/events?after=0&cases={}", case_id(1));
+    let back: PullResponse = get_as(&w.app, KIM, &uri).await.json();
+    assert_eq!(back.events.len(), 4, "created, moved, moved back, moved");
+    assert!(back.granted.is_empty() && back.revoked.is_empty());
+    let none: PullResponse = get_as(&w.app, CASEY, &uri).await.json();
+    assert!(none.events.is_empty(), "a backfill is filtered too");
+    // Asked again after its cursor, nothing more is said.
+    let again = pull_as(&w.app, KIM, k.next_cursor, k.access_cursor).await;
+    assert!(again.granted.is_empty() && again.revoked.is_empty() && !again.has_more);
+    // Casey's offline edit on it is refused as unreadable, on its own.
+    let edit = patch(
+        6,
+        1,
+        "casey-phone",
+        1,
+        CasePatch {
+            title: Some("written offline".into()),
+            ..CasePatch::default()
+        },
+    );
+    let r = push_as(
+        &w.app,
+        CASEY,
+        &[edit, create(7, 2, "casey-phone", None)],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Forbidden, PushStatus::Applied]);
+    assert_eq!(
+        r.results[0].message.as_deref(),
+        Some("you do not have access to this case")
+    );
+}
+
+#[tokio::test]
+async fn leaving_a_team_revokes_its_cases_and_joining_grants_them() {
+    let w = world().await;
+    add_user(&w.state.db, "ada", "admin", &[], ADA).await;
+    for n in 1..=3 {
+        let r = push_as(&w.app, SAM, &[create(n, n, "sam-tablet", None)], None).await;
+        assert_eq!(statuses(&r), [PushStatus::Applied]);
+    }
+    let before = pull_as(&w.app, CASEY, 0, 0).await;
+    assert_eq!(before.events.len(), 3);
+    let member = |verb: &'static str| {
+        Request::builder()
+            .method(verb)
+            .uri("/api/v1/admin/teams/north/members/casey")
+            .header("authorization", format!("Bearer {ADA}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        send(&w.app, member("DELETE")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let gone = pull_as(&w.app, CASEY, before.next_cursor, before.access_cursor).await;
+    assert_eq!(gone.revoked, (1..=3).map(case_id).collect::<Vec<_>>());
+    // Taking her out again changes nothing and says nothing.
+    assert_eq!(
+        send(&w.app, member("DELETE")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let quiet = pull_as(&w.app, CASEY, gone.next_cursor, gone.access_cursor).await;
+    assert!(quiet.revoked.is_empty() && quiet.granted.is_empty());
+    assert_eq!(
+        send(&w.app, member("PUT")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let back = pull_as(&w.app, CASEY, quiet.next_cursor, quiet.access_cursor).await;
+    assert_eq!(back.granted, (1..=3).map(case_id).collect::<Vec<_>>());
+    // Only an administrator changes teams.
+    let by_sam = Request::delete("/api/v1/admin/teams/north/members/casey")
+        .header("authorization", format!("Bearer {SAM}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&w.app, by_sam).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn hostile_backfill_and_access_cursors_are_refused_before_any_query() {
+    let w = world().await;
+    let many = (0..51).map(case_id).collect::<Vec<_>>().join(",");
+    for query in [
+        "access_after=-1",
+        "access_after=1e3",
+        "cases=",
+        "cases=1%27%20OR%20%271%27%3D%271",
+        "cases=10000000-0000-4000-8000-000000000001,x",
+        &format!("cases={many}"),
+    ] {
+        let r = get_as(&w.app, CASEY, &format!("/api/v1/events?{query}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(r.error().error, "invalid_query", "{query}");
+    }
+}

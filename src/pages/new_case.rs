@@ -112,11 +112,26 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             .map(|s| s.teams.clone())
             .unwrap_or_default()
     };
-    let (team, set_team) = signal(my_teams().first().cloned());
-    // A new case's team is the creator's choice among theirs; an existing
-    // case's team is not known here (nor changeable).
-    let form_team = move || (!editing).then(|| team.get()).flatten();
-    let current_assignee = start.as_ref().and_then(|c| c.assignee.clone());
+    // A new case's team is the creator's choice among theirs. An existing
+    // case stays in its team unless a supervisor of several teams moves it
+    // (who may read it changes with it; the server checks both teams).
+    let (team, set_team) = signal((!editing).then(|| my_teams().first().cloned()).flatten());
+    let form_team = move || team.get();
+    let supervisor = move || {
+        session
+            .0
+            .read()
+            .as_ref()
+            .is_some_and(|s| s.role == casefile_core::access::Role::Supervisor)
+    };
+    let team_choice = move || my_teams().len() > 1 && (!editing || supervisor());
+    let start_assignee = start.as_ref().and_then(|c| c.assignee.clone());
+    // A move offers the new team's people only.
+    let current_assignee = move || {
+        start_assignee
+            .clone()
+            .filter(|_| team.get().is_none() || !editing)
+    };
     let offered = move || {
         let Some(me) = session.0.get() else {
             return Vec::new();
@@ -139,7 +154,7 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             &actor,
             &people,
             form_team().as_deref(),
-            current_assignee.as_deref(),
+            current_assignee().as_deref(),
         )
         .into_iter()
         .map(|n| match n {
@@ -234,13 +249,15 @@ fn CaseForm(existing: Option<Case>) -> impl IntoView {
             <select id="priority" on:change=move |ev| {
                 if let Ok(p) = event_target_value(&ev).parse() { set_priority.set(p) }
             }>{priority_options(Some(priority.get_untracked()))}</select>
-            {move || (!editing && my_teams().len() > 1).then(|| view! {
-                <label for="team">"Team"</label>
+            {move || team_choice().then(|| view! {
+                <label for="team">{if editing { "Move to team" } else { "Team" }}</label>
                 <select id="team" on:change=move |ev| {
                     // Another team has other members: the choice starts over.
-                    set_team.set(Some(event_target_value(&ev)));
+                    let t = event_target_value(&ev);
+                    set_team.set((!t.is_empty()).then_some(t));
                     set_assignee.set(String::new());
                 }>
+                    {editing.then(|| view! { <option value="" selected>"Stays in its team"</option> })}
                     {my_teams().into_iter().map(|t| {
                         let selected = team.get_untracked().as_deref() == Some(t.as_str());
                         view! { <option value=t.clone() selected=selected>{t.clone()}</option> }

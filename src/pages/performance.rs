@@ -3,19 +3,6 @@ use crate::query::{now_ms, use_query_client, QueryClient};
 use crate::worker::worker_status;
 use casefile_core::query::{FetchStatus, KeyFilter, QueryStatus};
 use leptos::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-
-/// Storage used by this origin (bytes used, quota), if the browser says.
-async fn storage_estimate() -> Option<(f64, f64)> {
-    let storage = window().navigator().storage();
-    let estimate: web_sys::StorageEstimate =
-        JsFuture::from(storage.estimate().ok()?).await.ok()?.into();
-    Some((estimate.get_usage()?, estimate.get_quota()?))
-}
-
-fn megabytes(bytes: f64) -> String {
-    format!("{:.1} MB", bytes / 1_048_576.0)
-}
 
 fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v} ms"))
@@ -25,7 +12,6 @@ fn ms(v: Option<u64>) -> String {
 /// its entries (with invalidate/remove), storage and the worker.
 #[component]
 pub fn PerformancePage() -> impl IntoView {
-    let estimate = LocalResource::new(storage_estimate);
     let worker = worker_status();
     let client = StoredValue::new_local(use_query_client());
     let revision = client.with_value(QueryClient::revision);
@@ -210,14 +196,7 @@ pub fn PerformancePage() -> impl IntoView {
         </section>
         <section class="card">
             <h2>"Storage"</h2>
-            <Suspense fallback=|| view! { <p>"Measuring…"</p> }>
-                {move || Suspend::new(async move {
-                    match estimate.await {
-                        Some((used, quota)) => format!("{} used of {} available to this site.", megabytes(used), megabytes(quota)),
-                        None => "This browser does not report storage use.".to_string(),
-                    }
-                })}
-            </Suspense>
+            <crate::storage::StorageFacts/>
             <h2>"Offline worker"</h2>
             <p>{move || worker.get().describe()}</p>
         </section>

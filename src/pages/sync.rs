@@ -18,6 +18,7 @@ pub fn SyncCenter() -> impl IntoView {
     let sync = StoredValue::new_local(use_sync());
     let (problems, set_problems) = signal(Vec::<(EventRecord, DomainEvent)>::new());
     let (damaged, set_damaged) = signal(Vec::<(Quarantined, bool)>::new());
+    let (exported, set_exported) = signal(None::<String>);
     if let Some(engine) = sync.get_value() {
         engine.list_queue();
     }
@@ -44,6 +45,26 @@ pub fn SyncCenter() -> impl IntoView {
                 "Sync now"
             </button>
         </div>
+        <section class="card">
+            <h2>"This device's storage"</h2>
+            <crate::storage::StorageFacts/>
+            <button class="btn" data-testid="export-unsent"
+                disabled=move || sync.with_value(Option::is_none)
+                on:click=move |_| {
+                    if let Some(engine) = sync.get_value() {
+                        leptos::task::spawn_local(async move {
+                            let said = match crate::storage::export_unsent(&engine).await {
+                                Ok(n) => format!("Exported {n} unsent changes."),
+                                Err(e) => format!("Export failed: {e}"),
+                            };
+                            set_exported.set(Some(said));
+                        });
+                    }
+                }>
+                "Export unsent changes"
+            </button>
+            {move || exported.get().map(|t| view! { <p class="muted" role="status">{t}</p> })}
+        </section>
         <section class="card">
             <h2>"Writes"</h2>
             <dl class="sync-facts">
@@ -138,7 +159,11 @@ fn Problem(record: EventRecord, event: DomainEvent) -> impl IntoView {
                 <a href=format!("/cases/{}", event.aggregate_id)>"this case"</a>
                 " · stamp ("{event.clock}", "{event.node_id.chars().take(8).collect::<String>()}")"</p>
             <p>{record.sync_error.unwrap_or_default()}</p>
-            <pre>{data}</pre>
+            <pre data-testid="problem-content">{data.clone()}</pre>
+            <button class="btn" type="button" data-testid="copy-problem" on:click=move |_| {
+                // The person keeps what they wrote, to use elsewhere.
+                let _ = leptos::prelude::window().navigator().clipboard().write_text(&data);
+            }>"Copy"</button>
             {parked.then(|| view! { <Decide event=event.clone()/> })}
         </div>
     }

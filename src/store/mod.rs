@@ -260,6 +260,20 @@ pub struct Received {
     pub added: usize,
     /// Events the server sent that failed verification (quarantined).
     pub bad: Vec<String>,
+    /// Cases purged because their reader lost access.
+    pub purged: Vec<String>,
+    /// Unsent events of purged cases, kept and refused.
+    pub refused: usize,
+}
+
+/// What a pulled page says about access: cases revoked since the access
+/// cursor, and the cursor after them.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessPage<'a> {
+    /// Cases to purge.
+    pub revoked: &'a [String],
+    /// Store as the access cursor.
+    pub cursor: i64,
 }
 
 /// A stored snapshot: the state after the events up to a stamp, as JSON.
@@ -697,10 +711,15 @@ impl EventStore {
     /// device's own events (a push whose answer was lost) become synced; the
     /// clock follows the receive rule; known server versions rise; a snapshot
     /// an earlier-stamped event arrives behind is dropped.
+    ///
+    /// With `access`, the same transaction purges the revoked cases
+    /// (`casefile_core::sync::access::purge`: what the server has goes,
+    /// unsent work stays, refused) and moves the access cursor.
     pub async fn receive(
         &self,
         pulled: &[PulledEvent],
         cursor: i64,
+        access: Option<AccessPage<'_>>,
     ) -> Result<Received, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.object_store(EVENTS).map_err(err)?;
@@ -764,10 +783,24 @@ impl EventStore {
             };
             put_record(&events, record).await?;
         }
+        if let Some(access) = access {
+            for case in access.revoked {
+                out.refused += purge_case(&events, &aggregates, &snapshots, case).await?;
+                out.purged.push(case.clone());
+            }
+            put_js(&meta, META_ACCESS_CURSOR, (access.cursor as f64).into()).await?;
+        }
         put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
         put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
         tx.commit().await.map_err(err)?;
         Ok(out)
+    }
+
+    /// The access cursor: the server's access changes seen so far.
+    pub async fn access_cursor(&self) -> Result<i64, StoreError> {
+        let tx = self.db.transaction(META).build().map_err(err)?;
+        let meta = tx.object_store(META).map_err(err)?;
+        Ok(get_num(&meta, META_ACCESS_CURSOR).await? as i64)
     }
 
     /// The case as this device sees it, folding from its snapshot when one
@@ -953,6 +986,58 @@ enum KeyPart {
 }
 
 /// One record by key, decoded, in the caller's transaction.
+/// Purges one case its reader lost access to, inside the caller's
+/// transaction, as core's rule says; returns how many unsent events it kept
+/// and refused.
+async fn purge_case(
+    events: &ObjectStore<'_>,
+    aggregates: &ObjectStore<'_>,
+    snapshots: &ObjectStore<'_>,
+    case: &str,
+) -> Result<usize, StoreError> {
+    let records: Vec<EventRecord> = events
+        .index(INDEX_AGGREGATE)
+        .map_err(err)?
+        .get_all()
+        .with_query::<String, _>(KeyRange::Only(case.to_string()))
+        .serde()
+        .map_err(err)?
+        .await
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let plan =
+        casefile_core::sync::access::purge(records.iter().map(|r| (r.id.as_str(), r.kind())));
+    for id in plan.delete {
+        events
+            .delete(id)
+            .primitive()
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+    }
+    let now = js_sys::Date::now() as u64;
+    for (id, change) in &plan.refuse {
+        let Some(mut record) = records.iter().find(|r| &r.id == id).cloned() else {
+            continue;
+        };
+        let mut tracking = record.tracking();
+        if tracking.apply(change, now) {
+            record.set_tracking(&tracking);
+            put_record(events, record).await?;
+        }
+    }
+    for store in [aggregates, snapshots] {
+        store
+            .delete(case.to_string())
+            .primitive()
+            .map_err(err)?
+            .await
+            .map_err(err)?;
+    }
+    Ok(plan.refuse.len())
+}
+
 async fn get_serde<T: serde::de::DeserializeOwned>(
     store: &ObjectStore<'_>,
     key: String,

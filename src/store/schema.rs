@@ -44,6 +44,8 @@ pub const META_CLOCK: &str = "clock";
 pub const META_NODE_ID: &str = "node_id";
 /// Key of the pull cursor in [`META`].
 pub const META_CURSOR: &str = "cursor";
+/// Key of the access cursor (the server's access changes seen) in [`META`].
+pub const META_ACCESS_CURSOR: &str = "access_cursor";
 
 /// `synced` of an event waiting to be pushed.
 pub const PENDING: u8 = 0;

@@ -27,7 +27,7 @@ pub use worker_link::letter_events;
 
 use crate::http::{self, FetchError};
 use crate::query::{prefix, QueryClient};
-use crate::store::{EventRecord, EventStore, LocalCase};
+use crate::store::{AccessPage, EventRecord, EventStore, LocalCase};
 use casefile_core::api::{PullResponse, PushRequest, TabNotice};
 use casefile_core::event::{DomainEvent, EventData, Trigger};
 use casefile_core::sync::{
@@ -166,6 +166,11 @@ impl SyncEngine {
             cases: RefCell::new(Default::default()),
         }));
         engine.read_counts().await;
+        if let (Ok(store), Some(user)) = (&engine.0.store, crate::session::owner()) {
+            if let Ok(node) = store.node_id().await {
+                crate::storage::check_log(&user, &node);
+            }
+        }
         tabs::listen(&engine);
         worker_link::listen(&engine);
         tabs::wire_triggers(&engine);
@@ -342,6 +347,28 @@ impl SyncEngine {
         }
     }
 
+    /// Every unsent change of this user (core's `SyncKind::UNSENT`), oldest
+    /// first, as the export holds them.
+    pub async fn export_unsent(&self, user: &str) -> Result<casefile_core::device::Export, String> {
+        let store = self.store()?;
+        let mut changes = Vec::new();
+        for kind in SyncKind::UNSENT {
+            for (record, event) in store.with_status(kind).await.map_err(|e| e.to_string())? {
+                changes.push(casefile_core::device::ExportedChange {
+                    state: kind.label().to_string(),
+                    note: record.sync_error.clone(),
+                    event,
+                });
+            }
+        }
+        changes.sort_by_key(|c| c.event.stamp());
+        Ok(casefile_core::device::Export {
+            user: user.to_string(),
+            exported_at: now(),
+            changes,
+        })
+    }
+
     /// Reads the figures the header and sync center show.
     async fn counts(&self) -> Result<Input, String> {
         let store = self.store()?;
@@ -513,6 +540,18 @@ impl SyncEngine {
                 self.notify(text);
                 None
             }
+            Io::Revoked(cases) => {
+                for case in cases {
+                    self.0
+                        .client
+                        .remove(prefix(casefile_core::query::QueryKey::new([
+                            "cases",
+                            case.as_str(),
+                        ])));
+                }
+                wasm_bindgen_futures::spawn_local(crate::session::clear_cached_answers());
+                None
+            }
         }
     }
 
@@ -552,8 +591,11 @@ impl SyncEngine {
 
     /// Pulls one page and stores it.
     async fn pull(&self, store: &EventStore, limit: usize) -> Input {
-        let after = match store.cursor().await {
-            Ok(after) => after,
+        let cursors = async {
+            Ok::<_, crate::store::StoreError>((store.cursor().await?, store.access_cursor().await?))
+        };
+        let (after, access_after) = match cursors.await {
+            Ok(c) => c,
             Err(e) => {
                 return Input::PullFailed {
                     message: e.to_string(),
@@ -561,27 +603,73 @@ impl SyncEngine {
                 }
             }
         };
-        let path = format!("/api/v1/events?after={after}&limit={limit}");
+        let path =
+            format!("/api/v1/events?after={after}&access_after={access_after}&limit={limit}");
+        let failed = |e: FetchError| Input::PullFailed {
+            network: matches!(e, FetchError::Network { .. }),
+            message: e.to_string(),
+        };
         let page: PullResponse = match http::get_json(&path).await {
             Ok(p) => p,
+            Err(e) => return failed(e),
+        };
+        let access = AccessPage {
+            revoked: &page.revoked,
+            cursor: page.access_cursor,
+        };
+        let mut got = match store
+            .receive(&page.events, page.next_cursor, Some(access))
+            .await
+        {
+            Ok(got) => got,
             Err(e) => {
                 return Input::PullFailed {
-                    network: matches!(e, FetchError::Network { .. }),
                     message: e.to_string(),
+                    network: false,
                 }
             }
         };
-        match store.receive(&page.events, page.next_cursor).await {
-            Ok(got) => Input::Pulled {
-                next_cursor: page.next_cursor,
-                has_more: page.has_more,
-                aggregates: got.aggregates,
-                bad: got.bad.len(),
-            },
-            Err(e) => Input::PullFailed {
-                message: e.to_string(),
-                network: false,
-            },
+        // Granted cases come from their first event (core::sync::access):
+        // the pull brought only what was readable then. The cursor stays.
+        for cases in page
+            .granted
+            .chunks(casefile_core::sync::access::BACKFILL_CASES)
+        {
+            let mut from = 0;
+            loop {
+                let path = format!(
+                    "/api/v1/events?after={from}&limit={limit}&cases={}",
+                    cases.join(",")
+                );
+                let back: PullResponse = match http::get_json(&path).await {
+                    Ok(p) => p,
+                    Err(e) => return failed(e),
+                };
+                match store.receive(&back.events, page.next_cursor, None).await {
+                    Ok(more) => {
+                        got.aggregates.extend(more.aggregates);
+                        got.bad.extend(more.bad);
+                    }
+                    Err(e) => {
+                        return Input::PullFailed {
+                            message: e.to_string(),
+                            network: false,
+                        }
+                    }
+                }
+                match back.events.last() {
+                    Some(last) if back.has_more => from = last.seq,
+                    _ => break,
+                }
+            }
+        }
+        Input::Pulled {
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
+            aggregates: got.aggregates,
+            bad: got.bad.len(),
+            revoked: got.purged,
+            refused: got.refused,
         }
     }
 }

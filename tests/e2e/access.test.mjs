@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, signedOut, signIn, sameOrigin, waitForController, until, serverCase, OUTPUT, createCase } from "./harness.mjs";
+import { launchBrowser, startServer, signedOut, signIn, sameOrigin, waitForController, until, serverCase, OUTPUT, createCase, setFaults } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -137,6 +137,106 @@ test("a session that expires while writes wait offline: no attempt spent, sign i
     assert.equal(log.events.filter((e) => e.event.aggregate_id === id).length, 1, "exactly once");
   } finally {
     await casey.context.close();
+    await server.dispose();
+  }
+});
+
+/** This case's records in the user's event store: `[{ id, synced }]`. */
+async function storedOf(page, user, caseId) {
+  return page.evaluate(
+    async ([name, id]) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open(name);
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const all = open.result.transaction("events").objectStore("events").getAll();
+          all.onsuccess = () => {
+            open.result.close();
+            resolve(all.result.filter((r) => r.aggregate_id === id).map((r) => ({ id: r.id, synced: r.synced })));
+          };
+        };
+      }),
+    [`casefile-events:${user}`, caseId],
+  );
+}
+
+test("a supervisor moves a case to another team while its caseworker has an unsent edit: it leaves her device, the edit is refused with its content, the new team's caseworker gets it live", async () => {
+  const server = await startServer({ seed: 0, faults: true });
+  const casey = await deviceOf(server, "casey");
+  const kim = await deviceOf(server, "kim");
+  const sam = await deviceOf(server, "sam");
+  try {
+    // Sam files a north case for Casey; it reaches her device's log.
+    await sam.page.goto(`${server.url}/cases/new`);
+    await sam.page.getByLabel("Title").fill("Moving case");
+    await sam.page.getByLabel("Team").selectOption("north");
+    await sam.page.getByLabel("Assignee").selectOption("casey");
+    await sam.page.getByRole("button", { name: "Create case" }).click();
+    await sam.page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);
+    const id = sam.page.url().split("/").pop();
+    await until(async () => (await serverCase(server, id))?.assignee === "casey", "the case on the server");
+    await casey.page.goto(`${server.url}/cases/${id}`);
+    await casey.page.locator("h1", { hasText: "Moving case" }).waitFor();
+    await until(async () => (await storedOf(casey.page, "casey", id)).length >= 1, "the case in Casey's log");
+
+    // Casey's device loses the server (her requests only: the others work
+    // on); she edits the case there.
+    await setFaults(server, [{ path: "/api/", user: "casey", status: 503 }]);
+    await casey.page.getByRole("link", { name: "Edit" }).click();
+    await casey.page.getByLabel("Title").fill("Moving case, Casey's visit notes");
+    await casey.page.getByRole("button", { name: "Save changes" }).click();
+    await casey.page.locator("h1", { hasText: "Casey's visit notes" }).waitFor();
+
+    // Kim (south) has her list open: not there.
+    await kim.page.goto(`${server.url}/cases`);
+    await kim.page.locator("main").getByText(/case/i).first().waitFor();
+    assert.equal(await kim.page.getByText("Moving case").count(), 0);
+
+    // Sam moves it to south, to Kim. The form offers south's people only.
+    await sam.page.goto(`${server.url}/cases/${id}/edit`);
+    await sam.page.getByLabel("Move to team").selectOption("south");
+    const offered = await sam.page.getByLabel("Assignee").locator("option").allInnerTexts();
+    assert.ok(!offered.some((o) => /\(casey\)$/.test(o)), `Casey is not in south: ${offered}`);
+    await sam.page.getByLabel("Assignee").selectOption("kim");
+    await sam.page.screenshot({ path: path.join(OUTPUT, "access-move-case.png"), fullPage: true });
+    await sam.page.getByRole("button", { name: "Save changes" }).click();
+    await until(async () => (await serverCase(server, id))?.assignee === "kim", "moved on the server");
+
+    // Kim receives it live, with its history.
+    await kim.page.getByText("Moving case").first().waitFor({ timeout: 15_000 });
+    await until(async () => (await storedOf(kim.page, "kim", id)).length === 2, "created and moved, in Kim's log");
+
+    // Casey is back: the case leaves her device; her edit stays, refused,
+    // readable, and never reaches the server.
+    await setFaults(server, []);
+    await casey.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sync", exact: true }).click();
+    await casey.page.getByTestId("sync-now").click();
+    const problem = casey.page.getByTestId("sync-problem").filter({ hasText: /have access to this case/ });
+    await problem.waitFor({ timeout: 30_000 });
+    assert.match(await problem.getByTestId("problem-content").innerText(), /Casey's visit notes/);
+    await problem.getByTestId("copy-problem").waitFor();
+    await until(async () => {
+      const left = await storedOf(casey.page, "casey", id);
+      return left.length === 1 && left;
+    }, "only her unsent edit left of the case");
+    await casey.page.setViewportSize({ width: 390, height: 900 });
+    await casey.page.screenshot({ path: path.join(OUTPUT, "access-revoked-phone.png"), fullPage: true });
+    await casey.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cases", exact: true }).click();
+    await casey.page.locator("main").getByText(/case/i).first().waitFor();
+    await until(async () => (await casey.page.locator("main").getByText("Moving case").count()) === 0, "gone from Casey's list");
+    const status = await casey.page.evaluate(async (id) => (await fetch(`/api/v1/cases/${id}`)).status, id);
+    assert.equal(status, 404, "and from the server's answers to her");
+    const cached = await casey.page.evaluate(async (id) => {
+      const hits = [];
+      for (const name of await caches.keys()) {
+        for (const r of await (await caches.open(name)).keys()) if (r.url.includes(id)) hits.push(r.url);
+      }
+      return hits;
+    }, id);
+    assert.deepEqual(cached, [], "no cached answer of the case is left");
+    assert.equal((await serverCase(server, id)).title, "Moving case", "her edit never landed");
+  } finally {
+    for (const d of [casey, kim, sam]) await d.context.close();
     await server.dispose();
   }
 });

@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
+import { readFileSync } from "node:fs";
 import { launchBrowser, startServer, signedOut, setFaults, waitForController, until, watchProblems, OUTPUT } from "./harness.mjs";
 
 // One browser for the file; every test makes its own profile (context).
@@ -22,6 +23,17 @@ async function signInAs(page, server, name) {
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).waitFor({ timeout: 15_000 });
+}
+
+/** A server of its own and a new profile, with its worker, signed in as Casey. */
+async function caseyOnANewBrowser({ faults = false } = {}) {
+  const server = await startServer({ seed: 0, faults });
+  const context = signedOut(await browser.newContext());
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await waitForController(page);
+  await signInAs(page, server, "casey");
+  return { server, context, page };
 }
 
 /** A link of the main navigation. */
@@ -94,6 +106,22 @@ test("two people on one browser: unsent work is kept for its author, never shown
     await newCase(page, "Casey offline case");
     // Its push found no server (the worker keeps it): the header says so.
     await page.getByTestId("online-indicator").getByText("Server unreachable").waitFor({ timeout: 15_000 });
+    // The Sync center says whether the browser keeps this storage, and
+    // exports the unsent change as a readable file.
+    await nav(page, "Sync").click();
+    const persisted = await page.getByTestId("storage-persisted").innerText();
+    assert.match(persisted, /persistent|does not say/);
+    if (persisted.startsWith("not persistent")) {
+      await page.getByTestId("storage-warning").getByText(/1 change waits on storage this browser may clear/).waitFor();
+    }
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-unsent").click()]);
+    assert.match(download.suggestedFilename(), /^casefile-unsent-casey-\d+\.json$/);
+    const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+    assert.equal(exported.user, "casey");
+    const created = exported.changes.filter((c) => c.event.event_type === "case.created");
+    assert.equal(created.length, 1);
+    assert.match(JSON.stringify(created[0].event), /Casey offline case/);
+    await page.screenshot({ path: path.join(OUTPUT, "sync-center-storage-phone.png"), fullPage: true });
     await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
     const dialog = page.getByTestId("sign-out-dialog");
     await dialog.getByText("1 change not on the server yet").waitFor();
@@ -159,13 +187,8 @@ test("two people on one browser: unsent work is kept for its author, never shown
 });
 
 test("Send now at sign-out delivers the unsent change first, then signs out", async () => {
-  const server = await startServer({ seed: 0, faults: true });
-  const context = signedOut(await browser.newContext());
-  const page = await context.newPage();
+  const { server, context, page } = await caseyOnANewBrowser({ faults: true });
   try {
-    await page.goto(`${server.url}/`);
-    await waitForController(page);
-    await signInAs(page, server, "casey");
     // The server is slow to take pushes: the change is still unsent when
     // Casey signs out.
     await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 2 }]);
@@ -179,6 +202,29 @@ test("Send now at sign-out delivers the unsent change first, then signs out", as
     assert.equal((await onServer(server, "Sent before leaving")).length, 1, "delivered once before signing out");
     const session = await page.evaluate(async () => (await fetch("/api/v1/auth/session")).status);
     assert.equal(session, 401, "signed out on the server");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("a log wiped behind the app's back is reported, not shown as an empty device", async () => {
+  const { server, context, page } = await caseyOnANewBrowser();
+  try {
+    await newCase(page, "Before the wipe");
+    await until(async () => (await onServer(server, "Before the wipe")).length === 1, "the case on the server");
+    await nav(page, "Sync").click();
+    assert.equal(await page.getByTestId("storage-lost").count(), 0, "nothing lost yet");
+    // Something outside the app deletes the log (as an eviction would); it
+    // goes once this page lets go of it.
+    await page.evaluate(() => void indexedDB.deleteDatabase("casefile-events:casey"));
+    await page.reload();
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).waitFor();
+    await nav(page, "Sync").click();
+    await page.getByTestId("storage-lost").getByText(/was cleared since you last opened Casefile here/).waitFor();
+    // The server's copy comes back.
+    await nav(page, "Cases").click();
+    await page.getByText("Before the wipe").first().waitFor({ timeout: 15_000 });
   } finally {
     await context.close();
     await server.dispose();

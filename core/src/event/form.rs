@@ -53,6 +53,9 @@ pub fn patch_between(before: &Case, after: &CaseFields) -> CasePatch {
         priority: (before.priority != after.priority).then_some(after.priority),
         assignee: (before.assignee != after.assignee).then(|| after.assignee.clone()),
         tags: (before.tags != after.tags).then(|| after.tags.clone()),
+        // A case's team is not part of `Case`: the form names one only to
+        // move it.
+        team: after.team.clone(),
     }
 }
 

@@ -74,7 +74,8 @@ pub struct CaseFields {
     #[serde(default)]
     pub tags: Vec<String>,
     /// The team the case belongs to (≤ 64 characters); absent: the
-    /// creator's first team. Only a creation says it; a case never moves.
+    /// creator's first team. A supervisor may move it later
+    /// ([`CasePatch::team`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
 }
@@ -136,6 +137,10 @@ pub struct CasePatch {
     /// New tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// The team it moves to (a supervisor of both teams; who may read the
+    /// case changes with it, SPEC §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl CasePatch {
@@ -149,6 +154,7 @@ impl CasePatch {
             ("priority", self.priority.is_some()),
             ("assignee", self.assignee.is_some()),
             ("tags", self.tags.is_some()),
+            ("team", self.team.is_some()),
         ];
         for (name, set) in pairs {
             if set {
@@ -168,6 +174,7 @@ impl CasePatch {
             priority: self.priority.filter(|_| keep("priority")),
             assignee: self.assignee.clone().filter(|_| keep("assignee")),
             tags: self.tags.clone().filter(|_| keep("tags")),
+            team: self.team.clone().filter(|_| keep("team")),
         }
     }
 
@@ -183,6 +190,7 @@ impl CasePatch {
             priority: other.priority.or(self.priority),
             assignee: other.assignee.clone().or_else(|| self.assignee.clone()),
             tags: other.tags.clone().or_else(|| self.tags.clone()),
+            team: other.team.clone().or_else(|| self.team.clone()),
         }
     }
 }
@@ -386,7 +394,7 @@ pub const TITLE_MAX: usize = 200;
 pub const DESCRIPTION_MAX: usize = 10_000;
 /// Longest assignee name.
 pub const ASSIGNEE_MAX: usize = 100;
-/// Longest team id a creation may name.
+/// Longest team id an event may name.
 pub const TEAM_MAX: usize = 64;
 /// Most tags on a case.
 pub const TAGS_MAX: usize = 20;
@@ -444,6 +452,9 @@ pub fn validate_patch(p: &CasePatch) -> Result<(), EventError> {
     }
     if let Some(tags) = &p.tags {
         check_tags(tags)?;
+    }
+    if let Some(t) = &p.team {
+        check_len("team", t, 1, TEAM_MAX)?;
     }
     Ok(())
 }

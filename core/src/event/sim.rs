@@ -151,6 +151,7 @@ impl Server {
                 .collect(),
             next_cursor: end as i64,
             has_more: end < self.log.len(),
+            ..PullResponse::default()
         }
     }
 
@@ -442,6 +443,8 @@ impl Device {
                             has_more: page.has_more,
                             aggregates,
                             bad: 0,
+                            revoked: Vec::new(),
+                            refused: 0,
                         }
                     } else {
                         Input::PullFailed {

@@ -193,6 +193,10 @@ pub enum Io {
     Changed(Vec<String>),
     /// Tell the person (a toast).
     Notify(String),
+    /// These cases are no longer readable here: drop their queries and
+    /// every cached answer that may show them (the store already purged
+    /// them).
+    Revoked(Vec<String>),
 }
 
 /// What happened.
@@ -252,6 +256,11 @@ pub enum Input {
         aggregates: Vec<String>,
         /// Events that failed verification and were set aside.
         bad: usize,
+        /// Cases purged from the store: their reader lost access
+        /// ([`super::access`]).
+        revoked: Vec<String>,
+        /// Unsent events of those cases, kept and refused.
+        refused: usize,
     },
     /// The pull failed.
     PullFailed {
@@ -724,9 +733,28 @@ impl SyncMachine {
             Input::Pulled {
                 next_cursor,
                 has_more,
-                aggregates,
+                mut aggregates,
                 bad,
+                revoked,
+                refused,
             } => {
+                if !revoked.is_empty() {
+                    self.out.push_back(Io::Revoked(revoked.clone()));
+                    aggregates.extend(revoked);
+                    if refused > 0 {
+                        self.out.push_back(Io::Notify(format!(
+                            "{refused} unsent {} refused: {}. {} in the Sync center to copy.",
+                            if refused == 1 {
+                                "change was"
+                            } else {
+                                "changes were"
+                            },
+                            super::access::NO_ACCESS,
+                            if refused == 1 { "It is" } else { "They are" },
+                        )));
+                        self.out.push_back(Io::Read(Read::Counts));
+                    }
+                }
                 if bad > 0 {
                     self.figures.error = Some(format!(
                         "{bad} events from the server failed verification and were set aside"

@@ -4,6 +4,7 @@
 //! browser's driver (`src/sync`) carries out its [`Io`] and feeds back the
 //! results. [`state`] is where each event stands.
 
+pub mod access;
 pub mod live;
 mod machine;
 pub mod state;

@@ -105,7 +105,11 @@ pub async fn push_ok(
     body: &str,
     headers: &[(&str, &str)],
 ) -> casefile_core::api::PushResponse {
-    let r = post_json(app, "/api/v1/events", body, headers).await;
+    ok(post_json(app, "/api/v1/events", body, headers).await)
+}
+
+/// The body of an answer that must be 200.
+pub fn ok<T: DeserializeOwned>(r: Reply) -> T {
     assert_eq!(
         r.status,
         StatusCode::OK,

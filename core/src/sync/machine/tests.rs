@@ -85,6 +85,8 @@ fn pulled_nothing(cursor: i64) -> Input {
         has_more: false,
         aggregates: vec![],
         bad: 0,
+        revoked: Vec::new(),
+        refused: 0,
     }
 }
 
@@ -165,6 +167,8 @@ fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
             has_more: true,
             aggregates: vec![],
             bad: 0,
+            revoked: Vec::new(),
+            refused: 0,
         },
     );
     let (Some(Io::Pull { .. }), seen) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
@@ -186,6 +190,8 @@ fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
             has_more: false,
             aggregates: cases,
             bad: 0,
+            revoked: Vec::new(),
+            refused: 0,
         },
     );
     let (_, seen) = run_to_network(&mut m, &mut store, T0 + 1_000);
@@ -315,6 +321,8 @@ fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
             has_more: true,
             aggregates: vec![CASE.into()],
             bad: 0,
+            revoked: Vec::new(),
+            refused: 0,
         },
     );
     let (_, seen) = run_to_network(&mut m, &mut store, T0);
@@ -336,6 +344,8 @@ fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
             has_more: false,
             aggregates: vec![CASE.into()],
             bad: 0,
+            revoked: Vec::new(),
+            refused: 0,
         },
     );
     let seen = drain(&mut m);
@@ -554,6 +564,8 @@ fn an_event_held_back_goes_once_what_held_it_settles_by_a_pull() {
                 has_more: false,
                 aggregates,
                 bad: 0,
+                revoked: Vec::new(),
+                refused: 0,
             },
         );
     }
@@ -579,4 +591,42 @@ fn an_event_held_back_goes_once_what_held_it_settles_by_a_pull() {
     let batch = pushed.expect("the held-back edit was never sent");
     assert_eq!(batch.len(), 1);
     assert_ne!(batch[0].id, a.id);
+}
+
+#[test]
+fn a_revoked_case_drops_its_queries_and_cached_answers_and_says_what_was_refused() {
+    let mut store = MemStore::new("device-a");
+    let mut m = started(&mut store);
+    idle(&mut m, &mut store, T0);
+    m.handle(T0 + 1_000, Input::Trigger(Trigger::SyncNow));
+    let (Some(Io::Pull { .. }), _) = run_to_network(&mut m, &mut store, T0 + 1_000) else {
+        panic!("a pull")
+    };
+    m.handle(
+        T0 + 1_000,
+        Input::Pulled {
+            next_cursor: 5,
+            has_more: false,
+            aggregates: vec![],
+            bad: 0,
+            revoked: vec![CASE.into()],
+            refused: 2,
+        },
+    );
+    let seen = drain(&mut m);
+    assert!(seen.contains(&Io::Revoked(vec![CASE.into()])), "{seen:?}");
+    assert!(
+        seen.iter().any(|io| matches!(io, Io::Notify(t)
+            if t.starts_with("2 unsent changes were refused: you no longer have access"))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&Io::Changed(vec![CASE.into()])),
+        "re-read: {seen:?}"
+    );
+    assert!(seen.iter().any(|io| matches!(io, Io::Invalidate(_))));
+    assert!(
+        seen.contains(&Io::Read(Read::Counts)),
+        "the badge counts them"
+    );
 }

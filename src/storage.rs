@@ -1,0 +1,167 @@
+//! The browser's storage for this origin (SPEC §10): whether it is
+//! persistent (the browser does not evict it silently when space runs low),
+//! the usage and quota estimate, asking for persistence when core's
+//! `device::ask_to_persist` says so, and the export of unsent changes.
+
+use casefile_core::device::{ask_to_persist, storage_warning};
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// What the browser says about this origin's storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Facts {
+    /// Granted persistent storage (`None`: the browser does not say).
+    pub persisted: Option<bool>,
+    /// Bytes used and available, if the browser estimates them.
+    pub estimate: Option<(f64, f64)>,
+}
+
+thread_local! {
+    static FACTS: RwSignal<Facts> = RwSignal::new(Facts::default());
+    static LOST: RwSignal<bool> = RwSignal::new(false);
+}
+
+/// At start, with the user's log open: was it wiped behind the app's back
+/// since the last start (core's `device::store_lost`)? Remembers the log.
+pub fn check_log(user: &str, node_id: &str) {
+    let Some(storage) = window().local_storage().ok().flatten() else {
+        return;
+    };
+    let key = casefile_core::device::store_marker(user);
+    let remembered = storage.get_item(&key).ok().flatten();
+    if casefile_core::device::store_lost(remembered.as_deref(), node_id) {
+        leptos::logging::warn!("the local log of {user} was cleared since the last start");
+        LOST.with(|l| l.set(true));
+    }
+    let _ = storage.set_item(&key, node_id);
+}
+
+/// A sign-out deletes the log on purpose: nothing to report next time.
+pub fn forget_log(user: &str) {
+    if let Some(storage) = window().local_storage().ok().flatten() {
+        let _ = storage.remove_item(&casefile_core::device::store_marker(user));
+    }
+}
+
+/// The storage facts, as last read.
+pub fn facts() -> RwSignal<Facts> {
+    FACTS.with(|f| *f)
+}
+
+async fn read() -> Facts {
+    let storage = window().navigator().storage();
+    let persisted = match storage.persisted() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_bool()),
+        Err(_) => None,
+    };
+    let estimate = match storage.estimate() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| {
+            let e: web_sys::StorageEstimate = v.unchecked_into();
+            Some((e.get_usage()?, e.get_quota()?))
+        }),
+        Err(_) => None,
+    };
+    Facts {
+        persisted,
+        estimate,
+    }
+}
+
+/// Reads the facts again.
+pub async fn refresh() {
+    let now = read().await;
+    facts().set(now);
+}
+
+/// Asks for persistent storage (the browser decides, often silently), then
+/// reads the facts again.
+async fn ask() {
+    if let Ok(p) = window().navigator().storage().persist() {
+        let _ = JsFuture::from(p).await;
+    }
+    refresh().await;
+}
+
+/// Watches the unsent count: asks for persistence once the user's stores
+/// are open and whenever unsent work appears (core's rule).
+pub fn watch(unsent: Signal<usize>) {
+    leptos::task::spawn_local(async move {
+        refresh().await;
+        if ask_to_persist(facts().get_untracked().persisted, 0, 0, true) {
+            ask().await;
+        }
+    });
+    Effect::new(move |before: Option<usize>| {
+        let now = unsent.get();
+        if let Some(before) = before {
+            if ask_to_persist(facts().get_untracked().persisted, before, now, false) {
+                leptos::task::spawn_local(ask());
+            }
+        }
+        now
+    });
+}
+
+fn megabytes(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / 1_048_576.0)
+}
+
+/// Persistence, usage and quota, and the warning while changes wait on
+/// storage that may go (Sync center, Performance page).
+#[component]
+pub fn StorageFacts() -> impl IntoView {
+    let facts = facts();
+    let status = crate::sync::use_sync_status();
+    leptos::task::spawn_local(refresh());
+    view! {
+        <dl class="sync-facts" data-testid="storage-facts">
+            <dt>"Storage"</dt>
+            <dd data-testid="storage-persisted">{move || match facts.get().persisted {
+                Some(true) => "persistent: the browser keeps it",
+                Some(false) => "not persistent: the browser may clear it when space runs low",
+                None => "this browser does not say whether it keeps it",
+            }}</dd>
+            <dt>"Used"</dt>
+            <dd>{move || match facts.get().estimate {
+                Some((used, quota)) => format!("{} of {} available to this site", megabytes(used), megabytes(quota)),
+                None => "this browser does not report storage use".to_string(),
+            }}</dd>
+        </dl>
+        {move || LOST.with(|l| l.get()).then(|| view! {
+            <p class="warning" role="alert" data-testid="storage-lost">
+                "This device's saved copy of your cases was cleared since you last opened Casefile here (by the browser or by hand). "
+                "Changes that had not reached the server by then are gone from this device; everything the server received is safe and is being loaded again."
+            </p>
+        })}
+        {move || storage_warning(facts.get().persisted, status.pending.get()).map(|w| view! {
+            <p class="warning" role="status" data-testid="storage-warning">{w}</p>
+        })}
+    }
+}
+
+/// Saves every unsent change of this user as a readable JSON file.
+pub async fn export_unsent(engine: &crate::sync::SyncEngine) -> Result<usize, String> {
+    let user = crate::session::owner().ok_or("nobody is signed in")?;
+    let export = engine.export_unsent(&user).await?;
+    let n = export.changes.len();
+    let json = serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?;
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&json));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+        .map_err(|_| "the browser could not make the file")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "no download URL")?;
+    let a: web_sys::HtmlAnchorElement = document()
+        .create_element("a")
+        .map_err(|_| "no link")?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(&casefile_core::device::export_name(
+        &user,
+        export.exported_at,
+    ));
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(n)
+}
