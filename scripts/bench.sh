@@ -32,3 +32,7 @@ cargo test --quiet -p casefile-core --lib rendezvous_keeps -- --nocapture 2>/dev
 echo
 cargo build --quiet -p casefile-server
 node scripts/bench-worker.mjs 2>&1 | grep -v "casefile_server"
+echo
+# The bytes a device holds for 10,000 cases of which its user may read 500
+# (per-user partial sync), and after an access change purges them.
+node scripts/bench-device.mjs 2>&1 | grep -v "casefile_server"

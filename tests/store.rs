@@ -612,7 +612,10 @@ async fn a_revoked_case_is_purged_with_its_page_and_unsent_work_stays_refused() 
         .receive(&[pulled(1, &theirs), pulled(2, &kept)], 2, None)
         .await
         .unwrap();
-    let unsent = store.append(&gone, &retitle("Her visit notes")).await.unwrap();
+    let unsent = store
+        .append(&gone, &retitle("Her visit notes"))
+        .await
+        .unwrap();
     // The page that says so purges in the transaction that moves both
     // cursors.
     let revoked = [gone.clone()];
@@ -633,7 +636,18 @@ async fn a_revoked_case_is_purged_with_its_page_and_unsent_work_stays_refused() 
         record.sync_error.as_deref(),
         Some(casefile_core::sync::access::NO_ACCESS)
     );
-    assert!(store.local_case(&gone).await.unwrap().is_none(), "no case shown");
-    assert_eq!(store.records_for(&other).await.unwrap().0.len(), 1, "others untouched");
-    assert_eq!(store.pending_count().await.unwrap(), 0, "nothing left to send");
+    assert!(
+        store.local_case(&gone).await.unwrap().is_none(),
+        "no case shown"
+    );
+    assert_eq!(
+        store.records_for(&other).await.unwrap().0.len(),
+        1,
+        "others untouched"
+    );
+    assert_eq!(
+        store.pending_count().await.unwrap(),
+        0,
+        "nothing left to send"
+    );
 }

@@ -39,6 +39,13 @@ pub struct Config {
     #[arg(long, value_name = "N")]
     pub seed: Option<u32>,
 
+    /// Every K-th demo case is team north's, the others south's (2:
+    /// alternately; 20: 500 of 10,000 for north, as the device-bytes
+    /// benchmark seeds them).
+    #[arg(long, value_name = "K", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub seed_north_every: u32,
+
     /// Writes (POST/PUT/PATCH/DELETE under /api/) each client may make per
     /// second, with bursts of twice that; more get 429 with `Retry-After`.
     /// 0 turns the limit off.

@@ -253,7 +253,7 @@ pub async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(n) = config.seed {
         let now = casefile_core::retry::system_time_ms(std::time::SystemTime::now()) as i64;
-        let inserted = seed::seed_if_empty(&db, n, now).await?;
+        let inserted = seed::seed_if_empty(&db, n, now, config.seed_north_every as usize).await?;
         tracing::info!(inserted, "demo seed");
     }
     if !config.dist.join("index.html").is_file() {

@@ -175,8 +175,14 @@ pub fn demo_events(cases: &[Case], notes: &[Note], seed: u64) -> Vec<DomainEvent
 
 /// Fills in `n` demo cases with notes, through the event log like any
 /// other write, if the database has no cases yet; returns how many cases
-/// were created.
-pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Error> {
+/// were created. Every `north_every`-th case is team north's, the others
+/// south's (2: alternately).
+pub async fn seed_if_empty(
+    db: &Db,
+    n: u32,
+    now_ms: i64,
+    north_every: usize,
+) -> Result<u32, sqlx::Error> {
     if n == 0 || db.count_cases().await? > 0 {
         return Ok(0);
     }
@@ -202,11 +208,16 @@ pub async fn seed_if_empty(db: &Db, n: u32, now_ms: i64) -> Result<u32, sqlx::Er
             tracing::error!(?bad, "a demo event was not applied");
         }
     }
-    // The demo's two teams share the cases, alternately.
+    // The demo's two teams share the cases.
     let mut tx = db.pool().begin().await?;
     for (i, case) in cases.iter().enumerate() {
+        let team = if i % north_every.max(1) == 0 {
+            DEMO_TEAMS[0]
+        } else {
+            DEMO_TEAMS[1]
+        };
         sqlx::query("UPDATE cases SET team_id = $1 WHERE id = $2")
-            .bind(DEMO_TEAMS[i % DEMO_TEAMS.len()])
+            .bind(team)
             .bind(case.id.as_str())
             .execute(&mut *tx)
             .await?;

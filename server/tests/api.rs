@@ -364,8 +364,8 @@ async fn metrics_count_requests_by_route_and_status() {
 #[tokio::test]
 async fn seeding_fills_an_empty_database_once() {
     let (db, _dir) = common::fresh_db().await;
-    assert_eq!(seed::seed_if_empty(&db, 120, NOW).await.unwrap(), 120);
-    assert_eq!(seed::seed_if_empty(&db, 120, NOW).await.unwrap(), 0);
+    assert_eq!(seed::seed_if_empty(&db, 120, NOW, 2).await.unwrap(), 120);
+    assert_eq!(seed::seed_if_empty(&db, 120, NOW, 2).await.unwrap(), 0);
     assert_eq!(db.count_cases().await.unwrap(), 120);
 }
 
