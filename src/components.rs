@@ -394,6 +394,9 @@ fn UserMenu() -> impl IntoView {
             <span class="user" data-testid="user-menu">
                 <KeepPeople/>
                 <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
+                {move || session.1.get().then(|| view! {
+                    <a href="/sign-in" class="ended" data-testid="session-ended">"Sign in again"</a>
+                })}
                 <button class="btn-link" on:click=move |_| go(None)>"Sign out"</button>
                 {dialog}
             </span>

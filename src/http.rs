@@ -15,7 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 
 thread_local! {
-    static REACH: leptos::prelude::RwSignal<Reach> = leptos::prelude::RwSignal::new(Reach::default());
+    static REACH: leptos::prelude::RwSignal<Reach> = crate::page_signal(Reach::default());
     static POOL: RefCell<OriginPool> = RefCell::new(OriginPool::new(configured_origins(), configured_balance()));
     static PROBE_ARMED: Cell<bool> = const { Cell::new(false) };
 }
@@ -362,9 +362,13 @@ async fn send_value(
         .get(casefile_core::strategy::OFFLINE_HEADER)
         .and_then(|v| v.parse().ok());
     if res.status() == 202 && res.status_text() == "Queued" {
-        // The worker kept the write because the server could not take it:
-        // the server did not answer.
-        reach().update(|r| *r = r.failed(casefile_core::retry::Failure::Network));
+        // The worker kept the write because the server could not take it
+        // (core says what that tells of the server).
+        let held = res
+            .headers()
+            .get(casefile_core::queue::HELD_HEADER)
+            .and_then(|v| v.parse().ok());
+        reach().update(|r| *r = r.queued(held));
     } else {
         reach().set(Reach::answered(stored_at));
     }

@@ -20,6 +20,24 @@ pub mod worker;
 
 pub use app::App;
 
+/// A signal that lives as long as the page: made outside whatever component
+/// or effect happens to touch it first. A page-wide signal in a
+/// `thread_local!` would otherwise belong to its first reader's owner and
+/// be disposed with it (a page left, an effect run again), and the next
+/// reader anywhere would panic on a disposed value.
+pub fn page_signal<T: Send + Sync + 'static>(value: T) -> leptos::prelude::RwSignal<T> {
+    use leptos::prelude::Owner;
+    let current = Owner::current();
+    if let Some(owner) = current.clone() {
+        owner.unset();
+    }
+    let signal = leptos::prelude::RwSignal::new(value);
+    if let Some(owner) = current {
+        owner.set();
+    }
+    signal
+}
+
 /// Installs the panic hook, registers the service worker, settles what a
 /// sign-out left owed, restores the signed-in user's saved query cache and
 /// then mounts the app, so the first render already shows the last data,

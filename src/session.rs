@@ -178,9 +178,14 @@ async fn restart_for_new_user() {
     let _ = window().location().assign("/");
 }
 
-/// The signed-in user, when known (`None`: signed out, or not known yet).
+/// The signed-in user, when known (`None`: signed out, or not known yet),
+/// and whether the server has ended their session (a 401: idle timeout,
+/// ended from another device). An ended session keeps the user: this page
+/// and the next start go on with their stores, their writes wait in the
+/// worker ("sign in to send N changes", SPEC §10) and nothing is lost; only
+/// the server's answers wait for them to sign in again.
 #[derive(Clone, Copy)]
-pub struct Session(pub RwSignal<Option<SessionInfo>>);
+pub struct Session(pub RwSignal<Option<SessionInfo>>, pub RwSignal<bool>);
 
 /// The last signed-in user, kept in local storage so the app goes on for
 /// them offline until the session's absolute end (SPEC §10). Not a secret:
@@ -207,9 +212,19 @@ fn kept() -> Option<SessionInfo> {
 /// Provides the session signal: the kept user at once, then what the
 /// server says.
 pub fn provide_session() {
-    let session = Session(RwSignal::new(kept()));
+    let session = Session(RwSignal::new(kept()), RwSignal::new(false));
     provide_context(session);
     leptos::task::spawn_local(async move { refresh(session).await });
+    // Signed in again elsewhere (another tab, a script): the next time the
+    // page is looked at or the network is back, it asks again.
+    let again = move || {
+        if session.1.try_get_untracked() == Some(true) {
+            leptos::task::spawn_local(refresh(session));
+        }
+    };
+    for event in ["visibilitychange", "online", "focus"] {
+        std::mem::forget(window_event_listener_untyped(event, move |_| again()));
+    }
 }
 
 /// The session signal from context.
@@ -220,10 +235,14 @@ pub fn use_session() -> Session {
 fn set(session: Session, info: Option<SessionInfo>) {
     keep(info.as_ref());
     session.0.set(info);
+    session.1.set(false);
 }
 
-/// Reads the session from the server; a 401 clears it, an unreachable
-/// server keeps what is known (offline, the app goes on for the last user).
+/// Reads the session from the server; an unreachable server keeps what is
+/// known (offline, the app goes on for the last user), and so does a 401
+/// for this page's user: their session ended, not their work (it waits for
+/// them to sign in again). A 401 on a page of nobody's clears what little
+/// is known.
 pub async fn refresh(session: Session) {
     // An unheard sign-out first: the old cookie must not sign anyone in.
     if logout_owed() && !settle_logout().await {
@@ -239,7 +258,10 @@ pub async fn refresh(session: Session) {
             }
             set(session, Some(info));
         }
-        Err(FetchError::Http { status: 401, .. }) => set(session, None),
+        Err(FetchError::Http { status: 401, .. }) => match owner() {
+            Some(_) => session.1.set(true),
+            None => set(session, None),
+        },
         Err(_) => {}
     }
 }

@@ -18,8 +18,8 @@ pub struct Facts {
 }
 
 thread_local! {
-    static FACTS: RwSignal<Facts> = RwSignal::new(Facts::default());
-    static LOST: RwSignal<bool> = RwSignal::new(false);
+    static FACTS: RwSignal<Facts> = crate::page_signal(Facts::default());
+    static LOST: RwSignal<bool> = crate::page_signal(false);
 }
 
 /// At start, with the user's log open: was it wiped behind the app's back

@@ -43,8 +43,8 @@ impl WorkerStatus {
 }
 
 thread_local! {
-    static STATUS: RwSignal<WorkerStatus> = RwSignal::new(WorkerStatus::Registering);
-    static UPDATE: RwSignal<bool> = RwSignal::new(false);
+    static STATUS: RwSignal<WorkerStatus> = crate::page_signal(WorkerStatus::Registering);
+    static UPDATE: RwSignal<bool> = crate::page_signal(false);
     static REGISTRATION: std::cell::RefCell<Option<ServiceWorkerRegistration>> = const { std::cell::RefCell::new(None) };
 }
 

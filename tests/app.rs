@@ -119,3 +119,26 @@ async fn a_dead_origin_fails_over_to_a_live_one_and_is_marked_unhealthy() {
     );
     configure_origins(Vec::new(), Balance::RoundRobin);
 }
+
+/// A page-wide signal outlives the first component or effect that touched
+/// it: after that owner is gone, reading it elsewhere must not panic (it
+/// did in the chaos run: the storage facts were first read on the Sync
+/// center, and the next unsent change after leaving it read a disposed
+/// signal).
+#[wasm_bindgen_test]
+fn a_page_signal_outlives_the_owner_that_made_it() {
+    use leptos::prelude::*;
+    let owner = Owner::new();
+    let signal = owner.with(|| casefile::page_signal(7));
+    let local = owner.with(|| RwSignal::new(7));
+    owner.cleanup();
+    drop(owner);
+    assert_eq!(
+        local.try_get_untracked(),
+        None,
+        "an owned signal goes with its owner"
+    );
+    assert_eq!(signal.try_get_untracked(), Some(7));
+    signal.set(8);
+    assert_eq!(signal.get_untracked(), 8);
+}

@@ -73,6 +73,10 @@ pub struct StoredRequest {
 /// (401 `other_user`) when someone else's session would carry it.
 pub const USER_HEADER: &str = "x-casefile-user";
 
+/// On the worker's queued answer: the status the server gave, when it gave
+/// one (`strategy::Reach::queued`).
+pub const HELD_HEADER: &str = "x-casefile-held";
+
 /// The worker's answer to a write it queued: `202 {"queued": id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

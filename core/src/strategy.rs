@@ -76,6 +76,18 @@ impl Reach {
         }
     }
 
+    /// After the worker queued a write, with the server's own status when it
+    /// gave one (the worker's `HELD_HEADER`). A 401 is the server answering
+    /// that the session ended: it is there, and the header says so while
+    /// the write waits for sign-in. Anything else kept counts as the server
+    /// not taking writes (so "Send now" waits for it).
+    pub fn queued(self, held: Option<u16>) -> Reach {
+        match held {
+            Some(401) => Reach::Answering,
+            _ => self.failed(crate::retry::Failure::Network),
+        }
+    }
+
     /// The header's words for it, when the browser says it is online.
     pub fn label(self) -> &'static str {
         match self {
@@ -258,6 +270,15 @@ mod tests {
         };
         assert_eq!(cached.failed(http), Reach::Answering);
         assert_eq!(lost.failed(Failure::Decode), Reach::Answering);
+    }
+
+    #[test]
+    fn a_write_held_for_sign_in_does_not_call_the_server_unreachable() {
+        assert_eq!(Reach::Unreachable.queued(Some(401)), Reach::Answering);
+        assert_eq!(Reach::Answering.queued(Some(503)), Reach::Unreachable);
+        assert_eq!(Reach::Answering.queued(None), Reach::Unreachable);
+        let cached = Reach::answered(Some(5));
+        assert_eq!(cached.queued(None), cached);
     }
 
     use super::*;

@@ -912,6 +912,9 @@ pub async fn pull(
     // page with nothing more to show may move the cursor there, past events
     // of cases this reader may not see, without skipping any it may.
     let end = latest_cursor(&mut *state.db.pool().acquire().await?).await?;
+    // The access log's end, read before the events: a change recorded
+    // after this is told in the next pull, never skipped.
+    let access_end = state.db.latest_access().await?;
     let teams = crate::routes::readable_teams(&me);
     let rows = state
         .db
@@ -921,8 +924,14 @@ pub async fn pull(
     // each case named once, as readable now or not.
     let (mut granted, mut revoked, mut access_cursor) = (Vec::new(), Vec::new(), access_after);
     let mut access_more = false;
-    if backfill.is_none() {
-        let access_end = state.db.latest_access().await?;
+    // A device's first pull (both cursors 0) brings every case it may read
+    // anyway: it starts at the access log's end, told nothing (a fresh
+    // device of a user with a long access history would otherwise backfill
+    // every case it is pulling already).
+    let fresh = after == 0 && access_after == 0;
+    if fresh {
+        access_cursor = access_end;
+    } else if backfill.is_none() {
         let changes = state
             .db
             .access_after(&me.user, access_after, limit + 1, &teams)

@@ -8,7 +8,12 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn SignIn() -> impl IntoView {
     let session = use_session();
-    let name = RwSignal::new(String::new());
+    // An ended session: the same person, most likely, signs in again.
+    let ended = session
+        .0
+        .get_untracked()
+        .filter(|_| session.1.get_untracked());
+    let name = RwSignal::new(ended.map(|s| s.user).unwrap_or_default());
     let password = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -42,8 +47,14 @@ pub fn SignIn() -> impl IntoView {
     view! {
         <section>
             <div class="page-head"><h1>"Sign in"</h1></div>
-            {move || session.0.get().map(|s| view! {
-                <p class="muted" data-testid="signed-in-as">{format!("Signed in as {} ({}).", s.display_name, s.role.as_str())}</p>
+            {move || session.0.get().map(|s| if session.1.get() {
+                view! {
+                    <p class="muted" data-testid="signed-in-as">{format!("Your session as {} has ended: sign in again to send your changes and read the server's.", s.display_name)}</p>
+                }
+            } else {
+                view! {
+                    <p class="muted" data-testid="signed-in-as">{format!("Signed in as {} ({}).", s.display_name, s.role.as_str())}</p>
+                }
             })}
             <form class="card form" on:submit=submit novalidate>
                 <label for="signin-name">"Name"</label>

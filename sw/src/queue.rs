@@ -325,12 +325,23 @@ fn online() -> bool {
     nav.on_line()
 }
 
-fn queued_answer(id: &str) -> Result<Response, JsValue> {
+/// `202 {"queued": id}`; `held` names the server's own answer when it gave
+/// one (a 401: the server is there, the session is not), so the page does
+/// not call it unreachable.
+fn queued_answer(id: &str, held: Option<u16>) -> Result<Response, JsValue> {
     let init = ResponseInit::new();
     init.set_status(202);
     init.set_status_text("Queued");
     let headers = Headers::new()?;
     headers.set("content-type", "application/json")?;
+    if let Some(status) = held {
+        // Three digits by hand: the slim worker has no formatting machinery.
+        let digits = [100, 10, 1].map(|d| b'0' + (status / d % 10) as u8);
+        headers.set(
+            casefile_core::queue::HELD_HEADER,
+            core::str::from_utf8(&digits).unwrap_or("0"),
+        )?;
+    }
     init.set_headers(&headers);
     // `casefile_core::queue::QueuedAnswer`, the id quoted by JSON itself.
     let quoted = js_sys::JSON::stringify(&JsValue::from_str(id))?;
@@ -381,11 +392,12 @@ pub async fn send_or_queue(request: &Request, fetcher: Fetcher) -> Result<Respon
         Err(_) => (Outcome::Failed(Failure::Network), None),
     };
     let id = entry.id.clone();
+    let held = answer.as_ref().map(Response::status);
     let kept = machine(|q| q.enqueue(entry, first, now(), js_sys::Math::random(), online()));
     match (kept, answer) {
         (Some(effects), _) => {
             apply(effects).await?;
-            queued_answer(&id)
+            queued_answer(&id, held)
         }
         // Not kept: the answer goes back to the page as it is.
         (None, Some(response)) => Ok(response),

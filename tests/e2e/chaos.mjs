@@ -566,6 +566,8 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
     for (const tab of tabs) pageErrors.push(...tab.problems.errors.map((e) => `${tab.name}: ${e}`));
     problems.push(...failures);
     for (const tab of tabs) problems.push(...tab.problems.fatal.map((e) => `${tab.name} broke: ${e.split("\n")[0]}`));
+    // The whole of the first break (a panic's message and stack) for whoever debugs it.
+    for (const tab of tabs) if (tab.problems.fatal.length) console.error(`${tab.name} broke first with:\n${tab.problems.fatal[0]}`);
 
     // Every finished step's event is still on its device (an event that
     // vanished from IndexedDB would be invisible to the counts above).

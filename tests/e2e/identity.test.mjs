@@ -230,3 +230,43 @@ test("a log wiped behind the app's back is reported, not shown as an empty devic
     await server.dispose();
   }
 });
+
+test("a session that ends keeps the person's work: after a reload her cases are still there, a change waits, and signing in again sends it once", async () => {
+  const { server, context, page } = await caseyOnANewBrowser();
+  const problems = watchProblems(page);
+  try {
+    await newCase(page, "Before the session ended");
+    await until(async () => (await onServer(server, "Before the session ended")).length === 1, "the first case on the server");
+    // Every session of Casey ends (as when she signs out everywhere from
+    // another device, or at the idle timeout).
+    const ended = await page.evaluate(async () => {
+      const list = await (await fetch("/api/v1/auth/sessions")).json();
+      for (const s of list) await fetch(`/api/v1/auth/sessions/${s.id}`, { method: "DELETE", headers: { "x-casefile": "1", "content-type": "application/json" } });
+      return (await fetch("/api/v1/auth/session")).status;
+    });
+    assert.equal(ended, 401, "the session has ended on the server");
+    // A new start (here the Sync center's, whose storage figures are the
+    // first to read the page-wide storage signal) still opens her stores.
+    await page.goto(`${server.url}/sync`);
+    await page.getByTestId("session-ended").waitFor({ timeout: 15_000 });
+    await nav(page, "Cases").click();
+    await page.getByText("Before the session ended").first().waitFor({ timeout: 15_000 });
+    // A change made now waits for her, spending nothing.
+    await newCase(page, "While the session was over");
+    await page.getByTestId("sign-in-banner").getByText("sign in to send 1 change").waitFor({ timeout: 15_000 });
+    assert.equal((await onServer(server, "While the session was over")).length, 0, "nothing reaches the server without a session");
+    await page.screenshot({ path: path.join(OUTPUT, "session-ended.png") });
+    // Signing in again (the form knows who) sends it, once, as her.
+    await page.getByTestId("session-ended").click();
+    assert.equal(await page.getByLabel("Name").inputValue(), "casey", "the form offers the same person");
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await until(async () => (await onServer(server, "While the session was over")).length === 1, "the waiting case on the server");
+    await page.getByTestId("sign-in-banner").waitFor({ state: "detached", timeout: 15_000 });
+    assert.equal(await page.getByTestId("session-ended").count(), 0, "signed in again");
+    assert.deepEqual(problems.fatal, [], "the app never broke");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
