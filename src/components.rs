@@ -333,6 +333,9 @@ fn UserMenu() -> impl IntoView {
             return;
         };
         let engine = engine.get_value();
+        // The administrator's word, as the last session read said it (kept
+        // for a sign-out offline).
+        let shared = session.0.get_untracked().is_some_and(|s| s.shared_devices);
         leptos::task::spawn_local(async move {
             // Counted in the store now, not from a figure a tab may hold
             // stale: nothing the person made is deleted unasked.
@@ -340,7 +343,7 @@ fn UserMenu() -> impl IntoView {
                 Some(engine) => engine.unsent().await,
                 None => 0,
             };
-            match sign_out(&user, unsent, choice, false) {
+            match sign_out(&user, unsent, choice, shared) {
                 SignOut::Ask { unsent, can_keep } => asking.set(Some((unsent, can_keep))),
                 SignOut::Go(plan) => {
                     asking.set(None);

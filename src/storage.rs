@@ -19,7 +19,8 @@ pub struct Facts {
 
 thread_local! {
     static FACTS: RwSignal<Facts> = crate::page_signal(Facts::default());
-    static LOST: RwSignal<bool> = crate::page_signal(false);
+    /// The node id of the user's log that was wiped since the last start.
+    static LOST: RwSignal<Option<String>> = crate::page_signal(None);
 }
 
 /// At start, with the user's log open: was it wiped behind the app's back
@@ -32,7 +33,7 @@ pub fn check_log(user: &str, node_id: &str) {
     let remembered = storage.get_item(&key).ok().flatten();
     if casefile_core::device::store_lost(remembered.as_deref(), node_id) {
         leptos::logging::warn!("the local log of {user} was cleared since the last start");
-        LOST.with(|l| l.set(true));
+        LOST.with(|l| l.set(remembered));
     }
     let _ = storage.set_item(&key, node_id);
 }
@@ -114,6 +115,20 @@ pub fn StorageFacts() -> impl IntoView {
     let facts = facts();
     let status = crate::sync::use_sync_status();
     leptos::task::spawn_local(refresh());
+    // A wiped log: the server says what it received from it.
+    let lost = LOST.with(|l| *l);
+    let record = RwSignal::new(None::<casefile_core::api::DeviceRecord>);
+    if let Some(node) = lost.get_untracked() {
+        let path = format!(
+            "/api/v1/devices/{}",
+            String::from(js_sys::encode_uri_component(&node))
+        );
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = crate::http::get_json(&path).await {
+                record.set(Some(found));
+            }
+        });
+    }
     view! {
         <dl class="sync-facts" data-testid="storage-facts">
             <dt>"Storage"</dt>
@@ -128,10 +143,9 @@ pub fn StorageFacts() -> impl IntoView {
                 None => "this browser does not report storage use".to_string(),
             }}</dd>
         </dl>
-        {move || LOST.with(|l| l.get()).then(|| view! {
+        {move || lost.get().is_some().then(|| view! {
             <p class="warning" role="alert" data-testid="storage-lost">
-                "This device's saved copy of your cases was cleared since you last opened Casefile here (by the browser or by hand). "
-                "Changes that had not reached the server by then are gone from this device; everything the server received is safe and is being loaded again."
+                {move || casefile_core::device::lost_words(record.get().as_ref(), crate::format::date)}
             </p>
         })}
         {move || storage_warning(facts.get().persisted, status.pending.get()).map(|w| view! {

@@ -347,6 +347,35 @@ pub struct SessionInfo {
     pub expires_at: i64,
     /// This session's id as the sessions list names it (not its secret).
     pub session: String,
+    /// An administrator has said the devices here are shared (SPEC §10,
+    /// `PUT /api/v1/admin/settings`): a sign-out never offers to keep unsent
+    /// changes on the device for later.
+    #[serde(default)]
+    pub shared_devices: bool,
+}
+
+/// `GET /api/v1/devices/{node}`: what the server received from one of the
+/// reader's own devices (by its node id), so a device whose log was wiped
+/// can say what is safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceRecord {
+    /// The device's node id.
+    pub node_id: String,
+    /// Events the server stored from it.
+    pub events: u64,
+    /// When the last of them arrived (ms), if any did.
+    pub last_received_at: Option<i64>,
+}
+
+/// `GET`/`PUT /api/v1/admin/settings`: what an administrator decides for
+/// every device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Devices are shared (a ward's tablets, a front desk): "Keep on this
+    /// device for me" is not offered at sign-out.
+    pub shared_devices: bool,
 }
 
 /// Someone a case can be assigned to: a member of one of the reader's teams

@@ -118,6 +118,25 @@ pub fn store_lost(remembered: Option<&str>, node_now: &str) -> bool {
     remembered.is_some_and(|r| r != node_now)
 }
 
+/// What to tell the person whose log was wiped, with what the server says
+/// it received from the lost log's device (`None`: it cannot be asked now,
+/// or knows nothing of it); `date` writes a time (ms) for people.
+pub fn lost_words(
+    record: Option<&crate::api::DeviceRecord>,
+    date: impl Fn(i64) -> String,
+) -> String {
+    let head = "This device's saved copy of your cases was cleared since you last opened Casefile here (by the browser or by hand). ";
+    let safe = match record {
+        Some(r) => match (r.events, r.last_received_at) {
+            (0, _) | (_, None) => "The server had received no change from it: anything made on it is gone from this device.".to_string(),
+            (1, Some(at)) => format!("The server has the 1 change it received from it, on {}: anything made after that and not sent is gone.", date(at)),
+            (n, Some(at)) => format!("The server has the {n} changes it received from it, the last on {}: anything made after that and not sent is gone.", date(at)),
+        },
+        None => "Changes that had not reached the server by then are gone from this device; everything the server received is safe.".to_string(),
+    };
+    [head, &safe, " Your cases are being loaded again."].concat()
+}
+
 /// Where the device remembers `user`'s log (local storage, beside it).
 pub fn store_marker(user: &str) -> String {
     format!("casefile-log-node:{user}")
@@ -248,5 +267,36 @@ mod tests {
             sign_out("sam", 2, Some(Unsent::Discard), true),
             SignOut::Go(_)
         ));
+    }
+
+    #[test]
+    fn a_wiped_log_says_what_the_server_has_of_it() {
+        use crate::api::DeviceRecord;
+        let date = |ms: i64| format!("t{ms}");
+        let record = |events, last| DeviceRecord {
+            node_id: "n".into(),
+            events,
+            last_received_at: last,
+        };
+        let some = lost_words(Some(&record(3, Some(9))), date);
+        assert!(
+            some.contains("the 3 changes it received from it, the last on t9"),
+            "{some}"
+        );
+        let one = lost_words(Some(&record(1, Some(9))), date);
+        assert!(
+            one.contains("the 1 change it received from it, on t9"),
+            "{one}"
+        );
+        let none = lost_words(Some(&record(0, None)), date);
+        assert!(none.contains("received no change"), "{none}");
+        let unknown = lost_words(None, date);
+        assert!(
+            unknown.contains("everything the server received is safe"),
+            "{unknown}"
+        );
+        assert!([some, one, none, unknown]
+            .iter()
+            .all(|w| w.starts_with("This device's saved copy")));
     }
 }

@@ -22,6 +22,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use casefile_core::access::Role;
+use casefile_core::api::Settings;
 use casefile_core::signin::{session_ends, SessionLimits, Throttle};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -385,6 +386,7 @@ async fn session_by_token(state: &AppState, token: &str) -> Result<Option<Sessio
         ),
         expires_at: created_at.saturating_add(limits.lifetime_ms),
         session: id,
+        shared_devices: false,
     }))
 }
 
@@ -500,6 +502,7 @@ pub async fn login(
     let info = session_by_token(&state, &token)
         .await?
         .ok_or_else(unauthorized)?;
+    let info = with_settings(&state, info).await?;
     let max_age = state.auth.limits.lifetime_ms / 1000;
     let mut res = no_store(Json(info));
     res.headers_mut()
@@ -534,8 +537,43 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
     responses((status = 200, description = "Who is signed in, until when", body = SessionInfo),
         crate::openapi::Errors))]
-pub async fn session(axum::Extension(me): axum::Extension<SessionInfo>) -> Response {
-    no_store(Json(me))
+pub async fn session(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+) -> Result<Response, ApiError> {
+    Ok(no_store(Json(with_settings(&state, me).await?)))
+}
+
+/// What the app needs of the administrator's settings, on the session it
+/// reads at start and at sign-in (and keeps for offline sign-outs).
+async fn with_settings(state: &AppState, me: SessionInfo) -> Result<SessionInfo, ApiError> {
+    let settings = state.db.settings().await?;
+    Ok(SessionInfo {
+        shared_devices: settings.shared_devices,
+        ..me
+    })
+}
+
+/// `GET /api/v1/admin/settings`: the settings for every device.
+pub async fn admin_settings(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+) -> Result<Json<Settings>, ApiError> {
+    admin_only(&me)?;
+    Ok(Json(state.db.settings().await?))
+}
+
+/// `PUT /api/v1/admin/settings`: changes them; devices hear at their next
+/// session read (start, sign-in).
+pub async fn admin_change_settings(
+    State(state): State<AppState>,
+    axum::Extension(me): axum::Extension<SessionInfo>,
+    Json(settings): Json<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    admin_only(&me)?;
+    state.db.set_settings(settings).await?;
+    tracing::info!(admin = %me.user, ?settings, "settings changed");
+    Ok(Json(settings))
 }
 
 fn no_store(body: impl IntoResponse) -> Response {
@@ -903,6 +941,7 @@ async fn token_session(state: &AppState, token: &str) -> Result<Option<SessionIn
         idle_expires_at: expires_at,
         expires_at,
         session: format!("token:{}", row.try_get::<String, _>("id")?),
+        shared_devices: false,
     }))
 }
 

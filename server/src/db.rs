@@ -60,7 +60,18 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (MIGRATION_5, MIGRATION_5),
     (MIGRATION_6, MIGRATION_6),
     (MIGRATION_7_SQLITE, MIGRATION_7_POSTGRES),
+    (MIGRATION_8, MIGRATION_8),
 ];
+
+/// The administrator's settings (SPEC §10): one row per name, its value as
+/// text (`shared_devices`: `"true"` or `"false"`).
+/// Also what a device sent, found by its node id (`GET /api/v1/devices/{node}`).
+const MIGRATION_8: &str = r#"CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX events_by_node ON events (node_id, received_at)
+"#;
 
 /// Access changes (SPEC §10, issue 17): one row per user and case whose
 /// readability a team move or a membership change may have changed, in
@@ -663,6 +674,65 @@ impl Db {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")
+    }
+
+    /// What the server stored from device `node`, if it is `user`'s.
+    pub async fn device_record(
+        &self,
+        node: &str,
+        user: &str,
+    ) -> Result<Option<casefile_core::api::DeviceRecord>, sqlx::Error> {
+        let owner = sqlx::query("SELECT user_name FROM devices WHERE node_id = $1")
+            .bind(node)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("user_name"))
+            .transpose()?;
+        if owner.as_deref() != Some(user) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(received_at) AS last FROM events WHERE node_id = $1",
+        )
+        .bind(node)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Some(casefile_core::api::DeviceRecord {
+            node_id: node.to_string(),
+            events: u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+            last_received_at: row.try_get::<Option<i64>, _>("last")?,
+        }))
+    }
+
+    /// The administrator's settings (defaults where none was set).
+    pub async fn settings(&self) -> Result<casefile_core::api::Settings, sqlx::Error> {
+        let shared = sqlx::query("SELECT value FROM settings WHERE name = 'shared_devices'")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("value"))
+            .transpose()?;
+        Ok(casefile_core::api::Settings {
+            shared_devices: shared.as_deref() == Some("true"),
+        })
+    }
+
+    /// Stores the administrator's settings.
+    pub async fn set_settings(
+        &self,
+        settings: casefile_core::api::Settings,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('shared_devices', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(if settings.shared_devices {
+            "true"
+        } else {
+            "false"
+        })
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The enabled members of `teams`, by name, each with their teams among

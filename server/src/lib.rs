@@ -129,7 +129,12 @@ fn api_router() -> Router<AppState> {
             "/api/v1/admin/teams/{team}/members/{user}",
             put(auth::admin_add_member).delete(auth::admin_remove_member),
         )
+        .route("/api/v1/devices/{node}", get(routes::device))
         .route("/api/v1/admin/access-log", get(auth::access_log))
+        .route(
+            "/api/v1/admin/settings",
+            get(auth::admin_settings).put(auth::admin_change_settings),
+        )
         .route("/api/v1/auth/tokens", post(auth::create_token))
         .route("/api/v1/auth/tokens/{id}", delete(auth::revoke_token))
         .route("/api", get(routes::api_not_found))

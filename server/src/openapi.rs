@@ -74,6 +74,7 @@ impl Modify for Credentials {
         crate::routes::case_notes,
         crate::routes::dashboard,
         crate::routes::people,
+        crate::routes::device,
         crate::events::pull,
         crate::events::push,
         crate::auth::login,

@@ -253,6 +253,31 @@ pub async fn people(
     Ok(Json(state.db.people(&teams).await?))
 }
 
+/// `GET /api/v1/devices/{node}`: what the server received from one of the
+/// reader's own devices (a device whose log was wiped asks about its old
+/// node id). Another user's device, or one never seen, is 404.
+#[utoipa::path(get, path = "/api/v1/devices/{node}", tag = "sync",
+    params(("node" = String, Path, description = "The device's node id")),
+    responses((status = 200, description = "What the server has from it", body = casefile_core::api::DeviceRecord),
+        crate::openapi::Errors))]
+pub async fn device(
+    State(state): State<AppState>,
+    Extension(me): Extension<SessionInfo>,
+    Path(node): Path<String>,
+) -> Result<Json<casefile_core::api::DeviceRecord>, ApiError> {
+    if node.is_empty() || node.len() > 64 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad_request",
+            "a node id is 1–64 characters",
+        ));
+    }
+    match state.db.device_record(&node, &me.user).await? {
+        Some(record) => Ok(Json(record)),
+        None => Err(ApiError::not_found("no such device of yours")),
+    }
+}
+
 /// Any other path under `/api/`.
 pub async fn api_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no API route for {}", uri.path()))

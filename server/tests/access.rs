@@ -711,6 +711,14 @@ async fn leaving_a_team_revokes_its_cases_and_joining_grants_them() {
     );
     let back = pull_as(&w.app, CASEY, quiet.next_cursor, quiet.access_cursor).await;
     assert_eq!(back.granted, (1..=3).map(case_id).collect::<Vec<_>>());
+    // A new device of hers pulls every case it may read anyway: it is told
+    // no access history, and starts at the log's end.
+    let fresh = pull_as(&w.app, CASEY, 0, 0).await;
+    assert_eq!(fresh.events.len(), 3);
+    assert!(fresh.granted.is_empty() && fresh.revoked.is_empty());
+    assert_eq!(fresh.access_cursor, back.access_cursor);
+    let next = pull_as(&w.app, CASEY, fresh.next_cursor, fresh.access_cursor).await;
+    assert!(next.granted.is_empty() && next.revoked.is_empty());
     // Only an administrator changes teams.
     let by_sam = Request::delete("/api/v1/admin/teams/north/members/casey")
         .header("authorization", format!("Bearer {SAM}"))
@@ -735,4 +743,35 @@ async fn hostile_backfill_and_access_cursors_are_refused_before_any_query() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(r.error().error, "invalid_query", "{query}");
     }
+}
+
+#[tokio::test]
+async fn a_device_record_is_told_to_its_own_user_only() {
+    let w = world().await;
+    let r = push_as(
+        &w.app,
+        CASEY,
+        &[
+            create(1, 1, "casey-phone", Some("casey")),
+            create(2, 2, "casey-phone", None),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(statuses(&r), [PushStatus::Applied, PushStatus::Applied]);
+    let mine: casefile_core::api::DeviceRecord =
+        common::ok(get_as(&w.app, CASEY, "/api/v1/devices/casey-phone").await);
+    assert_eq!(mine.events, 2);
+    assert!(mine.last_received_at.is_some());
+    // Another user's device, or one never seen, is not found: nobody
+    // learns what someone else's device sent.
+    let theirs = get_as(&w.app, KIM, "/api/v1/devices/casey-phone").await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    let unknown = get_as(&w.app, CASEY, "/api/v1/devices/never-seen").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let long = format!("/api/v1/devices/{}", "x".repeat(65));
+    assert_eq!(
+        get_as(&w.app, CASEY, &long).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -468,3 +468,45 @@ async fn a_write_named_for_another_user_is_refused_under_this_session() {
         String::from_utf8_lossy(&own.body)
     );
 }
+
+#[tokio::test]
+async fn only_an_admin_says_devices_are_shared_and_every_session_read_carries_it() {
+    let s = server().await;
+    let casey = signed_in(&s, "casey").await;
+    let admin = signed_in(&s, "ada").await;
+    let me: SessionInfo = with_cookie(&s.app, "GET", "/api/v1/auth/session", &casey)
+        .await
+        .json();
+    assert!(!me.shared_devices, "not shared until an admin says so");
+    let shared = serde_json::json!({ "shared_devices": true });
+    let r = json_with_cookie(
+        &s.app,
+        "PUT",
+        "/api/v1/admin/settings",
+        &casey,
+        shared.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = with_cookie(&s.app, "GET", "/api/v1/admin/settings", &casey).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A misspelt setting is refused, not taken as "false".
+    let typo = serde_json::json!({ "shared_device": true });
+    let r = json_with_cookie(&s.app, "PUT", "/api/v1/admin/settings", &admin, typo).await;
+    assert!(r.status.is_client_error(), "{:?}", r.status);
+    let r = json_with_cookie(&s.app, "PUT", "/api/v1/admin/settings", &admin, shared).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let me: SessionInfo = with_cookie(&s.app, "GET", "/api/v1/auth/session", &casey)
+        .await
+        .json();
+    assert!(me.shared_devices, "the session read says so");
+    let signed: SessionInfo = login(&s.app, "casey", PASSWORD, None).await.json();
+    assert!(signed.shared_devices, "and so does the sign-in's answer");
+    let back = serde_json::json!({ "shared_devices": false });
+    let r = json_with_cookie(&s.app, "PUT", "/api/v1/admin/settings", &admin, back).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let now: serde_json::Value = with_cookie(&s.app, "GET", "/api/v1/admin/settings", &admin)
+        .await
+        .json();
+    assert_eq!(now, serde_json::json!({ "shared_devices": false }));
+}

@@ -222,6 +222,8 @@ test("a log wiped behind the app's back is reported, not shown as an empty devic
     await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).waitFor();
     await nav(page, "Sync").click();
     await page.getByTestId("storage-lost").getByText(/was cleared since you last opened Casefile here/).waitFor();
+    // The server says what it has of the wiped log: the one change it sent.
+    await page.getByTestId("storage-lost").getByText(/The server has the 1 change it received from it, on /).waitFor({ timeout: 15_000 });
     // The server's copy comes back.
     await nav(page, "Cases").click();
     await page.getByText("Before the wipe").first().waitFor({ timeout: 15_000 });
@@ -265,6 +267,34 @@ test("a session that ends keeps the person's work: after a reload her cases are 
     await page.getByTestId("sign-in-banner").waitFor({ state: "detached", timeout: 15_000 });
     assert.equal(await page.getByTestId("session-ended").count(), 0, "signed in again");
     assert.deepEqual(problems.fatal, [], "the app never broke");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
+test("on devices an administrator says are shared, sign-out never offers to keep unsent changes", async () => {
+  const { server, context, page } = await caseyOnANewBrowser({ faults: true });
+  try {
+    // The administrator signs in (from a script) and marks devices shared.
+    const headers = { origin: server.url, "content-type": "application/json", "x-casefile": "1" };
+    const login = await fetch(`${server.url}/api/v1/auth/login`, { method: "POST", headers, body: JSON.stringify({ name: "admin", password: PASSWORD }) });
+    assert.equal(login.status, 200, await login.clone().text());
+    const cookie = login.headers.get("set-cookie").split(";")[0];
+    const put = await fetch(`${server.url}/api/v1/admin/settings`, { method: "PUT", headers: { ...headers, cookie }, body: JSON.stringify({ shared_devices: true }) });
+    assert.equal(put.status, 200, await put.clone().text());
+    // Casey's next start reads it with her session.
+    await page.reload();
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).waitFor();
+    await setFaults(server, [{ path: "/api/v1/events", method: "POST", status: 503, times: 20 }]);
+    await newCase(page, "Unsent on a shared tablet");
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    const dialog = page.getByTestId("sign-out-dialog");
+    await dialog.getByText("1 change not on the server yet").waitFor();
+    assert.equal(await dialog.getByRole("button", { name: "Keep on this device for me" }).count(), 0, "no Keep on a shared device");
+    await dialog.getByRole("button", { name: /Discard/ }).waitFor();
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await setFaults(server, []);
   } finally {
     await context.close();
     await server.dispose();
