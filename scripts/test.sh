@@ -21,13 +21,13 @@ failed_stages=()
 # failure, so a compile error or a lint is never a silent pass.
 count() {
   local log=$1 status=$2 p f
-  p=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-  f=$(grep -hoE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
-  p=$((p + $(grep -hoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
-  f=$((f + $(grep -hoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  p=$(grep -ahoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -ahoE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+  p=$((p + $(grep -ahoE '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
+  f=$((f + $(grep -ahoE '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}')))
   local ran bad
-  ran=$(grep -hoE '^Ran [0-9]+ tests?' "$log" | awk '{s+=$2} END {print s+0}')
-  bad=$(grep -hoE '^FAILED \((failures|errors)=[0-9]+(, (failures|errors)=[0-9]+)?' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+  ran=$(grep -ahoE '^Ran [0-9]+ tests?' "$log" | awk '{s+=$2} END {print s+0}')
+  bad=$(grep -ahoE '^FAILED \((failures|errors)=[0-9]+(, (failures|errors)=[0-9]+)?' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
   p=$((p + ran - bad))
   f=$((f + bad))
   if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -52,7 +52,7 @@ stage() {
   else
     printf 'FAIL  %4d passed %3d failed (%ds), log: %s\n' "$p" "$f" $((SECONDS - start)) "$log"
     failed_stages+=("$name")
-    grep -E '^(error|warning)(\[|:)|panicked|^not ok|FAILED|failed:|Error:' "$log" | head -25 | sed 's/^/   | /'
+    grep -aE '^(error|warning)(\[|:)|panicked|^not ok|FAILED|failed:|Error:' "$log" | head -25 | sed 's/^/   | /'
   fi
   return "$status"
 }

@@ -317,6 +317,23 @@ impl Device {
         for id in missed {
             self.state.insert(id, State::Pending);
         }
+        if !self.ordered {
+            return;
+        }
+        // `Change::Listed`: an event in a queued entry's body is on its way
+        // from there, whatever the page believed;
+        // `Change::ListedDead`: one in a dead letter's body waits there.
+        let listed = self.queue.iter().map(|e| (e, State::Queued));
+        let listed = listed.chain(self.dead.iter().map(|e| (e, State::Dead)));
+        for (entry, held) in listed {
+            for e in &entry.events {
+                let state = self.state.get_mut(&e.id).unwrap();
+                if matches!(state, State::Pending | State::Refused | State::Discarded) {
+                    *state = held;
+                    self.queue_of.insert(e.id.clone(), entry.request.id.clone());
+                }
+            }
+        }
     }
 
     /// The person's Retry (back to the queue) or Discard of the oldest
@@ -341,6 +358,9 @@ impl Device {
             entry.request.attempts = 0;
             entry.request.next_attempt_at = now;
             self.queue.push(entry);
+        } else if self.ordered {
+            // A discard releases nothing before the worker's listing.
+            self.list(now);
         }
     }
 }

@@ -222,6 +222,11 @@ impl SyncSchedule {
         }
     }
 
+    /// When the next pull is planned.
+    pub fn pull_at(&self) -> u64 {
+        self.pull_at
+    }
+
     /// When to look again (the earliest planned push or pull).
     pub fn next_wake(&self) -> u64 {
         self.push_at.map_or(self.pull_at, |p| p.min(self.pull_at))

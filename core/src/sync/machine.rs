@@ -24,7 +24,7 @@ use crate::event::{
     DomainEvent, EventData, LocalAction, PushOutcome, Resolution, SyncSchedule, Trigger,
 };
 use crate::query::QueryKey;
-use crate::queue::{missed_answers, DeadLetter, ToPage, ToWorker, TICK_MS};
+use crate::queue::{missed_answers, DeadLetter, StoredRequest, ToPage, ToWorker, TICK_MS};
 use crate::retry::Failure;
 use std::collections::VecDeque;
 
@@ -66,10 +66,21 @@ pub fn is_event_push(url: &str) -> bool {
 /// The events inside a dead letter (empty for a letter that is not an
 /// event push, or whose body does not read).
 pub fn letter_events(letter: &DeadLetter) -> Vec<DomainEvent> {
-    if !is_event_push(&letter.request.url) {
+    request_events(&letter.request)
+}
+
+/// What a dead letter's events show as the reason they wait.
+fn dead_reason(letter: &DeadLetter) -> String {
+    format!("{} ({})", letter.reason, letter.excerpt)
+}
+
+/// The events inside a stored request (empty for one that is not an event
+/// push, or whose body does not read).
+pub fn request_events(request: &StoredRequest) -> Vec<DomainEvent> {
+    if !is_event_push(&request.url) {
         return Vec::new();
     }
-    serde_json::from_str::<PushRequest>(&letter.request.body)
+    serde_json::from_str::<PushRequest>(&request.body)
         .map(|r| {
             r.events
                 .into_iter()
@@ -361,6 +372,10 @@ pub struct SyncMachine {
     /// worker's queue, the dead letters): look again whenever those may
     /// have settled, by whatever road.
     held_back: bool,
+    /// A discarded dead letter's events may also sit in another queued
+    /// entry: no push starts until the worker's listing says (at most until
+    /// the next tick).
+    listing_owed: bool,
     now: u64,
     rng: u64,
 }
@@ -380,6 +395,7 @@ impl SyncMachine {
             filling: cursor == 0,
             next_tick: now + TICK_MS,
             held_back: false,
+            listing_owed: false,
             now,
             rng: seed | 1,
         }
@@ -417,7 +433,13 @@ impl SyncMachine {
         if self.busy != Busy::Idle {
             return None;
         }
-        Some(self.schedule.next_wake().min(self.next_tick))
+        let wake = if self.listing_owed {
+            // The push waits for the listing; a pull may still go.
+            self.schedule.pull_at()
+        } else {
+            self.schedule.next_wake()
+        };
+        Some(wake.min(self.next_tick))
     }
 
     /// Time passed to `now`.
@@ -430,6 +452,11 @@ impl SyncMachine {
                 self.out.push_back(Io::Worker(ToWorker::ReplayNow));
             }
             self.next_tick = now + TICK_MS;
+            if self.listing_owed {
+                // The listing never came: go on without it.
+                self.listing_owed = false;
+                self.schedule.trigger(Trigger::Appended, now);
+            }
             if self.held_back {
                 self.schedule.trigger(Trigger::Appended, now);
             }
@@ -501,7 +528,7 @@ impl SyncMachine {
                 continue;
             }
             let due = self.schedule.due(self.now);
-            if due.push {
+            if due.push && !self.listing_owed {
                 self.figures.syncing = true;
                 self.busy = Busy::Loading;
                 self.out.push_back(Io::Read(Read::Pending));
@@ -705,10 +732,14 @@ impl SyncMachine {
                         change: Change::Unqueued(entry.to_string()),
                     })
                     .collect();
-                if !ops.is_empty() {
+                let owed = std::mem::take(&mut self.listing_owed);
+                let missed = !ops.is_empty();
+                if missed {
                     // Their answer came while no tab led: they go again.
                     self.commit(ops);
                     self.out.push_back(Io::Read(Read::Counts));
+                }
+                if owed || missed {
                     self.schedule.trigger(Trigger::Appended, now);
                 }
             }
@@ -920,6 +951,22 @@ impl SyncMachine {
         match message {
             ToPage::Stats { stats } => self.figures.worker_queued = stats.queued,
             ToPage::Listing { queued, dead, .. } => {
+                // An event in a queued entry's body is on its way from
+                // there, whatever this page believed (a re-push it never
+                // heard of, a copy discarded from the dead letters).
+                // The worker computes a listing and posts it before any
+                // later change of its queue is told, so it is never stale.
+                let held: Vec<StoreOp> = queued
+                    .iter()
+                    .flat_map(|q| marks(&request_events(q), &Change::Listed(q.id.clone())))
+                    .chain(dead.iter().flat_map(|d| {
+                        marks(&letter_events(d), &Change::ListedDead(dead_reason(d)))
+                    }))
+                    .collect();
+                if !held.is_empty() {
+                    self.commit(held);
+                    self.out.push_back(Io::Read(Read::Counts));
+                }
                 let listed = queued
                     .iter()
                     .map(|q| q.id.clone())
@@ -949,17 +996,19 @@ impl SyncMachine {
                     "A change could not be delivered: {}. Retry or discard it in the sync center.",
                     letter.reason
                 ));
-                let reason = format!("{} ({})", letter.reason, letter.excerpt);
-                self.commit(marks(&events, &Change::Dead(reason)));
+                self.commit(marks(&events, &Change::Dead(dead_reason(&letter))));
                 self.changed(events.iter().map(|e| e.aggregate_id.clone()).collect());
                 self.after_worker(false);
             }
             ToPage::Discarded { letter } => {
                 let events = letter_events(&letter);
                 let reason = format!("discarded by you: {}", letter.reason);
-                self.commit(marks(&events, &Change::Refused(reason)));
+                self.commit(marks(&events, &Change::Discarded(reason)));
                 self.changed(events.iter().map(|e| e.aggregate_id.clone()).collect());
-                self.after_worker(true);
+                // What waited behind them goes once the listing has shown
+                // whether another entry still carries them.
+                self.listing_owed = true;
+                self.after_worker(false);
             }
         }
     }

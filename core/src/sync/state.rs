@@ -190,11 +190,24 @@ impl SyncState {
                 SyncState::Queued { entry: e } if e == entry => SyncState::Pending,
                 _ => return None,
             },
+            Change::Listed(entry) => match self {
+                SyncState::Pending | SyncState::Refused(_) => SyncState::Queued {
+                    entry: entry.clone(),
+                },
+                _ => return None,
+            },
+            Change::ListedDead(r) => match self {
+                SyncState::Pending | SyncState::Refused(_) => SyncState::Dead(r.clone()),
+                _ => return None,
+            },
             Change::Dead(r) if waiting => SyncState::Dead(r.clone()),
+            Change::Discarded(r) if waiting => SyncState::Refused(r.clone()),
             Change::Wait(_) if waiting => SyncState::Pending,
-            Change::Attempted(_) | Change::Queued(_) | Change::Dead(_) | Change::Wait(_) => {
-                return None
-            }
+            Change::Attempted(_)
+            | Change::Queued(_)
+            | Change::Dead(_)
+            | Change::Discarded(_)
+            | Change::Wait(_) => return None,
         })
     }
 }
@@ -221,8 +234,22 @@ pub enum Change {
     /// missed (`crate::queue::missed_answers`): pending again, to be sent
     /// once more. Only an event still queued under that entry changes.
     Unqueued(String),
+    /// The worker's listing shows this event in the body of its queued
+    /// entry with this id: it will be sent from there, so a pending event
+    /// waits for it and one this device set aside (a discarded copy, a
+    /// refusal) counts as on its way again. Only a pending or refused event
+    /// changes.
+    Listed(String),
+    /// The worker's listing shows this event in the body of a dead letter
+    /// (the reason says why it gave up): it waits for the person's Retry or
+    /// Discard there. Only a pending or refused event changes.
+    ListedDead(String),
     /// The worker gave its push up (a dead letter), saying why.
     Dead(String),
+    /// The person discarded the dead letter or queued entry that held it
+    /// (the reason says so): refused, unless it already reached the server
+    /// or was settled another way.
+    Discarded(String),
     /// Refused for a case or version the server lacks while an earlier event
     /// of its case is still on its way (`crate::event::read_answer`):
     /// pending again, saying what it waits for.
@@ -330,6 +357,43 @@ mod tests {
         assert_eq!(
             SyncState::Dead("x".into()).apply(&Change::Queued("q-1".into())),
             Some(q)
+        );
+    }
+
+    #[test]
+    fn an_event_the_worker_still_holds_counts_as_queued_there() {
+        let listed = Change::Listed("q-2".into());
+        assert_eq!(SyncState::Pending.apply(&listed), Some(queued("q-2")));
+        assert_eq!(
+            SyncState::Refused("discarded by you".into()).apply(&listed),
+            Some(queued("q-2")),
+            "a discarded copy does not outweigh another copy still queued"
+        );
+        for kept in [
+            SyncState::Synced { version: Some(1) },
+            queued("q-1"),
+            SyncState::Dead("d".into()),
+            SyncState::Parked { theirs: vec![] },
+            SyncState::Overruled("o".into()),
+        ] {
+            assert_eq!(kept.apply(&listed), None, "{kept:?}");
+        }
+        let dead = Change::ListedDead("gave up".into());
+        assert_eq!(
+            SyncState::Refused("discarded by you".into()).apply(&dead),
+            Some(SyncState::Dead("gave up".into())),
+            "another copy waits in the dead letters"
+        );
+        assert_eq!(queued("q-1").apply(&dead), None, "a live copy wins");
+        let discarded = Change::Discarded("discarded by you".into());
+        assert_eq!(
+            SyncState::Synced { version: Some(2) }.apply(&discarded),
+            None,
+            "discarding a copy does not undo what another copy delivered"
+        );
+        assert_eq!(
+            SyncState::Dead("x".into()).apply(&discarded),
+            Some(SyncState::Refused("discarded by you".into()))
         );
     }
 

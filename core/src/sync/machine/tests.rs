@@ -486,6 +486,117 @@ fn a_dead_letter_is_shown_and_a_missed_answer_is_sent_again() {
     assert!(matches!(store.state(&a.id), Some(SyncState::Dead(_))));
 }
 
+fn listing(queued: &[(&[DomainEvent], &str)]) -> Input {
+    Input::Worker(ToPage::Listing {
+        queued: queued
+            .iter()
+            .map(|(events, entry)| letter_of(events, entry).request)
+            .collect(),
+        dead: vec![],
+        user: None,
+    })
+}
+
+/// A creation dead in letter q-1 and, after `then` appended more, the
+/// person's discard of q-1.
+fn dead_creation_discarded(
+    then: impl Fn(&mut MemStore) -> DomainEvent,
+) -> (MemStore, SyncMachine, DomainEvent, DomainEvent) {
+    let mut store = MemStore::new("device-a");
+    let a = store.append(CASE, &create(), None, T0);
+    store.commit(
+        &[StoreOp::Mark {
+            id: a.id.clone(),
+            change: Change::Dead("gave up".into()),
+        }],
+        T0,
+    );
+    let mut m = started(&mut store);
+    idle(&mut m, &mut store, T0);
+    let b = then(&mut store);
+    let q1 = crate::queue::queue_id(T0, 1);
+    m.handle(
+        T0,
+        Input::Worker(ToPage::Discarded {
+            letter: Box::new(letter_of(std::slice::from_ref(&a), &q1)),
+        }),
+    );
+    m.handle(T0, Input::Trigger(Trigger::Appended));
+    (store, m, a, b)
+}
+
+#[test]
+fn a_discarded_copy_does_not_release_its_case_while_another_entry_carries_it() {
+    // The page pushed the creation twice without hearing either answer: the
+    // worker holds it in q-1 (dead) and q-2 (queued). The person discards
+    // q-1; the edit behind the creation must still wait for q-2.
+    let q2 = crate::queue::queue_id(T0, 2);
+    let (mut store, mut m, a, b) =
+        dead_creation_discarded(|store| store.append(CASE, &retitle("Two"), None, T0));
+    // `idle` panics on a push: none starts before the listing.
+    idle(&mut m, &mut store, T0);
+    assert!(matches!(store.state(&a.id), Some(SyncState::Refused(_))));
+    m.handle(T0, listing(&[(std::slice::from_ref(&a), &q2)]));
+    idle(&mut m, &mut store, T0);
+    assert_eq!(
+        store.state(&a.id),
+        Some(&SyncState::Queued { entry: q2.clone() }),
+        "still on its way in q-2"
+    );
+    assert_eq!(
+        store.state(&b.id),
+        Some(&SyncState::Pending),
+        "the edit waits behind it"
+    );
+}
+
+#[test]
+fn a_discard_waits_for_the_listing_at_most_until_the_next_tick() {
+    let other = "c0000000-0000-4000-8000-000000000002";
+    let (mut store, mut m, _, _) =
+        dead_creation_discarded(|store| store.append(other, &create(), None, T0));
+    idle(&mut m, &mut store, T0);
+    // No listing ever comes: the next tick lets the push go.
+    let at = m.poll_timeout().unwrap();
+    assert!(at <= T0 + TICK_MS, "the wait is bounded: {at}");
+    m.handle_timeout(T0 + TICK_MS);
+    let (io, _) = run_to_network(&mut m, &mut store, T0 + TICK_MS);
+    assert!(matches!(io, Some(Io::Push { .. })), "{io:?}");
+}
+
+#[test]
+fn a_pending_event_the_worker_already_holds_is_not_pushed_again() {
+    // After a reload the page lost the worker's 202: the listing tells.
+    let mut store = MemStore::new("device-a");
+    let a = store.append(CASE, &create(), None, T0);
+    let mut m = SyncMachine::new(T0, false, store.cursor, 1);
+    m.handle(T0, Input::Trigger(Trigger::Start));
+    idle(&mut m, &mut store, T0);
+    let other = "c0000000-0000-4000-8000-000000000002";
+    let b = store.append(other, &create(), None, T0);
+    let q = crate::queue::queue_id(T0, 7);
+    let Input::Worker(ToPage::Listing { queued, .. }) = listing(&[(std::slice::from_ref(&a), &q)])
+    else {
+        unreachable!()
+    };
+    m.handle(
+        T0,
+        Input::Worker(ToPage::Listing {
+            queued,
+            dead: vec![letter_of(std::slice::from_ref(&b), "q-dead")],
+            user: None,
+        }),
+    );
+    idle(&mut m, &mut store, T0);
+    assert_eq!(store.state(&a.id), Some(&SyncState::Queued { entry: q }));
+    assert!(
+        matches!(store.state(&b.id), Some(SyncState::Dead(r)) if r.contains("gave up")),
+        "one in a dead letter waits for the person there"
+    );
+    m.handle(T0, Input::Trigger(Trigger::Online));
+    idle(&mut m, &mut store, T0);
+}
+
 #[test]
 fn the_worker_is_nudged_while_it_holds_writes() {
     let mut store = MemStore::new("device-a");
