@@ -14,16 +14,17 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod common;
-use common::{host, sleep};
+use common::{host, turn};
 
 type Fetch = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Fetched, FetchError>>>>;
 
-/// A fetcher that counts its calls and answers `value` after 30 ms.
+/// A fetcher that counts its calls and answers `value` a few turns of the
+/// event loop later (an answer that is not there at once; no time passes).
 fn counting(calls: Rc<Cell<u32>>, value: &'static str) -> impl Fn(QueryKey) -> Fetch + Clone {
     move |_| {
         calls.set(calls.get() + 1);
         Box::pin(async move {
-            sleep(30).await;
+            turn().await;
             Ok((Arc::new(serde_json::Value::from(value)), "test".to_string()))
         })
     }
@@ -35,15 +36,17 @@ fn Reader(fetch_calls: Rc<Cell<u32>>, label: &'static str) -> impl IntoView {
     view! { <p class=label>{move || q.data.get().unwrap_or_default()}</p> }
 }
 
+/// The text of `selector` once it has some, turning the event loop (no
+/// timer) between looks.
 async fn text_of(host: &web_sys::HtmlElement, selector: &str) -> String {
-    for _ in 0..100 {
+    for _ in 0..200 {
         if let Some(el) = host.query_selector(selector).unwrap() {
             let text = el.text_content().unwrap_or_default();
             if !text.is_empty() {
                 return text;
             }
         }
-        sleep(20).await;
+        turn().await;
     }
     panic!("{selector} stayed empty: {}", host.inner_html());
 }
@@ -104,7 +107,8 @@ async fn focus_refetches_stale_data_but_not_fresh_data() {
     assert_eq!((fresh_calls.get(), stale_calls.get()), (1, 1));
     // The page is visible in the test browser: the event means "focused".
     dispatch_visibility_change();
-    sleep(100).await;
+    // The refetch starts at once (its fetcher is called before any wait).
+    turn().await;
     assert_eq!(fresh_calls.get(), 1, "fresh data is not refetched on focus");
     assert_eq!(stale_calls.get(), 2, "stale data is refetched on focus");
 }
@@ -189,6 +193,7 @@ mod mutations {
     use casefile::toast::{provide_toaster, use_toaster, ToastHost};
     use casefile_core::query::MutationStatus;
     use std::cell::RefCell;
+    use std::collections::HashMap;
 
     type Handle = Rc<RefCell<Option<(QueryClient, Mutation<String, String>)>>>;
 
@@ -201,7 +206,7 @@ mod mutations {
     }
 
     /// Mounts a page with a toast host and a mutation that adds `id` to the
-    /// list optimistically and answers `answer` after 30 ms.
+    /// list optimistically and answers `answer` a few turns later.
     fn mount(answer: Result<(), &'static str>) -> (web_sys::HtmlElement, Handle) {
         let handle: Handle = Rc::new(RefCell::new(None));
         let out = handle.clone();
@@ -212,7 +217,7 @@ mod mutations {
             client.set_query_data(list(), &vec!["a".to_string()]);
             let toaster = use_toaster();
             let mut options = MutationOptions::new(move |id: String| async move {
-                sleep(30).await;
+                turn().await;
                 answer
                     .map(|()| format!("server copy of {id}"))
                     .map_err(String::from)
@@ -260,7 +265,7 @@ mod mutations {
                 },
             ))
         };
-        sleep(5).await;
+        turn().await;
         // Optimistic: at once.
         assert_eq!(items(&client), ["a", "b"]);
         assert_eq!(mutation.status.get_untracked(), MutationStatus::Pending);
@@ -297,10 +302,24 @@ mod mutations {
         let (client, _) = handle.borrow().clone().unwrap();
         let order = Rc::new(RefCell::new(Vec::new()));
         let o = order.clone();
-        let mut options = MutationOptions::new(move |(scope, n, ms): (String, u32, i32)| {
+        let o2 = order.clone();
+        // Writes with a gate wait until the test opens it (gate 0: none).
+        type Gates = HashMap<i32, futures_channel::oneshot::Receiver<()>>;
+        let gates: Rc<RefCell<Gates>> = Rc::default();
+        let mut open = HashMap::new();
+        for gate in [1, 2] {
+            let (tx, rx) = futures_channel::oneshot::channel();
+            gates.borrow_mut().insert(gate, rx);
+            open.insert(gate, tx);
+        }
+        let g = gates.clone();
+        let mut options = MutationOptions::new(move |(scope, n, gate): (String, u32, i32)| {
             let o = o.clone();
+            let gate = g.borrow_mut().remove(&gate);
             async move {
-                sleep(ms).await;
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
                 o.borrow_mut().push(format!("{scope}{n}"));
                 if n == 99 {
                     Err("refused".to_string())
@@ -317,10 +336,20 @@ mod mutations {
             },
         ));
         let m = use_mutation(client.clone(), options);
-        let slow = m.mutate_async(("x".into(), 1, 60));
+        let slow = m.mutate_async(("x".into(), 1, 1));
         let fast = m.mutate_async(("x".into(), 2, 0));
-        let other = m.mutate_async(("y".into(), 1, 10));
-        let (a, b, c) = futures_util::future::join3(slow, fast, other).await;
+        let other = m.mutate_async(("y".into(), 1, 2));
+        let all = futures_util::future::join3(slow, fast, other);
+        let opener = async move {
+            turn().await;
+            // x2 has no gate, yet waits for x1, its scope's first.
+            assert!(o2.borrow().is_empty(), "{:?}", o2.borrow());
+            open.remove(&2).unwrap().send(()).unwrap();
+            turn().await;
+            assert_eq!(*o2.borrow(), ["y1"], "y's write does not wait for x");
+            open.remove(&1).unwrap().send(()).unwrap();
+        };
+        let ((a, b, c), ()) = futures_util::future::join(all, opener).await;
         assert_eq!((a, b, c), (Ok(1), Ok(2), Ok(1)));
         assert_eq!(
             *order.borrow(),
@@ -346,5 +375,135 @@ mod mutations {
             !order.borrow().contains(&"z3".to_string()),
             "nothing after the failure is sent"
         );
+    }
+
+    fn browser(event: &str) {
+        let e = web_sys::Event::new(event).unwrap();
+        web_sys::window().unwrap().dispatch_event(&e).unwrap();
+    }
+
+    /// A write that records its variables and fails its first `fail` calls.
+    fn recording(calls: Rc<RefCell<Vec<String>>>, fail: u32) -> MutationOptions<String, String> {
+        MutationOptions::new(move |v: String| {
+            let calls = calls.clone();
+            async move {
+                calls.borrow_mut().push(v.clone());
+                if calls.borrow().len() as u32 <= fail {
+                    Err(format!("503 for {v}"))
+                } else {
+                    Ok(format!("saved {v}"))
+                }
+            }
+        })
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_write_that_needs_the_network_waits_paused_offline_and_resumes_in_order() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, _) = handle.borrow().clone().unwrap();
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let mut options = recording(calls.clone(), 0);
+        options.optimistic = Some(Rc::new(|client: &QueryClient, v: &String| {
+            client.set_query_data(detail(v), &format!("optimistic {v}"));
+        }));
+        let m = use_mutation(client.clone(), options);
+        browser("offline");
+        let first =
+            wasm_bindgen_futures::JsFuture::from(wasm_bindgen_futures::future_to_promise({
+                let m = m.clone();
+                async move {
+                    let got = m.mutate_async("a".into()).await;
+                    Ok(wasm_bindgen::JsValue::from(got.unwrap()))
+                }
+            }));
+        m.mutate("b".into());
+        turn().await;
+        assert!(calls.borrow().is_empty(), "nothing is sent offline");
+        assert!(m.is_paused.get_untracked(), "the handle shows it waits");
+        assert_eq!(m.status.get_untracked(), MutationStatus::Pending);
+        assert_eq!(client.is_mutating(), 2);
+        assert_eq!(
+            client.get_query_data::<String>(&detail("a")).as_deref(),
+            Some("optimistic a"),
+            "the optimistic change shows while it waits"
+        );
+        browser("online");
+        assert_eq!(first.await.unwrap().as_string().as_deref(), Some("saved a"));
+        turn().await;
+        assert_eq!(*calls.borrow(), ["a", "b"], "resumed in the order made");
+        assert!(!m.is_paused.get_untracked());
+        assert_eq!(client.is_mutating(), 0);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_write_that_lands_locally_runs_offline() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, _) = handle.borrow().clone().unwrap();
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let mut options = recording(calls.clone(), 0);
+        options.needs_network = false;
+        let m = use_mutation(client, options);
+        browser("offline");
+        let got = m.mutate_async("a".into()).await;
+        browser("online");
+        assert_eq!(got.as_deref(), Ok("saved a"));
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_failed_write_is_retried_as_configured_and_then_gives_up() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, _) = handle.borrow().clone().unwrap();
+        let retry = casefile_core::retry::RetryPolicy {
+            base_delay_ms: 0,
+            max_retries: 2,
+            ..casefile_core::retry::RetryPolicy::QUERY
+        };
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let mut options = recording(calls.clone(), 2);
+        options.retry = retry;
+        let m = use_mutation(client.clone(), options);
+        assert_eq!(m.mutate_async("a".into()).await.as_deref(), Ok("saved a"));
+        assert_eq!(calls.borrow().len(), 3, "two retries, then it went through");
+
+        let always = Rc::new(RefCell::new(Vec::new()));
+        let mut options = recording(always.clone(), u32::MAX);
+        options.retry = retry;
+        let m = use_mutation(client, options);
+        assert_eq!(m.mutate_async("b".into()).await, Err("503 for b".into()));
+        assert_eq!(always.borrow().len(), 3, "the first try and two retries");
+        assert_eq!(m.failure_count.get_untracked(), 3);
+        assert_eq!(m.status.get_untracked(), MutationStatus::Error);
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_write_waiting_for_its_scope_shows_paused() {
+        let (_el, handle) = mount(Ok(()));
+        let (client, _) = handle.borrow().clone().unwrap();
+        let (open, gate) = futures_channel::oneshot::channel::<()>();
+        let gate = Rc::new(RefCell::new(Some(gate)));
+        let mut options = MutationOptions::new(move |n: u32| {
+            let gate = gate.borrow_mut().take();
+            async move {
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+                Ok(n)
+            }
+        });
+        options.scope = Some(Rc::new(|_: &u32| "case-1".to_string()));
+        let m = use_mutation(client.clone(), options);
+        m.mutate(1);
+        m.mutate(2);
+        turn().await;
+        assert!(
+            m.is_paused.get_untracked(),
+            "the second waits for the first"
+        );
+        assert_eq!(client.is_mutating(), 2);
+        open.send(()).unwrap();
+        turn().await;
+        assert!(!m.is_paused.get_untracked());
+        assert_eq!(m.data.get_untracked(), Some(2));
+        assert_eq!(client.is_mutating(), 0);
     }
 }

@@ -84,6 +84,8 @@ struct Inner {
     /// Bumped on every dispatch, for views of the whole cache (devtools).
     revision: RwSignal<u64>,
     listeners: RefCell<Vec<Rc<dyn Fn()>>>,
+    /// The client's mutation cache (TanStack's `getMutationCache()`).
+    mutations: RefCell<super::mutation::Mutations>,
 }
 
 /// The app's query cache, provided as context.
@@ -113,7 +115,13 @@ impl QueryClient {
             next_observer: Cell::new(1),
             revision: RwSignal::new(0),
             listeners: RefCell::new(Vec::new()),
+            mutations: RefCell::default(),
         }))
+    }
+
+    /// The mutation cache's state (driven in `mutation.rs`).
+    pub(super) fn mutation_state(&self) -> &RefCell<super::mutation::Mutations> {
+        &self.0.mutations
     }
 
     /// A new observer id.
@@ -351,11 +359,13 @@ pub fn provide_query_client(client: QueryClient) -> QueryClient {
         let client = client.clone();
         let handle = window_event_listener_untyped(event, move |_| {
             client.dispatch(Action::Online(online));
+            client.mutations_online(online);
         });
         std::mem::forget(handle);
     }
     if !window().navigator().on_line() {
         client.dispatch(Action::Online(false));
+        client.mutations_online(false);
     }
     provide_context(ClientHandle(StoredValue::new_local(client.clone())));
     client

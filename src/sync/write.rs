@@ -41,5 +41,7 @@ pub fn use_case_write() -> Mutation<CaseWrite, Option<Case>> {
         toaster.error(format!("Not saved: {e}"));
     }));
     options.scope = Some(Rc::new(|(id, _): &CaseWrite| id.clone()));
+    // The write lands in this device's store: offline is no reason to wait.
+    options.needs_network = false;
     use_mutation(use_query_client(), options)
 }

@@ -21,3 +21,12 @@ pub fn host() -> web_sys::HtmlElement {
     document.body().unwrap().append_child(&el).unwrap();
     el.unchecked_into()
 }
+
+/// Lets spawned tasks and settled promises run: a few turns of the
+/// microtask queue, no timer (no time passes).
+pub async fn turn() {
+    for _ in 0..4 {
+        let resolved = js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL);
+        let _ = wasm_bindgen_futures::JsFuture::from(resolved).await;
+    }
+}
