@@ -343,6 +343,19 @@ pub async fn sign_out(session: Session, plan: Plan) {
             crate::storage::forget_log(user);
         }
     }
+    if let (true, Some(user)) = (plan.prune_log, &user) {
+        // The kept log holds the person's unsent work and nothing of the
+        // team's cases. A failure here keeps more than it should, never
+        // less: say so, and sign out all the same.
+        let name = casefile_core::device::events_db(user);
+        let pruned = match crate::store::EventStore::open_named(&name).await {
+            Ok(store) => store.keep_only_unsent().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pruned {
+            leptos::logging::error!("sign-out could not prune the kept log: {e}");
+        }
+    }
     if let (true, Some(user)) = (plan.forget_queue, user) {
         crate::sync::worker_link::send(&ToWorker::Forget { user });
     }

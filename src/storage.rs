@@ -24,24 +24,50 @@ thread_local! {
 }
 
 /// At start, with the user's log open: was it wiped behind the app's back
-/// since the last start (core's `device::store_lost`)? Remembers the log.
+/// since the last start (core's `device::store_lost`)? Remembers the log
+/// twice: in local storage, and in a cookie (core's
+/// `device::store_marker_cookie`), because a browser that evicts the
+/// origin's storage under pressure takes local storage with the log but
+/// leaves cookies.
 pub fn check_log(user: &str, node_id: &str) {
-    let Some(storage) = window().local_storage().ok().flatten() else {
-        return;
-    };
     let key = casefile_core::device::store_marker(user);
-    let remembered = storage.get_item(&key).ok().flatten();
+    let storage = window().local_storage().ok().flatten();
+    let remembered = storage
+        .as_ref()
+        .and_then(|s| s.get_item(&key).ok().flatten())
+        .or_else(|| marker_cookie(user));
     if casefile_core::device::store_lost(remembered.as_deref(), node_id) {
         leptos::logging::warn!("the local log of {user} was cleared since the last start");
         LOST.with(|l| l.set(remembered));
     }
-    let _ = storage.set_item(&key, node_id);
+    if let Some(storage) = storage {
+        let _ = storage.set_item(&key, node_id);
+    }
+    set_marker_cookie(user, Some(node_id));
 }
 
 /// A sign-out deletes the log on purpose: nothing to report next time.
 pub fn forget_log(user: &str) {
     if let Some(storage) = window().local_storage().ok().flatten() {
         let _ = storage.remove_item(&casefile_core::device::store_marker(user));
+    }
+    set_marker_cookie(user, None);
+}
+
+fn cookies() -> Option<web_sys::HtmlDocument> {
+    window().document()?.dyn_into().ok()
+}
+
+/// The node id the cookie remembers for `user`'s log.
+fn marker_cookie(user: &str) -> Option<String> {
+    let all = cookies()?.cookie().ok()?;
+    casefile_core::device::read_marker_cookie(&all, user)
+}
+
+/// Remembers `node` for `user`'s log in the cookie, or forgets it.
+fn set_marker_cookie(user: &str, node: Option<&str>) {
+    if let Some(doc) = cookies() {
+        let _ = doc.set_cookie(&casefile_core::device::store_marker_cookie(user, node));
     }
 }
 

@@ -98,6 +98,14 @@ pub fn may_read(actor: &Actor, case: &CaseAccess) -> bool {
     actor.role != Role::Admin && actor.teams.contains(&case.team)
 }
 
+/// Whether a user's role change from `before` to `after` changes which of
+/// their teams' cases they may read ([`may_read`]: an administrator reads
+/// none), so the server records an access change for each of those cases
+/// (SPEC §10: it travels in the pull as granted or revoked).
+pub fn role_change_moves_access(before: Role, after: Role) -> bool {
+    (before == Role::Admin) != (after == Role::Admin)
+}
+
 /// Whom a form offers as a case's assignee, by name: a supervisor, the
 /// members of the case's team (`None`: not known on this device, so
 /// everyone they may see; the server checks the team again); a caseworker,
@@ -738,5 +746,24 @@ mod tests {
         assert_eq!(other_user(Some("sam"), "sam"), None);
         assert!(other_user(Some("kim"), "sam").is_some());
         assert!(other_user(Some("Sam"), "sam").is_some(), "names are exact");
+    }
+    #[test]
+    fn only_a_role_change_to_or_from_admin_moves_access() {
+        let case = CaseAccess {
+            team: "north".into(),
+            assignee: None,
+            status: CaseStatus::Open,
+        };
+        let roles = [Role::Caseworker, Role::Supervisor, Role::Admin];
+        for before in roles {
+            for after in roles {
+                let reads = |role| may_read(&actor("x", role, &["north"]), &case);
+                assert_eq!(
+                    role_change_moves_access(before, after),
+                    reads(before) != reads(after),
+                    "{before:?} -> {after:?}"
+                );
+            }
+        }
     }
 }

@@ -43,6 +43,20 @@ pub struct Plan {
     pub drop: Vec<String>,
     /// Drop the user's entries and dead letters from the worker's queue.
     pub forget_queue: bool,
+    /// Keep only the person's own work in their event log (what
+    /// [`kept_at_sign_out`] says): every case the server already has goes,
+    /// with its snapshot, known version and both pull cursors, so the log
+    /// left on the device holds nothing another person could read of the
+    /// team's cases. The next sign-in pulls them again.
+    pub prune_log: bool,
+}
+
+/// Whether a stored event in state `kind` stays in a log kept at sign-out:
+/// the person's own changes that are not on the server (waiting, refused,
+/// overruled or parked: theirs to send, copy or decide) stay; what the
+/// server has goes.
+pub fn kept_at_sign_out(kind: crate::sync::SyncKind) -> bool {
+    kind != crate::sync::SyncKind::Synced
 }
 
 /// The answer to "sign out".
@@ -61,20 +75,22 @@ pub enum SignOut {
 }
 
 /// Decides a sign-out of `user` with `unsent` changes not on the server.
-/// Nothing unsent: every store of the user goes. Keep: the event log stays
-/// (it holds the unsent changes; nobody else's session reads it) and the
-/// query cache goes. Discard: everything goes, the worker's entries too. A
+/// Nothing unsent: every store of the user goes. Keep: the event log stays,
+/// pruned to the unsent changes (nobody else's session reads it, and it no
+/// longer holds the cases the server has), and the query cache goes. Discard: everything goes, the worker's entries too. A
 /// shared device never keeps.
 pub fn sign_out(user: &str, unsent: usize, choice: Option<Unsent>, shared_device: bool) -> SignOut {
     let everything = || Plan {
         drop: vec![events_db(user), query_db(user)],
         forget_queue: true,
+        prune_log: false,
     };
     match (unsent, choice) {
         (0, _) | (_, Some(Unsent::Discard)) => SignOut::Go(everything()),
         (_, Some(Unsent::Keep)) if !shared_device => SignOut::Go(Plan {
             drop: vec![query_db(user)],
             forget_queue: false,
+            prune_log: true,
         }),
         (unsent, _) => SignOut::Ask {
             unsent,
@@ -142,6 +158,42 @@ pub fn store_marker(user: &str) -> String {
     format!("casefile-log-node:{user}")
 }
 
+/// The cookie name that remembers `user`'s log beside the local-storage
+/// marker: `casefile_log_` and the name's bytes in hex (a cookie name
+/// allows no `:`, `=`, `;` or spaces, whatever a user name holds).
+fn marker_cookie_name(user: &str) -> String {
+    let hex: String = user.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("casefile_log_{hex}")
+}
+
+/// The `document.cookie` assignment that remembers `node` as `user`'s log
+/// (`None`: forgets it). Not a secret (the node id travels in every event
+/// the device sends); a year long, this origin's pages only.
+pub fn store_marker_cookie(user: &str, node: Option<&str>) -> String {
+    let name = marker_cookie_name(user);
+    match node {
+        Some(node) => {
+            let node: String = node
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            format!("{name}={node}; Max-Age=31536000; Path=/; SameSite=Strict")
+        }
+        None => format!("{name}=; Max-Age=0; Path=/; SameSite=Strict"),
+    }
+}
+
+/// The node id a `document.cookie` string remembers for `user`'s log.
+pub fn read_marker_cookie(cookies: &str, user: &str) -> Option<String> {
+    let name = marker_cookie_name(user);
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// What the export of unsent changes holds: every unsent event, readable.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Export {
@@ -198,6 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn the_log_marker_cookie_round_trips_for_any_user_name() {
+        for user in ["sam", "o'brien; x=1", "élan vital"] {
+            let set = store_marker_cookie(user, Some("node-1"));
+            let (pair, attributes) = set.split_once("; ").unwrap();
+            assert!(attributes.contains("SameSite=Strict"));
+            let jar = format!("other=1; {pair}; more=2");
+            assert_eq!(read_marker_cookie(&jar, user).as_deref(), Some("node-1"));
+            assert_eq!(read_marker_cookie(&jar, "someone-else"), None);
+            let name = pair.split_once('=').unwrap().0;
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        }
+        assert!(store_marker_cookie("sam", None).contains("Max-Age=0"));
+        assert_eq!(read_marker_cookie("casefile_log_73616d=", "sam"), None);
+        assert!(!store_marker_cookie("sam", Some("a;b=c")).contains(";b=c"));
+    }
+
+    #[test]
     fn a_warning_only_while_changes_wait_on_storage_that_may_go() {
         assert_eq!(storage_warning(Some(true), 5), None);
         assert_eq!(storage_warning(Some(false), 0), None);
@@ -247,11 +316,20 @@ mod tests {
             "the log with the changes stays"
         );
         assert!(!keep.forget_queue);
+        assert!(keep.prune_log, "the log keeps only the unsent work");
         let SignOut::Go(discard) = sign_out("sam", 3, Some(Unsent::Discard), false) else {
             panic!()
         };
         assert!(discard.forget_queue);
         assert_eq!(discard.drop.len(), 2);
+    }
+
+    #[test]
+    fn a_kept_log_holds_only_what_the_server_does_not_have() {
+        use crate::sync::SyncKind;
+        for kind in SyncKind::ALL {
+            assert_eq!(kept_at_sign_out(kind), kind != SyncKind::Synced, "{kind:?}");
+        }
     }
 
     #[test]

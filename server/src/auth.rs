@@ -283,13 +283,7 @@ pub async fn change_member(
     .rows_affected()
         > 0;
     if changed {
-        let cases: Vec<String> = sqlx::query("SELECT id FROM cases WHERE team_id = $1")
-            .bind(team)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+        let cases = case_ids(&mut tx, "SELECT id FROM cases WHERE team_id = $1", team).await?;
         crate::db::record_access(&mut tx, &[user.to_string()], &cases, now).await?;
     }
     tx.commit().await?;
@@ -734,6 +728,54 @@ pub struct UserChange {
     pub password: Option<String>,
 }
 
+/// The case ids `sql` (one `$1` parameter, `id` column) selects.
+async fn case_ids(
+    tx: &mut sqlx::AnyConnection,
+    sql: &str,
+    param: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query(sql)
+        .bind(param)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+}
+
+/// Gives `user` the role `role`; when that changes which of their teams'
+/// cases they may read (core's `access::role_change_moves_access`), an
+/// access change for each of those cases is recorded in the same
+/// transaction, so their devices are told in the next pull.
+async fn set_role(state: &AppState, user: &str, role: Role) -> Result<(), ApiError> {
+    let now = state.now();
+    let (_turn, mut tx) = crate::events::log_turn(&state.db).await?;
+    let before: Option<String> = sqlx::query("SELECT role FROM users WHERE name = $1")
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get("role"))
+        .transpose()?;
+    sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+        .bind(role.as_str())
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let before = before.as_deref().and_then(Role::parse);
+    if before.is_some_and(|b| casefile_core::access::role_change_moves_access(b, role)) {
+        let cases = case_ids(
+            &mut tx,
+            "SELECT c.id FROM cases c JOIN team_members m ON m.team_id = c.team_id \
+             WHERE m.user_name = $1 ORDER BY c.id",
+            user,
+        )
+        .await?;
+        crate::db::record_access(&mut tx, &[user.to_string()], &cases, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// `PATCH /api/v1/admin/users/{name}`: disable, change role or reset the
 /// password. Disabling or a new password ends the user's sessions.
 pub async fn admin_change_user(
@@ -762,11 +804,7 @@ pub async fn admin_change_user(
         end |= disabled;
     }
     if let Some(role) = change.role {
-        sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
-            .bind(role.as_str())
-            .bind(&name)
-            .execute(pool)
-            .await?;
+        set_role(&state, &name, role).await?;
     }
     if let Some(password) = change.password {
         check_new_user(&name, &password)?;

@@ -728,6 +728,44 @@ async fn leaving_a_team_revokes_its_cases_and_joining_grants_them() {
 }
 
 #[tokio::test]
+async fn a_role_change_to_admin_revokes_her_teams_cases_and_back_grants_them() {
+    let w = world().await;
+    add_user(&w.state.db, "ada", "admin", &[], ADA).await;
+    for n in 1..=2 {
+        let r = push_as(&w.app, SAM, &[create(n, n, "sam-tablet", None)], None).await;
+        assert_eq!(statuses(&r), [PushStatus::Applied]);
+    }
+    let before = pull_as(&w.app, CASEY, 0, 0).await;
+    assert_eq!(before.events.len(), 2);
+    let role = |name: &'static str| {
+        Request::patch("/api/v1/admin/users/casey")
+            .header("authorization", format!("Bearer {ADA}"))
+            .header("content-type", "application/json")
+            .body(Body::from(format!(r#"{{"role":"{name}"}}"#)))
+            .unwrap()
+    };
+    assert_eq!(
+        send(&w.app, role("admin")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let gone = pull_as(&w.app, CASEY, before.next_cursor, before.access_cursor).await;
+    assert_eq!(gone.revoked, (1..=2).map(case_id).collect::<Vec<_>>());
+    assert_eq!(
+        send(&w.app, role("caseworker")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let back = pull_as(&w.app, CASEY, gone.next_cursor, gone.access_cursor).await;
+    assert_eq!(back.granted, (1..=2).map(case_id).collect::<Vec<_>>());
+    // Caseworker to supervisor reads the same cases: nothing to say.
+    assert_eq!(
+        send(&w.app, role("supervisor")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let quiet = pull_as(&w.app, CASEY, back.next_cursor, back.access_cursor).await;
+    assert!(quiet.granted.is_empty() && quiet.revoked.is_empty());
+}
+
+#[tokio::test]
 async fn hostile_backfill_and_access_cursors_are_refused_before_any_query() {
     let w = world().await;
     let many = (0..51).map(case_id).collect::<Vec<_>>().join(",");

@@ -513,14 +513,7 @@ impl EventStore {
         let tx = self.db.transaction(EVENTS).build().map_err(err)?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let raw: Vec<EventRecord> = match index {
-            None => events
-                .get_all()
-                .serde()
-                .map_err(err)?
-                .await
-                .map_err(err)?
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
+            None => all_records(&events).await?,
             Some((name, range)) => events
                 .index(name)
                 .map_err(err)?
@@ -895,6 +888,44 @@ impl EventStore {
         Ok(out)
     }
 
+    /// At a sign-out that keeps the person's unsent work (core's
+    /// `device::Plan::prune_log`): in one transaction, every event
+    /// [`kept_at_sign_out`](casefile_core::device::kept_at_sign_out) does
+    /// not keep goes, with every snapshot, known version and quarantined
+    /// record, and both pull cursors go back to 0. The clock and node id
+    /// stay (the kept changes carry them). Returns how many events stayed.
+    pub async fn keep_only_unsent(&self) -> Result<usize, StoreError> {
+        let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
+        let events = tx.object_store(EVENTS).map_err(err)?;
+        let mut kept = 0;
+        for record in all_records::<EventRecord>(&events).await? {
+            if casefile_core::device::kept_at_sign_out(record.kind()) {
+                kept += 1;
+                continue;
+            }
+            events
+                .delete(record.id)
+                .primitive()
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+        }
+        for name in [AGGREGATES, SNAPSHOTS, QUARANTINE] {
+            tx.object_store(name)
+                .map_err(err)?
+                .clear()
+                .map_err(err)?
+                .await
+                .map_err(err)?;
+        }
+        let meta = tx.object_store(META).map_err(err)?;
+        for key in [META_CURSOR, META_ACCESS_CURSOR] {
+            put_js(&meta, key, 0.0.into()).await?;
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(kept)
+    }
+
     /// The case's state (see [`local_case`](Self::local_case)).
     pub async fn replay(&self, aggregate_id: &str) -> Result<Option<CaseView>, StoreError> {
         Ok(self.local_case(aggregate_id).await?.map(|c| c.view))
@@ -957,13 +988,7 @@ impl EventStore {
     pub async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         let tx = self.db.transaction(QUARANTINE).build().map_err(err)?;
         let q = tx.object_store(QUARANTINE).map_err(err)?;
-        q.get_all()
-            .serde()
-            .map_err(err)?
-            .await
-            .map_err(err)?
-            .collect::<Result<_, _>>()
-            .map_err(err)
+        all_records(&q).await
     }
 }
 
@@ -1036,6 +1061,20 @@ async fn purge_case(
             .map_err(err)?;
     }
     Ok(plan.refuse.len())
+}
+
+/// Every record of an object store (events, quarantine), in key order.
+async fn all_records<T: serde::de::DeserializeOwned>(
+    store: &ObjectStore<'_>,
+) -> Result<Vec<T>, StoreError> {
+    store
+        .get_all()
+        .serde()
+        .map_err(err)?
+        .await
+        .map_err(err)?
+        .collect::<Result<_, _>>()
+        .map_err(err)
 }
 
 async fn get_serde<T: serde::de::DeserializeOwned>(

@@ -562,7 +562,7 @@ impl SyncEngine {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for kind in [SyncKind::Queued, SyncKind::Dead] {
+        for kind in SyncKind::ELSEWHERE {
             out.extend(store.with_status(kind).await?.into_iter().map(|(_, e)| e));
         }
         Ok(out)
@@ -613,6 +613,44 @@ impl SyncEngine {
             Ok(p) => p,
             Err(e) => return failed(e),
         };
+        // Granted cases come from their first event (core::sync::access):
+        // the pull brought only what was readable then. They are fetched
+        // and stored (cursors unmoved) before the page that moves the
+        // access cursor past the grant: a backfill that fails, or a tab
+        // closed halfway, leaves the grant to be asked for again.
+        let mut backfilled = crate::store::Received::default();
+        for cases in page
+            .granted
+            .chunks(casefile_core::sync::access::BACKFILL_CASES)
+        {
+            let mut from = 0;
+            loop {
+                let path = format!(
+                    "/api/v1/events?after={from}&limit={limit}&cases={}",
+                    cases.join(",")
+                );
+                let back: PullResponse = match http::get_json(&path).await {
+                    Ok(p) => p,
+                    Err(e) => return failed(e),
+                };
+                match store.receive(&back.events, after, None).await {
+                    Ok(more) => {
+                        backfilled.aggregates.extend(more.aggregates);
+                        backfilled.bad.extend(more.bad);
+                    }
+                    Err(e) => {
+                        return Input::PullFailed {
+                            message: e.to_string(),
+                            network: false,
+                        }
+                    }
+                }
+                match back.events.last() {
+                    Some(last) if back.has_more => from = last.seq,
+                    _ => break,
+                }
+            }
+        }
         let access = AccessPage {
             revoked: &page.revoked,
             cursor: page.access_cursor,
@@ -629,40 +667,12 @@ impl SyncEngine {
                 }
             }
         };
-        // Granted cases come from their first event (core::sync::access):
-        // the pull brought only what was readable then. The cursor stays.
-        for cases in page
-            .granted
-            .chunks(casefile_core::sync::access::BACKFILL_CASES)
-        {
-            let mut from = 0;
-            loop {
-                let path = format!(
-                    "/api/v1/events?after={from}&limit={limit}&cases={}",
-                    cases.join(",")
-                );
-                let back: PullResponse = match http::get_json(&path).await {
-                    Ok(p) => p,
-                    Err(e) => return failed(e),
-                };
-                match store.receive(&back.events, page.next_cursor, None).await {
-                    Ok(more) => {
-                        got.aggregates.extend(more.aggregates);
-                        got.bad.extend(more.bad);
-                    }
-                    Err(e) => {
-                        return Input::PullFailed {
-                            message: e.to_string(),
-                            network: false,
-                        }
-                    }
-                }
-                match back.events.last() {
-                    Some(last) if back.has_more => from = last.seq,
-                    _ => break,
-                }
+        for case in backfilled.aggregates {
+            if !got.aggregates.contains(&case) {
+                got.aggregates.push(case);
             }
         }
+        got.bad.extend(backfilled.bad);
         Input::Pulled {
             next_cursor: page.next_cursor,
             has_more: page.has_more,

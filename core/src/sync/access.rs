@@ -4,6 +4,9 @@
 //!
 //! - A granted case is **backfilled**: its events from the first, since
 //!   the pull only ever brought events of cases the user could read then.
+//!   The backfill is fetched and stored *before* the page that moves the
+//!   access cursor past the grant: a backfill that fails (or a tab closed
+//!   halfway) leaves the grant in the next pull, never lost.
 //! - A revoked case is **purged**: every event of it the server has, its
 //!   snapshot and known version, its queries and the worker's cached
 //!   answers. What the person wrote on it that is not on the server stays,
@@ -144,6 +147,8 @@ mod tests {
         Member(usize, bool),
         /// The device pulls one page.
         Pull,
+        /// The device pulls one page and a backfill request fails.
+        PullFailingBackfill,
         /// The device writes offline on case n (stays unsent).
         Offline(usize),
     }
@@ -285,13 +290,24 @@ mod tests {
                 self.events.insert(id, (c, SyncKind::Synced));
             }
         }
-        /// Returns whether more pages wait.
-        fn pull(&mut self, server: &Server, limit: usize) -> bool {
+        /// Returns whether more pages wait. With `fail_backfill`, the
+        /// backfill of the last granted case fails (the driver then
+        /// returns a failed pull, having stored the ones before).
+        fn pull(&mut self, server: &Server, limit: usize, fail_backfill: bool) -> bool {
             let (events, cursor, granted, revoked, access_cursor) =
                 server.pull(self.cursor, self.access_cursor, limit);
             let more = cursor < server.next || access_cursor < server.next;
-            self.store(events);
             let (granted, revoked) = normalize(&granted, &revoked);
+            // As `src/sync` does: granted cases are backfilled before the
+            // page that moves the cursors past the grant is stored.
+            for (i, case) in granted.iter().enumerate() {
+                if fail_backfill && i + 1 == granted.len() {
+                    return true;
+                }
+                let got = server.backfill(case.parse().unwrap());
+                self.store(got);
+            }
+            self.store(events);
             for case in &revoked {
                 let case: usize = case.parse().unwrap();
                 let of: Vec<(String, SyncKind)> = self
@@ -307,10 +323,6 @@ mod tests {
                 for (id, _) in p.refuse {
                     self.events.get_mut(&id).unwrap().1 = SyncKind::Refused;
                 }
-            }
-            for case in granted {
-                let got = server.backfill(case.parse().unwrap());
-                self.store(got);
             }
             self.cursor = cursor;
             self.access_cursor = access_cursor;
@@ -334,6 +346,7 @@ mod tests {
             2 => (0..12usize, 0..TEAMS).prop_map(|(n, t)| Step::Move(n, t)),
             2 => (0..TEAMS, any::<bool>()).prop_map(|(t, j)| Step::Member(t, j)),
             3 => Just(Step::Pull),
+            1 => Just(Step::PullFailingBackfill),
             1 => (0..12usize).prop_map(Step::Offline),
         ]
     }
@@ -351,7 +364,10 @@ mod tests {
             for s in &steps {
                 match s {
                     Step::Pull => {
-                        device.pull(&server, limit);
+                        device.pull(&server, limit, false);
+                    }
+                    Step::PullFailingBackfill => {
+                        device.pull(&server, limit, true);
                     }
                     Step::Offline(n) if device.held().contains_key(n) => {
                         device.offline += 1;
@@ -362,7 +378,7 @@ mod tests {
             }
             // Quiet: pull until nothing more waits.
             let mut rounds = 0;
-            while device.pull(&server, limit) {
+            while device.pull(&server, limit, false) {
                 rounds += 1;
                 prop_assert!(rounds < 10_000, "the pull never ends");
             }

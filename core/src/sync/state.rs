@@ -73,6 +73,9 @@ impl SyncKind {
     /// Not on the server yet but still meant to be (the header's "N
     /// waiting").
     pub const WAITING: [SyncKind; 3] = [SyncKind::Pending, SyncKind::Queued, SyncKind::Dead];
+    /// Held by the service worker, not by this page: queued there, or a
+    /// dead letter there.
+    pub const ELSEWHERE: [SyncKind; 2] = [SyncKind::Queued, SyncKind::Dead];
     /// Needs the person (the header's attention badge).
     pub const ATTENTION: [SyncKind; 3] = [SyncKind::Parked, SyncKind::Refused, SyncKind::Dead];
     /// The person's changes that are not on the server (waiting, or
@@ -157,6 +160,12 @@ impl SyncState {
         }
     }
 
+    /// Refused because its person lost access to its case
+    /// ([`super::access::NO_ACCESS`]).
+    fn is_refused_for_access(&self) -> bool {
+        matches!(self, SyncState::Refused(r) if r == super::access::NO_ACCESS)
+    }
+
     /// The state after `change`, or `None` when the change does not apply
     /// to an event in this state (a late message never undoes an answer).
     pub fn apply(&self, change: &Change) -> Option<SyncState> {
@@ -190,6 +199,12 @@ impl SyncState {
                 SyncState::Queued { entry: e } if e == entry => SyncState::Pending,
                 _ => return None,
             },
+            // A case its person may no longer read stays refused for it,
+            // whatever copy the worker still holds (that copy's answer
+            // will be a refusal too).
+            Change::Listed(_) | Change::ListedDead(_) if self.is_refused_for_access() => {
+                return None
+            }
             Change::Listed(entry) => match self {
                 SyncState::Pending | SyncState::Refused(_) => SyncState::Queued {
                     entry: entry.clone(),
@@ -385,6 +400,9 @@ mod tests {
             "another copy waits in the dead letters"
         );
         assert_eq!(queued("q-1").apply(&dead), None, "a live copy wins");
+        let no_access = SyncState::Refused(crate::sync::access::NO_ACCESS.into());
+        assert_eq!(no_access.apply(&listed), None, "a lost case stays refused");
+        assert_eq!(no_access.apply(&dead), None);
         let discarded = Change::Discarded("discarded by you".into());
         assert_eq!(
             SyncState::Synced { version: Some(2) }.apply(&discarded),
@@ -442,6 +460,10 @@ mod tests {
             assert!(!k.is_live() || k == SyncKind::Dead, "{k:?}");
         }
         assert!(SyncKind::WAITING.iter().all(|k| live.contains(k)));
+        // What the worker holds is waiting, and this page never sends it.
+        assert!(SyncKind::ELSEWHERE
+            .iter()
+            .all(|k| SyncKind::WAITING.contains(k) && *k != SyncKind::Pending));
         assert!(!SyncKind::Refused.is_live() && !SyncKind::Overruled.is_live());
         assert_eq!(SyncKind::ALL.len(), 7);
         let words: BTreeSet<_> = SyncKind::ALL.iter().map(|k| k.word()).collect();
