@@ -44,20 +44,19 @@ fn event(n: u64, node: &str, base: u64, data: EventData) -> DomainEvent {
 }
 
 fn create(n: u64) -> DomainEvent {
-    event(
-        n,
-        "phone",
-        0,
-        EventData::CaseCreated(CaseFields {
-            title: "Rent arrears".into(),
-            description: String::new(),
-            status: CaseStatus::Open,
-            priority: Priority::High,
-            assignee: None,
-            tags: vec![],
-            team: None,
-        }),
-    )
+    event(n, "phone", 0, new_case("Rent arrears", Priority::High))
+}
+
+fn new_case(title: &str, priority: Priority) -> EventData {
+    EventData::CaseCreated(CaseFields {
+        title: title.into(),
+        description: String::new(),
+        status: CaseStatus::Open,
+        priority,
+        assignee: None,
+        tags: vec![],
+        team: None,
+    })
 }
 
 fn update(n: u64, node: &str, base: u64, patch: CasePatch) -> DomainEvent {
@@ -169,6 +168,85 @@ async fn concurrent_pushes_of_the_same_event_apply_it_once() {
     statuses.sort_by_key(|s| format!("{s:?}"));
     assert_eq!(statuses, vec![PushStatus::Applied, PushStatus::Duplicate]);
     assert_eq!(pull_all(&s.app).await.events.len(), 2);
+}
+
+/// Writers on several threads at once (the multi-threaded runtime the
+/// server runs on, not one thread taking turns), with a reader pulling
+/// after its cursor all along: the same event pushed by 8 writers is
+/// applied once, and the reader sees every event exactly once, none
+/// skipped by a cursor that passed an event committed late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_on_many_threads_apply_an_event_once_and_a_reader_sees_each_once() {
+    let s = server().await;
+    push(&s.app, &[&create(1)], None).await;
+    let shared = update(
+        2,
+        "phone",
+        1,
+        CasePatch {
+            title: Some("Once".into()),
+            ..Default::default()
+        },
+    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let app = s.app.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let (mut after, mut seen) = (0i64, Vec::new());
+            loop {
+                let last = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page: PullResponse =
+                    get(&app, &format!("/api/v1/events?after={after}&limit=1000"))
+                        .await
+                        .json();
+                seen.extend(page.events.iter().map(|e| e.event.id.clone()));
+                after = page.next_cursor;
+                if last && !page.has_more {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for i in 0..8u64 {
+        let app = s.app.clone();
+        let shared = shared.clone();
+        let own = DomainEvent::new(
+            EventHeader {
+                id: uuid(100 + i),
+                aggregate_id: uuid(1000 + i),
+                node_id: format!("tablet-{i}"),
+                clock: 1,
+                base_version: 0,
+                timestamp: 1_790_000_000_000,
+            },
+            &new_case(&format!("Case {i}"), Priority::Low),
+        );
+        writers.push(tokio::spawn(async move {
+            let a = push(&app, &[&shared], None).await.results[0].status;
+            let b = push(&app, &[&own], None).await.results[0].status;
+            (a, b)
+        }));
+    }
+    let mut applied = 0;
+    for w in writers {
+        let (shared, own) = w.await.unwrap();
+        assert_eq!(own, PushStatus::Applied);
+        match shared {
+            PushStatus::Applied => applied += 1,
+            PushStatus::Duplicate => {}
+            other => panic!("the shared edit answered {other:?}"),
+        }
+    }
+    assert_eq!(applied, 1, "applied once, duplicate for the 7 others");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no event seen twice");
+    assert_eq!(seen.len(), 1 + 1 + 8, "every event seen: {seen:?}");
+    assert_eq!(pull_all(&s.app).await.events.len(), 10);
 }
 
 #[tokio::test]
