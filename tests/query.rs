@@ -6,7 +6,7 @@ use casefile::http::FetchError;
 use casefile::query::{persist, provide_query_client, use_query, Fetched, QueryClient};
 use casefile_core::query::{QueryKey, SavedEntry};
 use leptos::prelude::*;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use wasm_bindgen_test::*;
@@ -113,6 +113,53 @@ async fn focus_refetches_stale_data_but_not_fresh_data() {
     assert_eq!(stale_calls.get(), 2, "stale data is refetched on focus");
 }
 
+#[wasm_bindgen_test]
+async fn a_fetch_that_fails_offline_pauses_and_resumes_when_the_browser_is_online() {
+    let calls = Rc::new(Cell::new(0));
+    let c = calls.clone();
+    let el = host();
+    let paused = Rc::new(RefCell::new(None));
+    let p = paused.clone();
+    let _mounted = leptos::mount::mount_to(el.clone(), move || {
+        provide_query_client(QueryClient::new());
+        let c = c.clone();
+        let q = use_query::<String, _, _>(
+            || QueryKey::new(["offline"]),
+            move |_| -> Fetch {
+                c.set(c.get() + 1);
+                let first = c.get() == 1;
+                Box::pin(async move {
+                    turn().await;
+                    if first {
+                        Err(FetchError::Network {
+                            detail: "Failed to fetch".into(),
+                        })
+                    } else {
+                        Ok((Arc::new(serde_json::Value::from("back")), "test".into()))
+                    }
+                })
+            },
+        );
+        *p.borrow_mut() = Some(q.is_paused);
+        view! { <p class="offline">{move || q.data.get().unwrap_or_default()}</p> }
+    });
+    let event = |name: &str| {
+        let e = web_sys::Event::new(name).unwrap();
+        web_sys::window().unwrap().dispatch_event(&e).unwrap();
+    };
+    let is_paused = paused.borrow().unwrap();
+    event("offline");
+    for _ in 0..5 {
+        turn().await;
+    }
+    assert_eq!(calls.get(), 1, "one try, then it waits: no retry offline");
+    assert!(is_paused.get_untracked(), "the query shows it is paused");
+    event("online");
+    assert_eq!(text_of(&el, "p.offline").await, "back");
+    assert_eq!(calls.get(), 2, "resumed once the browser is back online");
+    assert!(!is_paused.get_untracked());
+}
+
 async fn raw_put(key: &str, value: &wasm_bindgen::JsValue) {
     use indexed_db_futures::prelude::*;
     use indexed_db_futures::transaction::TransactionMode;
@@ -192,7 +239,6 @@ mod mutations {
     use casefile::query::{use_mutation, use_query_client, Mutation, MutationOptions};
     use casefile::toast::{provide_toaster, use_toaster, ToastHost};
     use casefile_core::query::MutationStatus;
-    use std::cell::RefCell;
     use std::collections::HashMap;
 
     type Handle = Rc<RefCell<Option<(QueryClient, Mutation<String, String>)>>>;
