@@ -183,7 +183,10 @@ pub fn StorageFacts() -> impl IntoView {
 /// Saves every unsent change of this user as a readable JSON file.
 pub async fn export_unsent(engine: &crate::sync::SyncEngine) -> Result<usize, String> {
     let user = crate::session::owner().ok_or("nobody is signed in")?;
-    let export = engine.export_unsent(&user).await?;
+    let export = engine
+        .export_unsent(&user)
+        .await
+        .map_err(|e| e.to_string())?;
     let n = export.changes.len();
     let json = serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?;
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&json));

@@ -651,3 +651,42 @@ async fn a_revoked_case_is_purged_with_its_page_and_unsent_work_stays_refused() 
         "nothing left to send"
     );
 }
+
+#[wasm_bindgen_test]
+async fn a_log_kept_at_sign_out_holds_only_the_persons_unsent_work() {
+    let store = EventStore::open_named("casefile-test-kept").await.unwrap();
+    let (team_case, mine) = (case_id(50), case_id(51));
+    let theirs = remote(&team_case, "other-device", 10, 1, &create("A team case"));
+    store.receive(&[pulled(1, &theirs)], 1, None).await.unwrap();
+    let sent = store.append(&mine, &create("Sent already")).await.unwrap();
+    store
+        .mark_synced(&[(sent.id.clone(), mine.clone(), 1)])
+        .await
+        .unwrap();
+    let unsent = store
+        .append(&team_case, &retitle("Her unsent edit"))
+        .await
+        .unwrap();
+    let clock = store.clock().await.unwrap().value();
+    let node = store.node_id().await.unwrap();
+    assert_eq!(store.keep_only_unsent().await.unwrap(), 1);
+    for case in [&team_case, &mine] {
+        let (left, _) = store.records_for(case).await.unwrap();
+        let ids: Vec<&str> = left.iter().map(|(_, e)| e.id.as_str()).collect();
+        let want: Vec<&str> = if case == &team_case {
+            vec![unsent.id.as_str()]
+        } else {
+            vec![]
+        };
+        assert_eq!(ids, want, "only the unsent edit stays");
+    }
+    assert_eq!(store.pending_count().await.unwrap(), 1, "still to send");
+    assert_eq!(
+        store.cursor().await.unwrap(),
+        0,
+        "the next sign-in pulls all"
+    );
+    assert_eq!(store.access_cursor().await.unwrap(), 0);
+    assert_eq!(store.clock().await.unwrap().value(), clock, "stamps go on");
+    assert_eq!(store.node_id().await.unwrap(), node);
+}

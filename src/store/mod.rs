@@ -168,15 +168,29 @@ impl EventRecord {
 
     /// The event, if the record is intact: it parses, its checksum holds, and
     /// the index fields agree with it.
-    pub fn open(&self) -> Result<DomainEvent, String> {
-        let event: DomainEvent =
-            serde_json::from_str(&self.event).map_err(|e| format!("undecodable event: {e}"))?;
-        event.verify().map_err(|e| e.to_string())?;
+    pub fn open(&self) -> Result<DomainEvent, RecordDamage> {
+        let event: DomainEvent = serde_json::from_str(&self.event)
+            .map_err(|e| RecordDamage::Undecodable(e.to_string()))?;
+        event.verify()?;
         if event.id != self.id || event.aggregate_id != self.aggregate_id {
-            return Err("the record's index fields do not match its event".into());
+            return Err(RecordDamage::Mismatch);
         }
         Ok(event)
     }
+}
+
+/// Why a stored record cannot be used (it goes to quarantine, saying so).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordDamage {
+    /// Its event is not JSON of an event.
+    #[error("undecodable event: {0}")]
+    Undecodable(String),
+    /// Its event fails its own checks (the checksum among them).
+    #[error(transparent)]
+    Altered(#[from] casefile_core::event::EventError),
+    /// The record's id or case differ from its event's.
+    #[error("the record's index fields do not match its event")]
+    Mismatch,
 }
 
 /// A record set aside because it failed verification.
@@ -540,9 +554,9 @@ impl EventStore {
         for record in records {
             match record.open() {
                 Ok(event) => good.push((record, event)),
-                Err(reason) => bad.push(Quarantined {
+                Err(damage) => bad.push(Quarantined {
                     id: record.id.clone(),
-                    reason,
+                    reason: damage.to_string(),
                     record: serde_json::to_string(&record).unwrap_or_default(),
                 }),
             }

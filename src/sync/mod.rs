@@ -105,7 +105,7 @@ impl SyncStatus {
 }
 
 struct Inner {
-    store: Result<EventStore, String>,
+    store: Result<EventStore, crate::store::StoreError>,
     status: SyncStatus,
     /// The rules (core's `SyncMachine`); the syncing tab drives it.
     machine: RefCell<SyncMachine>,
@@ -133,7 +133,7 @@ impl SyncEngine {
     /// Opens the store, wires the triggers and the other tabs, and starts
     /// syncing once this tab holds the sync lock.
     pub async fn start(client: QueryClient) -> SyncEngine {
-        let store = EventStore::open().await.map_err(|e| e.to_string());
+        let store = EventStore::open().await;
         let (pending, cursor) = match &store {
             Ok(s) => (
                 s.pending_count().await.unwrap_or(0),
@@ -148,7 +148,9 @@ impl SyncEngine {
         let status = SyncStatus::new();
         status.pending.set(pending);
         if let Err(e) = &store {
-            status.error.set(Some(e.clone()));
+            status
+                .error
+                .set(Some(SyncError::Unavailable(e.clone()).to_string()));
         }
         let engine = SyncEngine(Rc::new(Inner {
             store,
@@ -185,8 +187,11 @@ impl SyncEngine {
         self.0.status
     }
 
-    fn store(&self) -> Result<&EventStore, String> {
-        self.0.store.as_ref().map_err(Clone::clone)
+    fn store(&self) -> Result<&EventStore, SyncError> {
+        self.0
+            .store
+            .as_ref()
+            .map_err(|e| SyncError::Unavailable(e.clone()))
     }
 
     fn trigger(&self, t: Trigger) {
@@ -212,13 +217,9 @@ impl SyncEngine {
 
     /// Appends a validated event about `case` to the store; the push follows
     /// on its own. The error says what was wrong, in words.
-    pub async fn append(&self, case: &str, data: EventData) -> Result<DomainEvent, String> {
+    pub async fn append(&self, case: &str, data: EventData) -> Result<DomainEvent, SyncError> {
         check(case, &data)?;
-        let event = self
-            .store()?
-            .append(case, &data)
-            .await
-            .map_err(|e| e.to_string())?;
+        let event = self.store()?.append(case, &data).await?;
         self.after_local_change(&[case.to_string()]);
         Ok(event)
     }
@@ -284,21 +285,14 @@ impl SyncEngine {
     /// Settles a manual conflict: the parked event is set aside and `data`
     /// (the fields the person chose; `None` keeps the server's) is appended
     /// in its place.
-    pub async fn resolve(&self, parked_id: &str, data: Option<EventData>) -> Result<(), String> {
+    pub async fn resolve(&self, parked_id: &str, data: Option<EventData>) -> Result<(), SyncError> {
         let store = self.store()?;
-        let (_, mine) = store
-            .event(parked_id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("that event is gone")?;
+        let (_, mine) = store.event(parked_id).await?.ok_or(SyncError::Gone)?;
         if let Some(data) = &data {
             check(&mine.aggregate_id, data)?;
         }
         let appends = data.is_some();
-        store
-            .commit(&resolve_ops(&mine, data))
-            .await
-            .map_err(|e| e.to_string())?;
+        store.commit(&resolve_ops(&mine, data)).await?;
         self.read_counts().await;
         if appends {
             self.after_local_change(&[mine.aggregate_id]);
@@ -349,11 +343,14 @@ impl SyncEngine {
 
     /// Every unsent change of this user (core's `SyncKind::UNSENT`), oldest
     /// first, as the export holds them.
-    pub async fn export_unsent(&self, user: &str) -> Result<casefile_core::device::Export, String> {
+    pub async fn export_unsent(
+        &self,
+        user: &str,
+    ) -> Result<casefile_core::device::Export, SyncError> {
         let store = self.store()?;
         let mut changes = Vec::new();
         for kind in SyncKind::UNSENT {
-            for (record, event) in store.with_status(kind).await.map_err(|e| e.to_string())? {
+            for (record, event) in store.with_status(kind).await? {
                 changes.push(casefile_core::device::ExportedChange {
                     state: kind.label().to_string(),
                     note: record.sync_error.clone(),
@@ -370,13 +367,12 @@ impl SyncEngine {
     }
 
     /// Reads the figures the header and sync center show.
-    async fn counts(&self) -> Result<Input, String> {
+    async fn counts(&self) -> Result<Input, SyncError> {
         let store = self.store()?;
-        let e = |e: crate::store::StoreError| e.to_string();
         Ok(Input::Counts {
-            pending: store.pending_count().await.map_err(e)?,
-            waiting: store.waiting_count().await.map_err(e)?,
-            attention: store.count_of(&SyncKind::ATTENTION).await.map_err(e)?,
+            pending: store.pending_count().await?,
+            waiting: store.waiting_count().await?,
+            attention: store.count_of(&SyncKind::ATTENTION).await?,
         })
     }
 
@@ -399,9 +395,9 @@ impl SyncEngine {
         }
         self.cases_touched(&cases);
         self.0.status.revision.update(|r| *r += 1);
-        let client = &self.0.client;
-        client.invalidate(prefix(casefile_core::query::QueryKey::new(["cases"])));
-        client.invalidate(prefix(casefile_core::query::QueryKey::new(["dashboard"])));
+        for key in casefile_core::sync::queries_a_change_touches() {
+            self.0.client.invalidate(prefix(key));
+        }
         if broadcast {
             self.tell_tabs(&TabNotice::Changed { aggregates: cases });
         }
@@ -473,7 +469,7 @@ impl SyncEngine {
         let failed = |e: crate::store::StoreError| Input::ReadFailed(e.to_string());
         let store = match self.store() {
             Ok(s) => s,
-            Err(e) => return Some(Input::ReadFailed(e)),
+            Err(e) => return Some(Input::ReadFailed(e.to_string())),
         };
         match io {
             Io::Read(Read::Pending) => {
@@ -506,7 +502,11 @@ impl SyncEngine {
                 ),
                 Err(e) => failed(e),
             }),
-            Io::Read(Read::Counts) => Some(self.counts().await.unwrap_or_else(Input::ReadFailed)),
+            Io::Read(Read::Counts) => Some(
+                self.counts()
+                    .await
+                    .unwrap_or_else(|e| Input::ReadFailed(e.to_string())),
+            ),
             Io::Push { batch, key } => Some(self.push(&batch, &key).await),
             Io::Pull { limit } => Some(self.pull(store, limit).await),
             Io::Commit(ops) => match store.commit(&ops).await {
@@ -685,11 +685,31 @@ impl SyncEngine {
 }
 
 /// Checks an event's data before it is stored, as the server will.
-fn check(case: &str, data: &EventData) -> Result<(), String> {
+fn check(case: &str, data: &EventData) -> Result<(), SyncError> {
     if uuid::Uuid::parse_str(case).is_err() {
-        return Err("aggregate_id: must be a UUID".into());
+        return Err(SyncError::NotACase);
     }
-    data.validate().map_err(|e| e.to_string())
+    Ok(data.validate()?)
+}
+
+/// What the driver could not do for a page, in words a person reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// The change breaks a rule (the same the server checks).
+    #[error(transparent)]
+    Invalid(#[from] casefile_core::event::EventError),
+    /// The case id is not one (a UUID).
+    #[error("aggregate_id: must be a UUID")]
+    NotACase,
+    /// The store refused or failed (the quota among them).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The store could not be opened at start.
+    #[error("The local event store could not be opened: {0}")]
+    Unavailable(crate::store::StoreError),
+    /// The event to settle is no longer in the store.
+    #[error("that event is gone")]
+    Gone,
 }
 
 /// The engine in context: a handle, as context values must be `Send`.

@@ -26,7 +26,7 @@ pub fn use_case_write() -> Mutation<CaseWrite, Option<Case>> {
         let engine = engine.clone();
         async move {
             let engine = engine.ok_or("saving is not available in this view")?;
-            engine.append(&id, data).await?;
+            engine.append(&id, data).await.map_err(|e| e.to_string())?;
             Ok(engine.local_case(&id).await.map(|c| c.view.case))
         }
     });

@@ -39,6 +39,14 @@ pub const MAX_WAIT_MS: u64 = 60_000;
 /// The path of an event push.
 pub const EVENTS_PATH: &str = "/api/v1/events";
 
+/// The queries a change to any case makes stale (as key prefixes): every
+/// case list and case page, and the dashboard's counts. The machine
+/// invalidates them after its own changes; the driver after a change
+/// another tab reports.
+pub fn queries_a_change_touches() -> [QueryKey; 2] {
+    [QueryKey::new(["cases"]), QueryKey::new(["dashboard"])]
+}
+
 /// How long to sleep from `now` until `at`, within the driver's bounds.
 pub fn clamp_wait(at: u64, now: u64) -> u64 {
     at.saturating_sub(now).clamp(MIN_WAIT_MS, MAX_WAIT_MS)
@@ -584,10 +592,8 @@ impl SyncMachine {
             return;
         }
         self.out.push_back(Io::Changed(cases.clone()));
-        self.out.push_back(Io::Invalidate(vec![
-            QueryKey::new(["cases"]),
-            QueryKey::new(["dashboard"]),
-        ]));
+        self.out
+            .push_back(Io::Invalidate(queries_a_change_touches().to_vec()));
         self.out
             .push_back(Io::Tabs(TabNotice::Changed { aggregates: cases }));
     }
