@@ -493,15 +493,21 @@ impl SyncEngine {
                     Err(e) => failed(e),
                 })
             }
-            Io::Read(Read::Queued) => Some(match store.with_status(SyncKind::Queued).await {
-                Ok(records) => Input::Queued(
-                    records
-                        .into_iter()
-                        .filter_map(|(r, _)| Some((r.id, r.queue_id?)))
-                        .collect(),
-                ),
-                Err(e) => failed(e),
-            }),
+            Io::Read(Read::Queued) => Some(
+                match (
+                    store.with_status(SyncKind::Queued).await,
+                    store.with_status(SyncKind::Dead).await,
+                ) {
+                    (Ok(queued), Ok(dead)) => Input::Queued {
+                        queued: queued
+                            .into_iter()
+                            .filter_map(|(r, _)| Some((r.id, r.queue_id?)))
+                            .collect(),
+                        dead: dead.into_iter().map(|(r, _)| r.id).collect(),
+                    },
+                    (Err(e), _) | (_, Err(e)) => failed(e),
+                },
+            ),
             Io::Read(Read::Counts) => Some(
                 self.counts()
                     .await

@@ -7,8 +7,6 @@ mod form;
 mod judge;
 mod model;
 mod order;
-#[cfg(test)]
-mod order_sim;
 mod replay;
 mod schedule;
 #[cfg(test)]

@@ -36,6 +36,10 @@ pub const MIN_WAIT_MS: u64 = 50;
 /// …nor more (a long sleep is re-checked, e.g. after the machine woke from
 /// a suspended tab).
 pub const MAX_WAIT_MS: u64 = 60_000;
+/// Why a dead-lettered event is refused when its letter is gone from the
+/// worker and no page heard it discarded.
+pub const DISCARDED_UNHEARD: &str =
+    "discarded by you (its dead letter is no longer in this device's queue)";
 /// The path of an event push.
 pub const EVENTS_PATH: &str = "/api/v1/events";
 
@@ -168,8 +172,8 @@ pub enum Read {
     /// These events (those still stored), and those another path holds:
     /// answer [`Input::Events`].
     Events(Vec<String>),
-    /// Every event queued in the worker, with its entry: answer
-    /// [`Input::Queued`].
+    /// Every event queued in the worker, with its entry, and every event
+    /// dead-lettered there: answer [`Input::Queued`].
     Queued,
     /// The figures: answer [`Input::Counts`].
     Counts,
@@ -238,8 +242,13 @@ pub enum Input {
         /// As for [`Input::Pending`].
         elsewhere: Vec<DomainEvent>,
     },
-    /// The answer to [`Read::Queued`]: `(event id, worker entry)`.
-    Queued(Vec<(String, String)>),
+    /// The answer to [`Read::Queued`].
+    Queued {
+        /// `(event id, worker entry)` of the events marked queued.
+        queued: Vec<(String, String)>,
+        /// The ids of the events marked dead-lettered.
+        dead: Vec<String>,
+    },
     /// The answer to [`Read::Counts`].
     Counts {
         /// Events pending (the page pushes them).
@@ -359,8 +368,12 @@ enum Busy {
     Pulling,
     /// Reading the events a worker's replayed answer names.
     ReadingAnswer { response: PushResponse },
-    /// Reading the events marked queued, against the worker's listing.
-    ReadingQueued { listed: Vec<String> },
+    /// Reading the events marked queued or dead, against the worker's
+    /// listing: its entries and letters, and every event in them.
+    ReadingQueued {
+        listed: Vec<String>,
+        held: Vec<String>,
+    },
 }
 
 /// The sync engine's rules: one per syncing tab.
@@ -728,16 +741,26 @@ impl SyncMachine {
             (Busy::ReadingAnswer { response }, Input::Events { events, elsewhere }) => {
                 self.apply_answer(&events, &response, &elsewhere, After::Worker);
             }
-            (Busy::ReadingQueued { listed }, Input::Queued(pairs)) => {
+            (Busy::ReadingQueued { listed, held }, Input::Queued { queued, dead }) => {
                 let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
-                let pairs = pairs.iter().map(|(e, q)| (e.as_str(), q.as_str()));
-                let ops: Vec<StoreOp> = missed_answers(pairs, &listed, now)
+                let pairs = queued.iter().map(|(e, q)| (e.as_str(), q.as_str()));
+                let mut ops: Vec<StoreOp> = missed_answers(pairs, &listed, now)
                     .into_iter()
                     .map(|(event, entry)| StoreOp::Mark {
                         id: event.to_string(),
                         change: Change::Unqueued(entry.to_string()),
                     })
                     .collect();
+                // A dead-lettered event the worker no longer holds anywhere:
+                // its letter was discarded while no page heard it (a closed
+                // tab). It was the person's choice; a letter retried and
+                // delivered instead comes back synced with the next pull.
+                ops.extend(dead.into_iter().filter(|id| !held.contains(id)).map(|id| {
+                    StoreOp::Mark {
+                        id,
+                        change: Change::Discarded(DISCARDED_UNHEARD.to_string()),
+                    }
+                }));
                 let owed = std::mem::take(&mut self.listing_owed);
                 let missed = !ops.is_empty();
                 if missed {
@@ -978,7 +1001,13 @@ impl SyncMachine {
                     .map(|q| q.id.clone())
                     .chain(dead.iter().map(|d| d.request.id.clone()))
                     .collect();
-                self.busy = Busy::ReadingQueued { listed };
+                let held = queued
+                    .iter()
+                    .flat_map(request_events)
+                    .chain(dead.iter().flat_map(letter_events))
+                    .map(|e| e.id)
+                    .collect();
+                self.busy = Busy::ReadingQueued { listed, held };
                 self.out.push_back(Io::Read(Read::Queued));
             }
             ToPage::Queued { .. } | ToPage::RetryScheduled { .. } => self.after_worker(false),

@@ -179,15 +179,22 @@ impl MemStore {
                     .collect(),
                 elsewhere: elsewhere(),
             },
-            Read::Queued => Input::Queued(
-                self.events
+            Read::Queued => Input::Queued {
+                queued: self
+                    .events
                     .values()
                     .filter_map(|(e, t)| match &t.state {
                         SyncState::Queued { entry } => Some((e.id.clone(), entry.clone())),
                         _ => None,
                     })
                     .collect(),
-            ),
+                dead: self
+                    .events
+                    .values()
+                    .filter(|(_, t)| matches!(t.state, SyncState::Dead(_)))
+                    .map(|(e, _)| e.id.clone())
+                    .collect(),
+            },
             Read::Counts => Input::Counts {
                 pending: self.count(&[SyncKind::Pending]),
                 waiting: self.count(&SyncKind::WAITING),
