@@ -484,6 +484,12 @@ export async function runChaos({ seed, actions: total = 30, log = () => {} }) {
 
     // The checks.
     const { log: serverLog, devices } = settled;
+    // A dead letter is a push the server failed with 5xx until the queue
+    // gave up: only the 5xx faults explain one.
+    const fiveHundreds = (tally.faults.burst ?? 0) + (tally.faults.lost_response ?? 0);
+    if (deadLettered.size && !fiveHundreds) {
+      problems.push(`${deadLettered.size} dead letters with no 5xx fault injected to explain them: ${[...deadLettered][0]}`);
+    }
     const ids = serverLog.map((e) => e.id);
     const duplicates = ids.length - new Set(ids).size;
     if (duplicates) problems.push(`${duplicates} events applied twice on the server`);

@@ -54,7 +54,7 @@ async function onServer(server, title) {
   return (list.items ?? list).filter((c) => c.title === title);
 }
 
-/** Every IndexedDB record and Cache Storage answer the page can read, as text. */
+/** Every IndexedDB record, Cache Storage answer, local storage item and cookie the page can read, as text. */
 async function everythingStored(page) {
   return page.evaluate(async () => {
     const out = [];
@@ -83,6 +83,11 @@ async function everythingStored(page) {
         out.push(`cache ${name} ${request.url}: ${body}`);
       }
     }
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      out.push(`localStorage ${key}: ${localStorage.getItem(key)}`);
+    }
+    out.push(`cookies: ${document.cookie}`);
     return out.join("\n");
   });
 }
@@ -169,11 +174,18 @@ test("two people on one browser: unsent work is kept for its author, never shown
     assert.equal(await page.getByText("Kim case").count(), 0, "Kim's case is not Casey's to see");
     assert.equal((await onServer(server, "Kim case"))[0].id, kims);
 
-    // Casey signs out; with the server stopped, a reload shows the sign-in
-    // form and nothing of hers or Kim's is readable anywhere.
+    // Casey has a second tab open. She signs out in the first with the
+    // server stopped: both tabs show the sign-in form, and after a reload
+    // nothing of hers or Kim's is readable anywhere.
+    const second = await context.newPage();
+    await second.goto(`${server.url}/cases`);
+    await second.getByText("Casey offline case").first().waitFor();
+    await server.stop();
     await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/sign-in$/);
-    await server.stop();
+    // The other tab heard it and started again, signed out.
+    await second.getByLabel("Password").waitFor();
+    await second.close();
     await page.reload();
     await page.getByLabel("Password").waitFor();
     const left = await everythingStored(page);
