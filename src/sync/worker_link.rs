@@ -122,7 +122,7 @@ impl SyncEngine {
         }
         if status.leader.get_untracked() {
             self.input(Input::Worker(message));
-        } else if !matches!(message, ToPage::Stats { .. } | ToPage::Listing { .. }) {
+        } else if casefile_core::sync::follower_rereads(&message) {
             send(&ToWorker::List);
             self.read_counts().await;
             status.revision.update(|r| *r += 1);

@@ -65,6 +65,15 @@ pub fn wakes_worker(trigger: Trigger) -> bool {
     )
 }
 
+/// What a tab that does not sync does with a worker message (only the
+/// syncing tab's machine hears them): a change of the worker's queue
+/// (anything but its figures and listing, which every tab shows as they
+/// come) means the store may have changed under it, so it asks the worker
+/// for a listing and re-reads its own figures.
+pub fn follower_rereads(message: &ToPage) -> bool {
+    !matches!(message, ToPage::Stats { .. } | ToPage::Listing { .. })
+}
+
 /// Whether `url` (absolute, or a path) is an event push.
 pub fn is_event_push(url: &str) -> bool {
     let path = match url.find("://") {

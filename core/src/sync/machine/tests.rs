@@ -633,6 +633,22 @@ fn urls_of_event_pushes_are_recognised() {
     assert!(wakes_worker(Trigger::Focus) && !wakes_worker(Trigger::Appended));
 }
 
+#[test]
+fn a_tab_that_does_not_sync_rereads_after_a_queue_change_only() {
+    let stats = ToPage::Stats {
+        stats: QueueStats::default(),
+    };
+    assert!(!follower_rereads(&stats), "figures are shown as they come");
+    let listing = ToPage::Listing {
+        queued: vec![],
+        dead: vec![],
+        user: None,
+    };
+    assert!(!follower_rereads(&listing));
+    let queued = ToPage::Queued { id: "q-1".into() };
+    assert!(follower_rereads(&queued), "the store may have changed");
+}
+
 /// The simulation's worker path found this: an edit held back behind its
 /// case's creation (queued in the worker) waited for a trigger that never
 /// came once the creation settled by another road (a pull brought it back
