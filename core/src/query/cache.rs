@@ -624,6 +624,10 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         let Some(q) = self.queries.get_mut(hash) else {
             return;
         };
+        if q.deadlines.get(&timer) == at.as_ref() {
+            // Set again to the same deadline: nothing to move.
+            return;
+        }
         if let Some(old) = q.deadlines.remove(&timer) {
             self.timers.remove(&(old, timer, hash.clone()));
         }
