@@ -1271,14 +1271,11 @@ fn without_the_hold_back_random_schedules_break_the_order() {
     assert!(overtaken > 0, "no schedule broke the order");
 }
 
-/// The person discards the dead letter that holds a case's creation: it
-/// shows refused ("discarded by you"), the edit made behind it waits for the
-/// worker's listing, then goes and is refused for the missing case; nothing
-/// reaches the server, nothing stays waiting, and the checks hold.
-#[test]
-fn a_discarded_creation_takes_the_edits_behind_it_along() {
+/// A case created on device 1, its push dead-lettered by an outage, an
+/// edit made behind it, the letter discarded; then `last`.
+fn discard_behind_an_outage(last: Step) -> [Step; 10] {
     use Step::*;
-    let steps = [
+    [
         Create(1),
         SOON,
         go(1),
@@ -1288,9 +1285,17 @@ fn a_discarded_creation_takes_the_edits_behind_it_along() {
         SOON,
         go(1),
         DiscardDead(1),
-        go(1),
-    ];
-    let stats = run(&steps).expect("invariants hold");
+        last,
+    ]
+}
+
+/// The person discards the dead letter that holds a case's creation: it
+/// shows refused ("discarded by you"), the edit made behind it waits for the
+/// worker's listing, then goes and is refused for the missing case; nothing
+/// reaches the server, nothing stays waiting, and the checks hold.
+#[test]
+fn a_discarded_creation_takes_the_edits_behind_it_along() {
+    let stats = run(&discard_behind_an_outage(go(1))).expect("invariants hold");
     assert_eq!(
         (stats.dead_letters, stats.discards, stats.events),
         (1, 1, 0),
@@ -1306,19 +1311,7 @@ fn a_discarded_creation_takes_the_edits_behind_it_along() {
 /// the edit behind it is refused with it.
 #[test]
 fn a_discard_no_page_hears_leaves_no_event_dead() {
-    use Step::*;
-    let steps = [
-        Create(1),
-        SOON,
-        go(1),
-        Outage(1),
-        go(1),
-        edit(1, 0, 1),
-        SOON,
-        go(1),
-        DiscardDead(1),
-        Crash(1),
-    ];
-    let stats = run(&steps).expect("invariants hold: nothing stays dead or waiting");
+    let stats = run(&discard_behind_an_outage(Step::Crash(1)))
+        .expect("invariants hold: nothing stays dead or waiting");
     assert_eq!((stats.dead_letters, stats.discards), (1, 1), "{stats:?}");
 }
