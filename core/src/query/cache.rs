@@ -613,9 +613,10 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
 
     // ---- reducer helpers: each keeps timers and effects in step ----
 
-    fn changed(&mut self, hash: &KeyHash, data_changed: bool) {
+    /// Tells observers a key changed (an owned hash is moved, not cloned).
+    fn changed(&mut self, hash: impl Into<KeyHash>, data_changed: bool) {
         self.effects.push_back(Effect::Changed {
-            key: hash.clone(),
+            key: hash.into(),
             data_changed,
         });
     }
@@ -639,10 +640,36 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
 
     fn entry(&mut self, key: QueryKey, fallback: QueryOptions) -> KeyHash {
         let hash = key.hash_key();
-        self.queries
-            .entry(hash.clone())
-            .or_insert_with(|| Query::new(key, fallback));
+        self.entry_at(&hash, key, fallback);
         hash
+    }
+
+    /// The query under `hash`, made from `key` if the cache has none (the
+    /// hash is cloned only then: a hit costs one lookup and no allocation).
+    fn entry_at(
+        &mut self,
+        hash: &KeyHash,
+        key: QueryKey,
+        fallback: QueryOptions,
+    ) -> &mut Query<D, E> {
+        if !self.queries.contains_key(hash) {
+            self.queries.insert(hash.clone(), Query::new(key, fallback));
+        }
+        self.queries.get_mut(hash).expect("just inserted")
+    }
+
+    /// A query set by hand (`set_query_data`, a rollback) that nobody
+    /// observes starts its gc clock if it has none running. As TanStack's
+    /// `setData`, setting it again does not restart the clock: gc time counts
+    /// from when the query was made, last unobserved, or last fetched.
+    fn start_gc_clock(&mut self, hash: &KeyHash) {
+        let armed = self
+            .queries
+            .get(hash)
+            .is_some_and(|q| q.deadlines.contains_key(&Timer::Gc));
+        if !armed {
+            self.schedule_gc_if_unobserved(hash);
+        }
     }
 
     fn schedule_gc_if_unobserved(&mut self, hash: &KeyHash) {
@@ -864,8 +891,8 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
     }
 
     fn set_data(&mut self, key: QueryKey, data: D, now: u64) {
-        let hash = self.entry(key, QueryOptions::default());
-        let q = self.queries.get_mut(&hash).expect("just inserted");
+        let hash = key.hash_key();
+        let q = self.entry_at(&hash, key, QueryOptions::default());
         let data_changed = q.state.data.as_ref() != Some(&data);
         if data_changed {
             q.state.data = Some(data);
@@ -881,8 +908,8 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             set.fetch_status = before.fetch_status;
             *before = set;
         }
-        self.schedule_gc_if_unobserved(&hash);
-        self.changed(&hash, data_changed);
+        self.start_gc_clock(&hash);
+        self.changed(hash, data_changed);
     }
 
     fn put_back(&mut self, saved: Saved<D>) {
@@ -890,8 +917,7 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
         if saved.data.is_none() && !self.queries.contains_key(&hash) {
             return;
         }
-        let hash = self.entry(saved.key, QueryOptions::default());
-        let q = self.queries.get_mut(&hash).expect("just inserted");
+        let q = self.entry_at(&hash, saved.key, QueryOptions::default());
         let data_changed = q.state.data != saved.data;
         q.state.data = saved.data;
         q.state.data_updated_at = saved.updated_at;
@@ -901,8 +927,8 @@ impl<D: Clone + PartialEq, E: Clone> QueryCache<D, E> {
             (None, Some(_)) => QueryStatus::Error,
             (None, None) => QueryStatus::Pending,
         };
-        self.schedule_gc_if_unobserved(&hash);
-        self.changed(&hash, data_changed);
+        self.start_gc_clock(&hash);
+        self.changed(hash, data_changed);
     }
 
     fn matching(&self, filter: &KeyFilter) -> Vec<KeyHash> {

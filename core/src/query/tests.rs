@@ -510,3 +510,26 @@ fn the_next_deadline_is_the_earliest_of_all_timers() {
     }); // gc in 10 min
     assert_eq!(sim.cache.poll_timeout(), Some(sim.now + 1_000));
 }
+
+/// TanStack's `setData` does not reschedule gc: a query's gc clock runs from
+/// when it was created unobserved (or its last observer left, or its fetch
+/// ended), and setting its data again, or rolling an optimistic change back,
+/// does not start it again.
+#[test]
+fn set_data_again_does_not_restart_the_gc_clock() {
+    let mut sim = Sim::new();
+    let k = key(&["cases", "x"]);
+    sim.run(Action::SetData {
+        key: k.clone(),
+        data: "x".into(),
+    });
+    sim.advance(DEFAULT_GC_TIME_MS / 2);
+    let saved = sim.cache.saved(&k);
+    sim.run(Action::SetData {
+        key: k.clone(),
+        data: "y".into(),
+    });
+    sim.run(Action::Rollback(vec![saved]));
+    assert_eq!(sim.jump(), DEFAULT_GC_TIME_MS / 2);
+    assert!(sim.cache.is_empty());
+}
