@@ -46,13 +46,18 @@ async function measure(page, user) {
 
 /** How many events the server's pull gives `context`'s user. */
 async function readable(context, url) {
+  // Both cursors move, as the app's pull moves them: `has_more` also
+  // says that access changes remain past the access cursor.
   let after = 0;
+  let accessAfter = 0;
   let n = 0;
   for (;;) {
-    const page = await (await context.request.get(`${url}/api/v1/events?after=${after}&limit=1000`, { timeout: 0 })).json();
+    const query = `after=${after}&access_after=${accessAfter}&limit=1000`;
+    const page = await (await context.request.get(`${url}/api/v1/events?${query}`, { timeout: 0 })).json();
     n += page.events.length;
     if (!page.has_more) return n;
     after = page.next_cursor;
+    accessAfter = page.access_cursor;
   }
 }
 
@@ -88,7 +93,7 @@ try {
   const admin = signedOut(await browser.newContext());
   await signIn(admin, ADMIN_USER);
   const r = await admin.request.delete(`${server.url}/api/v1/admin/teams/north/members/casey`, {
-    headers: { origin: server.url, "x-casefile": "1" },
+    headers: { origin: server.url, "x-casefile": "1", "content-type": "application/json" },
   });
   if (r.status() !== 204) throw new Error(`removing Casey from north: ${r.status()} ${await r.text()}`);
   await casey.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sync", exact: true }).click();
