@@ -36,23 +36,28 @@ const browser = await chromium.launch({
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const ms = (n) => (n < 10 ? n.toFixed(2) : n.toFixed(0));
 try {
-  const page = await browser.newPage();
-  page.on("pageerror", (e) => console.error("page error:", e));
-  await page.goto(`http://127.0.0.1:${port}/bench/index.html`);
-  const results = await page.waitForFunction(() => window.__results, null, { timeout: 300_000 }).then((h) => h.jsonValue());
-  console.log(`Chromium ${browser.version()}, median of 7 rounds; ops/s (higher is better)\n`);
-  console.log("| workload | casefile-core (wasm) | @tanstack/query-core | ratio |");
-  console.log("|---|---:|---:|---:|");
-  for (const r of results) {
-    const ours = r.ops / (r.oursMs / 1000);
-    const theirs = r.ops / (r.theirsMs / 1000);
-    console.log(`| ${r.name} | ${fmt(ours)} | ${fmt(theirs)} | ${(ours / theirs).toFixed(2)}× |`);
+  // BENCH_STORE_ONLY=catch-up (a comma list: append, catch-up, replay,
+  // scan) runs just those store workloads and skips the query cache's.
+  const storeOnly = process.env.BENCH_STORE_ONLY;
+  if (!storeOnly) {
+    const page = await browser.newPage();
+    page.on("pageerror", (e) => console.error("page error:", e));
+    await page.goto(`http://127.0.0.1:${port}/bench/index.html`);
+    const results = await page.waitForFunction(() => window.__results, null, { timeout: 300_000 }).then((h) => h.jsonValue());
+    console.log(`Chromium ${browser.version()}, median of 7 rounds; ops/s (higher is better)\n`);
+    console.log("| workload | casefile-core (wasm) | @tanstack/query-core | ratio |");
+    console.log("|---|---:|---:|---:|");
+    for (const r of results) {
+      const ours = r.ops / (r.oursMs / 1000);
+      const theirs = r.ops / (r.theirsMs / 1000);
+      console.log(`| ${r.name} | ${fmt(ours)} | ${fmt(theirs)} | ${(ours / theirs).toFixed(2)}× |`);
+    }
   }
 
   const store = await browser.newPage();
   store.on("pageerror", (e) => console.error("page error:", e));
   store.on("console", (m) => m.type() === "error" && console.error("page:", m.text()));
-  await store.goto(`http://127.0.0.1:${port}/bench/store.html`);
+  await store.goto(`http://127.0.0.1:${port}/bench/store.html${storeOnly ? `?only=${storeOnly}` : ""}`);
   const storeResults = await store
     .waitForFunction(() => window.__store_results, null, { timeout: 900_000, polling: 1000 })
     .then((h) => h.jsonValue());

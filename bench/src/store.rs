@@ -67,6 +67,8 @@ fn fail(e: impl std::fmt::Display) -> JsValue {
 #[wasm_bindgen]
 pub struct StoreBench {
     store: Rc<EventStore>,
+    /// A first catch-up's pulled pages, made untimed by `prepare_catch_up`.
+    pages: Rc<std::cell::RefCell<Vec<Vec<PulledEvent>>>>,
 }
 
 #[wasm_bindgen]
@@ -77,6 +79,7 @@ impl StoreBench {
             let store = EventStore::open_named(&name).await.map_err(fail)?;
             Ok(StoreBench {
                 store: Rc::new(store),
+                pages: Rc::default(),
             }
             .into())
         })
@@ -143,6 +146,38 @@ impl StoreBench {
                 store.receive(page, cursor, None).await.map_err(fail)?;
             }
             Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Set-up for a first catch-up (untimed): `cases` cases of `per_case`
+    /// events each, as the server's pull pages of `page` events (in log
+    /// order, the cases interleaved as writes from many devices are).
+    pub fn prepare_catch_up(&self, cases: u32, per_case: u32, page: u32) {
+        let histories: Vec<Vec<PulledEvent>> = (0..cases)
+            .map(|c| remote_history(&case_id(1_000 + c), 1, per_case))
+            .collect();
+        let mut log: Vec<PulledEvent> = Vec::with_capacity((cases * per_case) as usize);
+        for i in 0..per_case as usize {
+            log.extend(histories.iter().map(|h| h[i].clone()));
+        }
+        for (seq, p) in log.iter_mut().enumerate() {
+            p.seq = seq as i64 + 1;
+        }
+        *self.pages.borrow_mut() = log.chunks(page as usize).map(<[_]>::to_vec).collect();
+    }
+
+    /// A new device's first catch-up: stores every prepared page as the
+    /// pull does; resolves to how many events were new.
+    pub fn catch_up(&self) -> Promise {
+        let store = self.store.clone();
+        let pages = std::mem::take(&mut *self.pages.borrow_mut());
+        future_to_promise(async move {
+            let mut added = 0;
+            for page in &pages {
+                let cursor = page.last().map_or(0, |p| p.seq);
+                added += store.receive(page, cursor, None).await.map_err(fail)?.added;
+            }
+            Ok(JsValue::from(added as u32))
         })
     }
 

@@ -82,16 +82,45 @@ async function solo(name, ops, fn) {
   return { name, ops, oursMs: median(a), plainMs: null };
 }
 
+// `?only=append,catch-up,replay,scan` runs just those workloads (for a quick
+// before/after while working on one); all of them run by default.
+const only = new URLSearchParams(location.search).get("only")?.split(",");
+const want = (what) => !only || only.includes(what);
+
 await init();
 const N = 10_000;
 const records = JSON.parse(StoreBench.sample_records(N));
 const results = [];
 
-results.push(await pair("append 10,000 events, one transaction each", N, () => oursAppend(N, 1), () => plainAppend(records, 1)));
-results.push(await pair("append 10,000 events in transactions of 500", N, () => oursAppend(N, 500), () => plainAppend(records, 500)));
+if (want("append")) {
+  results.push(await pair("append 10,000 events, one transaction each", N, () => oursAppend(N, 1), () => plainAppend(records, 1)));
+  results.push(await pair("append 10,000 events in transactions of 500", N, () => oursAppend(N, 500), () => plainAppend(records, 500)));
+}
+
+// A new device's first catch-up: 10,000 events (2,000 cases of 5) pulled in
+// pages of 500, each page stored as the sync loop stores it (verify, merge
+// with what the device has, one transaction per page); beside it, plain
+// IndexedDB putting the same number of records in transactions of 500.
+if (want("catch-up")) {
+  const CASES = 2_000;
+  const PER_CASE = 5;
+  const catchUp = async () => {
+    const name = fresh("catch-up");
+    const bench = await StoreBench.open(name);
+    bench.prepare_catch_up(CASES, PER_CASE, 500);
+    const t0 = performance.now();
+    const added = await bench.catch_up();
+    const t = performance.now() - t0;
+    if (added !== CASES * PER_CASE) throw new Error(`caught up ${added} events`);
+    bench.free();
+    await drop(name);
+    return t;
+  };
+  results.push(await pair(`first catch-up: ${N.toLocaleString("en")} events of ${CASES.toLocaleString("en")} cases, pages of 500`, N, catchUp, () => plainAppend(records, 500)));
+}
 
 // Replay: one case of 1,000 events pulled from the server.
-{
+if (want("replay")) {
   const name = fresh("replay");
   const bench = await StoreBench.open(name);
   await bench.fill_case(7, 1_000, 1);
@@ -109,7 +138,7 @@ results.push(await pair("append 10,000 events in transactions of 500", N, () => 
 }
 
 // Unsynced scan: 100,000 events in the log, 100 of them pending.
-{
+if (want("scan")) {
   const name = fresh("scan");
   const bench = await StoreBench.open(name);
   for (let c = 0; c < 10; c++) await bench.fill_case(100 + c, 10_000, 1 + c * 10_000);

@@ -736,9 +736,14 @@ impl EventStore {
         let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
         let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
         let mut out = Received::default();
+        // Verified first (no I/O); a bad event is set aside on its own.
+        let mut good: Vec<&PulledEvent> = Vec::with_capacity(pulled.len());
+        let mut seen = std::collections::HashSet::with_capacity(pulled.len());
         for p in pulled {
             let event = &p.event;
-            let version = p.version.max(0) as u64;
+            if !seen.insert(event.id.as_str()) {
+                continue;
+            }
             if let Err(e) = event.verify() {
                 out.bad.push(event.id.clone());
                 let q = Quarantined {
@@ -746,12 +751,56 @@ impl EventStore {
                     reason: format!("pulled from the server: {e}"),
                     record: serde_json::to_string(event).unwrap_or_default(),
                 };
-                quarantine.put(q).serde().map_err(err)?.await.map_err(err)?;
+                // Issued, not awaited: the commit reports a failure.
+                quarantine.put(q).serde().map_err(err)?;
                 continue;
             }
+            good.push(p);
+        }
+        // Every read the page needs is issued at once and then awaited: one
+        // round trip for the page, not three per event (a new device's
+        // catch-up, issue 18). Each event's stored record; each case's known
+        // version and snapshot (parsed once per case, not once per event).
+        let mut cases: Vec<&str> = good.iter().map(|p| p.event.aggregate_id.as_str()).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        let mut record_reads = Vec::with_capacity(good.len());
+        for p in &good {
+            record_reads.push(events.get(p.event.id.clone()).serde().map_err(err)?);
+        }
+        let mut version_reads = Vec::with_capacity(cases.len());
+        let mut snapshot_reads = Vec::with_capacity(cases.len());
+        for case in &cases {
+            version_reads.push(aggregates.get(case.to_string()).primitive().map_err(err)?);
+            snapshot_reads.push(snapshots.get(case.to_string()).serde().map_err(err)?);
+        }
+        let (stored, versions, saved) = futures_util::future::join3(
+            futures_util::future::join_all(record_reads),
+            futures_util::future::join_all(version_reads),
+            futures_util::future::join_all(snapshot_reads),
+        )
+        .await;
+        let mut known = std::collections::HashMap::with_capacity(cases.len());
+        let mut held = std::collections::HashMap::new();
+        for ((case, version), snapshot) in cases.iter().zip(versions).zip(saved) {
+            let version: Option<JsValue> = version.map_err(err)?;
+            let version = version.and_then(|v| v.as_f64()).unwrap_or(0.0);
+            known.insert(*case, (version, version));
+            let snapshot: Option<SnapshotRecord> = snapshot.map_err(err)?;
+            if let Some(s) = snapshot.and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok()) {
+                held.insert(*case, s);
+            }
+        }
+        let mut new_in = std::collections::HashSet::new();
+        for (p, existing) in good.iter().zip(stored) {
+            let event = &p.event;
+            let case = event.aggregate_id.as_str();
+            let version = p.version.max(0) as u64;
             clock.receive(event.clock);
-            raise_version(&aggregates, &event.aggregate_id, version).await?;
-            let existing: Option<EventRecord> = get_serde(&events, event.id.clone()).await?;
+            if let Some((_, top)) = known.get_mut(case) {
+                *top = f64::max(*top, version as f64);
+            }
+            let existing: Option<EventRecord> = existing.map_err(err)?;
             let record = match existing {
                 Some(mut r) => {
                     // This device's own event (a push whose answer was
@@ -765,20 +814,18 @@ impl EventStore {
                 }
                 None => {
                     out.added += 1;
-                    if !out.aggregates.contains(&event.aggregate_id) {
+                    if new_in.insert(case) {
                         out.aggregates.push(event.aggregate_id.clone());
                     }
-                    let snapshot: Option<SnapshotRecord> =
-                        get_serde(&snapshots, event.aggregate_id.clone()).await?;
-                    let stale = snapshot
-                        .and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok())
-                        .is_some_and(|s| !s.holds_after(&event.stamp()));
-                    if stale {
+                    // A snapshot past this event no longer holds: it goes.
+                    if held
+                        .get(case)
+                        .is_some_and(|s| !s.holds_after(&event.stamp()))
+                    {
+                        held.remove(case);
                         snapshots
-                            .delete(event.aggregate_id.clone())
+                            .delete(case.to_string())
                             .primitive()
-                            .map_err(err)?
-                            .await
                             .map_err(err)?;
                     }
                     let mut r = EventRecord::of(event);
@@ -788,7 +835,16 @@ impl EventStore {
                     r
                 }
             };
-            put_record(&events, record).await?;
+            fire_record(&events, record)?;
+        }
+        for (case, (stored, top)) in known {
+            if top > stored {
+                aggregates
+                    .put(JsValue::from(top))
+                    .with_key(case.to_string())
+                    .primitive()
+                    .map_err(err)?;
+            }
         }
         if let Some(access) = access {
             for case in access.revoked {
@@ -1137,17 +1193,6 @@ async fn put_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), 
 /// any failure.
 fn fire_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), StoreError> {
     store.put(record).serde().map_err(err).map(drop)
-}
-
-async fn raise_version(
-    aggregates: &ObjectStore<'_>,
-    aggregate_id: &str,
-    version: u64,
-) -> Result<(), StoreError> {
-    if version as f64 > get_num(aggregates, aggregate_id).await? {
-        put_js(aggregates, aggregate_id, (version as f64).into()).await?;
-    }
-    Ok(())
 }
 
 /// A case from its verified records (stamp order), folded from `snapshot`:
