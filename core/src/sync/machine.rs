@@ -30,6 +30,9 @@ use std::collections::VecDeque;
 
 /// Events pulled per request.
 pub const PULL_PAGE: usize = 500;
+/// Events pulled per request while a new device fills its log (the
+/// server's largest page: half the round trips and store transactions).
+pub const CATCH_UP_PAGE: usize = 1_000;
 /// The driver never sleeps less than this between looks (a timer due now
 /// still yields to the browser).
 pub const MIN_WAIT_MS: u64 = 50;
@@ -593,7 +596,12 @@ impl SyncMachine {
     }
 
     fn pull(&mut self) {
-        self.out.push_back(Io::Pull { limit: PULL_PAGE });
+        let limit = if self.filling {
+            CATCH_UP_PAGE
+        } else {
+            PULL_PAGE
+        };
+        self.out.push_back(Io::Pull { limit });
     }
 
     fn commit(&mut self, ops: Vec<StoreOp>) {

@@ -757,3 +757,37 @@ fn a_revoked_case_drops_its_queries_and_cached_answers_and_says_what_was_refused
         "the badge counts them"
     );
 }
+
+/// A new device's first catch-up asks for the server's largest page (fewer
+/// round trips and store transactions); once it has the log, pulls go back
+/// to the usual page.
+#[test]
+fn a_first_catch_up_pulls_the_largest_pages_then_the_usual_ones() {
+    let mut store = MemStore::new("device-a");
+    let mut m = started(&mut store);
+    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0) else {
+        panic!("a new device pulls first");
+    };
+    assert_eq!(limit, CATCH_UP_PAGE);
+    let page = |next_cursor, has_more| Input::Pulled {
+        next_cursor,
+        has_more,
+        aggregates: vec![CASE.into()],
+        bad: 0,
+        revoked: Vec::new(),
+        refused: 0,
+    };
+    m.handle(T0 + 1, page(1_000, true));
+    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 1) else {
+        panic!("more to come: the next page");
+    };
+    assert_eq!(limit, CATCH_UP_PAGE, "still catching up");
+    m.handle(T0 + 2, page(1_200, false));
+    assert!(!m.filling());
+    m.handle(T0 + 3, Input::Trigger(Trigger::Appended));
+    m.handle_timeout(T0 + 60_000);
+    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 60_000) else {
+        panic!("a later pull");
+    };
+    assert_eq!(limit, PULL_PAGE);
+}
