@@ -449,6 +449,10 @@ pub struct PullResponse {
     /// Pass as `access_after` next time.
     #[serde(default)]
     pub access_cursor: i64,
+    /// The log's end when this page was read (its last cursor): how far a
+    /// new device's catch-up has come is `next_cursor` of it.
+    #[serde(default)]
+    pub log_end: i64,
 }
 
 /// A message on `GET /api/v1/live` (WebSocket): the server's latest event

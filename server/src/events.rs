@@ -988,5 +988,6 @@ pub async fn pull(
         granted,
         revoked,
         access_cursor,
+        log_end: end,
     }))
 }

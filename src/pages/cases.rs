@@ -133,12 +133,27 @@ pub fn CasesPage() -> impl IntoView {
                 let count = format!("Showing {} of {total} cases", rows.len());
                 view! {
                     <p class="muted count" data-testid="case-count">{count}</p>
-                    <p class="muted">"Copying every case to this device for offline use…"</p>
+                    <CatchUp percent=sync_status.catching_up/>
                     <CaseTable rows/>
                 }
             })
             .into_any(),
         }}</div>
+    }
+}
+
+/// While a new device copies the cases it may read: how far it has come.
+#[component]
+fn CatchUp(percent: RwSignal<Option<u8>>) -> impl IntoView {
+    view! {
+        <p class="muted catch-up" data-testid="catch-up">
+            "Copying your cases to this device for offline use…"
+            {move || percent.get().map(|p| view! {
+                " "
+                <progress max="100" value=p.to_string() aria-label="Copied to this device"></progress>
+                {format!(" {p} %")}
+            })}
+        </p>
     }
 }
 

@@ -75,6 +75,9 @@ pub struct SyncStatus {
     /// The latest thing the person must hear about (a refusal, a dead
     /// letter), numbered so the same text twice still shows twice.
     pub notice: RwSignal<Option<(u64, String)>>,
+    /// How far a new device's first catch-up has come (percent), while it
+    /// runs.
+    pub catching_up: RwSignal<Option<u8>>,
     /// The service worker's queue figures.
     pub queue: RwSignal<casefile_core::queue::QueueStats>,
     /// The worker's queued writes and dead letters, as last listed.
@@ -98,6 +101,7 @@ impl SyncStatus {
             live: RwSignal::new(false),
             leader: RwSignal::new(false),
             notice: RwSignal::new(None),
+            catching_up: RwSignal::new(None),
             queue: RwSignal::new(Default::default()),
             queue_list: RwSignal::new(Default::default()),
         }
@@ -453,6 +457,12 @@ impl SyncEngine {
             if let Some(answer) = self.execute(io).await {
                 self.handle(answer);
             }
+            // A catch-up runs page after page in this loop: its progress is
+            // shown as it goes, not when it is over.
+            let catching_up = self.0.machine.borrow().figures().catching_up;
+            if self.0.status.catching_up.get_untracked() != catching_up {
+                self.0.status.catching_up.set(catching_up);
+            }
         }
         let figures = self.0.machine.borrow().figures().clone();
         let s = self.0.status;
@@ -682,6 +692,7 @@ impl SyncEngine {
         Input::Pulled {
             next_cursor: page.next_cursor,
             has_more: page.has_more,
+            log_end: page.log_end,
             aggregates: got.aggregates,
             bad: got.bad.len(),
             revoked: got.purged,

@@ -70,8 +70,14 @@ test("search, filter, sort and paging over 10,000 cases show the right matches i
     const started = Date.now();
     await page.goto(`${server.url}/cases`);
     const count = page.getByTestId("case-count");
+    // While the device copies the cases, the list says how far it has come.
+    const progress = page.getByTestId("catch-up").locator("progress");
+    await progress.waitFor({ timeout: 60_000 });
+    const percent = Number(await progress.getAttribute("value"));
+    assert.ok(percent >= 0 && percent < 100, `catch-up progress ${percent} %`);
     // The device's own copy is complete when the timing line appears.
     await page.getByTestId("list-timing").waitFor({ timeout: 180_000 });
+    assert.equal(await page.getByTestId("catch-up").count(), 0, "the progress goes when the copy is complete");
     const ready = Date.now() - started;
     const live = await total(server, "");
     await count.filter({ hasText: `Showing 50 of ${live} cases` }).waitFor();

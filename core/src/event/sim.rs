@@ -155,6 +155,7 @@ impl Server {
                 .collect(),
             next_cursor: end as i64,
             has_more: end < self.log.len(),
+            log_end: self.log.len() as i64,
             ..PullResponse::default()
         }
     }
@@ -465,6 +466,7 @@ impl Device {
                         Input::Pulled {
                             next_cursor: page.next_cursor,
                             has_more: page.has_more,
+                            log_end: page.log_end,
                             aggregates,
                             bad: 0,
                             revoked: Vec::new(),

@@ -292,6 +292,8 @@ pub enum Input {
         next_cursor: i64,
         /// More pages wait.
         has_more: bool,
+        /// The log's end when the page was read (0: not told).
+        log_end: i64,
         /// Cases that got events new to this device.
         aggregates: Vec<String>,
         /// Events that failed verification and were set aside.
@@ -334,6 +336,18 @@ pub struct Figures {
     pub error: Option<String>,
     /// The worker's queued writes, as last heard.
     pub worker_queued: usize,
+    /// How far a new device's first catch-up has come (percent of the
+    /// server's log), while it runs: the list says it is still arriving.
+    pub catching_up: Option<u8>,
+}
+
+/// How far a catch-up at `cursor` of a log ending at `end` has come, in
+/// percent: 99 at most until it is done (the end moves as others write).
+pub fn catch_up_percent(cursor: i64, end: i64) -> u8 {
+    if end <= 0 {
+        return 0;
+    }
+    (i128::from(cursor.clamp(0, end)) * 100 / i128::from(end)).min(99) as u8
 }
 
 /// Where a push answer came from: what follows its settlement.
@@ -810,6 +824,7 @@ impl SyncMachine {
             Input::Pulled {
                 next_cursor,
                 has_more,
+                log_end,
                 mut aggregates,
                 bad,
                 revoked,
@@ -851,6 +866,8 @@ impl SyncMachine {
                 if !has_more {
                     self.filling = false;
                 }
+                self.figures.catching_up =
+                    (first_fill && has_more).then(|| catch_up_percent(next_cursor, log_end));
                 if first_fill {
                     self.out.push_back(Io::Changed(aggregates));
                 } else {

@@ -12,8 +12,8 @@ pub mod state;
 pub(crate) mod testkit;
 
 pub use machine::{
-    clamp_wait, follower_rereads, is_event_push, letter_events, queries_a_change_touches,
-    resolve_ops, retry_ops, wakes_worker, Figures, Input, Io, Read, StoreOp, SyncMachine,
-    EVENTS_PATH, MAX_WAIT_MS, MIN_WAIT_MS, PULL_PAGE,
+    catch_up_percent, clamp_wait, follower_rereads, is_event_push, letter_events,
+    queries_a_change_touches, resolve_ops, retry_ops, wakes_worker, Figures, Input, Io, Read,
+    StoreOp, SyncMachine, EVENTS_PATH, MAX_WAIT_MS, MIN_WAIT_MS, PULL_PAGE,
 };
 pub use state::{Change, SyncKind, SyncState, Tracking};

@@ -83,6 +83,7 @@ fn pulled_nothing(cursor: i64) -> Input {
     Input::Pulled {
         next_cursor: cursor,
         has_more: false,
+        log_end: 0,
         aggregates: vec![],
         bad: 0,
         revoked: Vec::new(),
@@ -165,6 +166,7 @@ fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
         Input::Pulled {
             next_cursor: 1,
             has_more: true,
+            log_end: 0,
             aggregates: vec![],
             bad: 0,
             revoked: Vec::new(),
@@ -188,6 +190,7 @@ fn a_conflict_pulls_every_page_first_and_settles_in_one_commit() {
         Input::Pulled {
             next_cursor: 2,
             has_more: false,
+            log_end: 0,
             aggregates: cases,
             bad: 0,
             revoked: Vec::new(),
@@ -319,6 +322,7 @@ fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
         Input::Pulled {
             next_cursor: 500,
             has_more: true,
+            log_end: 0,
             aggregates: vec![CASE.into()],
             bad: 0,
             revoked: Vec::new(),
@@ -342,6 +346,7 @@ fn the_first_catch_up_fills_quietly_and_later_pulls_refetch() {
         Input::Pulled {
             next_cursor: 601,
             has_more: false,
+            log_end: 0,
             aggregates: vec![CASE.into()],
             bad: 0,
             revoked: Vec::new(),
@@ -689,6 +694,7 @@ fn an_event_held_back_goes_once_what_held_it_settles_by_a_pull() {
             Input::Pulled {
                 next_cursor: 1,
                 has_more: false,
+                log_end: 0,
                 aggregates,
                 bad: 0,
                 revoked: Vec::new(),
@@ -734,6 +740,7 @@ fn a_revoked_case_drops_its_queries_and_cached_answers_and_says_what_was_refused
         Input::Pulled {
             next_cursor: 5,
             has_more: false,
+            log_end: 0,
             aggregates: vec![],
             bad: 0,
             revoked: vec![CASE.into()],
@@ -759,8 +766,8 @@ fn a_revoked_case_drops_its_queries_and_cached_answers_and_says_what_was_refused
 }
 
 /// A new device's first catch-up asks for the server's largest page (fewer
-/// round trips and store transactions); once it has the log, pulls go back
-/// to the usual page.
+/// round trips and store transactions) and says how far it has come; once
+/// it has the log, pulls go back to the usual page.
 #[test]
 fn a_first_catch_up_pulls_the_largest_pages_then_the_usual_ones() {
     let mut store = MemStore::new("device-a");
@@ -772,22 +779,36 @@ fn a_first_catch_up_pulls_the_largest_pages_then_the_usual_ones() {
     let page = |next_cursor, has_more| Input::Pulled {
         next_cursor,
         has_more,
+        log_end: 2_000,
         aggregates: vec![CASE.into()],
         bad: 0,
         revoked: Vec::new(),
         refused: 0,
     };
+    assert_eq!(m.figures().catching_up, None, "nothing heard yet");
     m.handle(T0 + 1, page(1_000, true));
+    assert_eq!(m.figures().catching_up, Some(50), "half the log is here");
     let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 1) else {
         panic!("more to come: the next page");
     };
     assert_eq!(limit, CATCH_UP_PAGE, "still catching up");
-    m.handle(T0 + 2, page(1_200, false));
+    m.handle(T0 + 2, page(2_000, false));
     assert!(!m.filling());
+    assert_eq!(m.figures().catching_up, None, "done");
     m.handle(T0 + 3, Input::Trigger(Trigger::Appended));
     m.handle_timeout(T0 + 60_000);
     let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 60_000) else {
         panic!("a later pull");
     };
     assert_eq!(limit, PULL_PAGE);
+}
+
+#[test]
+fn catch_up_percent_is_bounded_and_never_says_done_early() {
+    assert_eq!(catch_up_percent(0, 0), 0);
+    assert_eq!(catch_up_percent(500, 1_000), 50);
+    assert_eq!(catch_up_percent(1_000, 1_000), 99);
+    assert_eq!(catch_up_percent(5_000, 1_000), 99);
+    assert_eq!(catch_up_percent(-3, 1_000), 0);
+    assert_eq!(catch_up_percent(i64::MAX, i64::MAX), 99);
 }
