@@ -40,7 +40,7 @@ pub fn App(
     crate::sync::toast_refusals();
     view! {
         <Router>
-            <Header/>
+            <Header signed_out/>
             <main class="content" id="main">
                 <Show when=move || !signed_out fallback=|| view! { <SignIn/> }>
                 <Routes fallback=NotFound>

@@ -12,15 +12,16 @@ use leptos_router::components::A;
 
 /// The top bar: brand, navigation and the online/offline indicator.
 #[component]
-pub fn Header() -> impl IntoView {
+pub fn Header(
+    /// Nobody is signed in: every address shows the sign-in form, so the
+    /// main links (which would all lead to it) are not shown.
+    #[prop(optional)]
+    signed_out: bool,
+) -> impl IntoView {
     let online = use_online();
     let reach = crate::http::reach();
-    view! {
-        <header class="topbar">
-            <a class="brand" href="/">
-                <span class="brand-mark" aria-hidden="true">"C"</span>
-                <span>"Casefile"</span>
-            </a>
+    let nav = (!signed_out).then(|| {
+        view! {
             <nav class="mainnav" aria-label="Main">
                 <A href="/" exact=true>"Dashboard"</A>
                 <A href="/cases" exact=true>"Cases"</A>
@@ -28,6 +29,15 @@ pub fn Header() -> impl IntoView {
                 <A href="/sync">"Sync"</A>
                 <A href="/performance">"Performance"</A>
             </nav>
+        }
+    });
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true">"C"</span>
+                <span>"Casefile"</span>
+            </a>
+            {nav}
             <UpdateBanner/>
             <SignInBanner/>
             <PendingCount/>
