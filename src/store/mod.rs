@@ -738,12 +738,8 @@ impl EventStore {
         let mut out = Received::default();
         // Verified first (no I/O); a bad event is set aside on its own.
         let mut good: Vec<&PulledEvent> = Vec::with_capacity(pulled.len());
-        let mut seen = std::collections::HashSet::with_capacity(pulled.len());
         for p in pulled {
             let event = &p.event;
-            if !seen.insert(event.id.as_str()) {
-                continue;
-            }
             if let Err(e) = event.verify() {
                 out.bad.push(event.id.clone());
                 let q = Quarantined {
@@ -761,9 +757,15 @@ impl EventStore {
         // round trip for the page, not three per event (a new device's
         // catch-up, issue 18). Each event's stored record; each case's known
         // version and snapshot (parsed once per case, not once per event).
-        let mut cases: Vec<&str> = good.iter().map(|p| p.event.aggregate_id.as_str()).collect();
-        cases.sort_unstable();
-        cases.dedup();
+        // The page's cases, first seen first. A linear scan: a page holds
+        // at most 1,000 events, and a sort or a hash map would add their
+        // code for this key type to the app's first load (measured).
+        let mut cases: Vec<&str> = Vec::new();
+        for p in &good {
+            if !cases.contains(&p.event.aggregate_id.as_str()) {
+                cases.push(&p.event.aggregate_id);
+            }
+        }
         let mut record_reads = Vec::with_capacity(good.len());
         for p in &good {
             record_reads.push(events.get(p.event.id.clone()).serde().map_err(err)?);
@@ -774,32 +776,53 @@ impl EventStore {
             version_reads.push(aggregates.get(case.to_string()).primitive().map_err(err)?);
             snapshot_reads.push(snapshots.get(case.to_string()).serde().map_err(err)?);
         }
-        let (stored, versions, saved) = futures_util::future::join3(
-            futures_util::future::join_all(record_reads),
-            futures_util::future::join_all(version_reads),
-            futures_util::future::join_all(snapshot_reads),
-        )
-        .await;
-        let mut known = std::collections::HashMap::with_capacity(cases.len());
-        let mut held = std::collections::HashMap::new();
-        for ((case, version), snapshot) in cases.iter().zip(versions).zip(saved) {
+        // Every request is already on its way (a request goes when it is
+        // built): awaiting them in turn waits for the slowest once, without
+        // a join combinator's code for each kind of request in the app.
+        let mut stored = Vec::with_capacity(record_reads.len());
+        for read in record_reads {
+            stored.push(read.await);
+        }
+        let mut versions = Vec::with_capacity(version_reads.len());
+        for read in version_reads {
+            versions.push(read.await);
+        }
+        let mut saved = Vec::with_capacity(snapshot_reads.len());
+        for read in snapshot_reads {
+            saved.push(read.await);
+        }
+        // Per case, beside `cases`.
+        struct Held {
+            version: f64,
+            top: f64,
+            snapshot: Option<Snapshot>,
+            new_here: bool,
+        }
+        let mut held = Vec::with_capacity(cases.len());
+        for (version, snapshot) in versions.into_iter().zip(saved) {
             let version: Option<JsValue> = version.map_err(err)?;
             let version = version.and_then(|v| v.as_f64()).unwrap_or(0.0);
-            known.insert(*case, (version, version));
             let snapshot: Option<SnapshotRecord> = snapshot.map_err(err)?;
-            if let Some(s) = snapshot.and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok()) {
-                held.insert(*case, s);
-            }
+            held.push(Held {
+                version,
+                top: version,
+                snapshot: snapshot.and_then(|s| serde_json::from_str(&s.json).ok()),
+                new_here: false,
+            });
         }
-        let mut new_in = std::collections::HashSet::new();
         for (p, existing) in good.iter().zip(stored) {
             let event = &p.event;
             let case = event.aggregate_id.as_str();
             let version = p.version.max(0) as u64;
             clock.receive(event.clock);
-            if let Some((_, top)) = known.get_mut(case) {
-                *top = f64::max(*top, version as f64);
-            }
+            let Some(here) = cases
+                .iter()
+                .position(|c| *c == case)
+                .map(|at| &mut held[at])
+            else {
+                continue;
+            };
+            here.top = f64::max(here.top, version as f64);
             let existing: Option<EventRecord> = existing.map_err(err)?;
             let record = match existing {
                 Some(mut r) => {
@@ -814,15 +837,16 @@ impl EventStore {
                 }
                 None => {
                     out.added += 1;
-                    if new_in.insert(case) {
+                    if !std::mem::replace(&mut here.new_here, true) {
                         out.aggregates.push(event.aggregate_id.clone());
                     }
                     // A snapshot past this event no longer holds: it goes.
-                    if held
-                        .get(case)
+                    if here
+                        .snapshot
+                        .as_ref()
                         .is_some_and(|s| !s.holds_after(&event.stamp()))
                     {
-                        held.remove(case);
+                        here.snapshot = None;
                         snapshots
                             .delete(case.to_string())
                             .primitive()
@@ -837,10 +861,10 @@ impl EventStore {
             };
             fire_record(&events, record)?;
         }
-        for (case, (stored, top)) in known {
-            if top > stored {
+        for (case, here) in cases.iter().zip(&held) {
+            if here.top > here.version {
                 aggregates
-                    .put(JsValue::from(top))
+                    .put(JsValue::from(here.top))
                     .with_key(case.to_string())
                     .primitive()
                     .map_err(err)?;

@@ -347,7 +347,8 @@ pub fn catch_up_percent(cursor: i64, end: i64) -> u8 {
     if end <= 0 {
         return 0;
     }
-    (i128::from(cursor.clamp(0, end)) * 100 / i128::from(end)).min(99) as u8
+    // In floating point: no 128-bit division in the app's wasm.
+    ((cursor.clamp(0, end) as f64 / end as f64 * 100.0) as u8).min(99)
 }
 
 /// Where a push answer came from: what follows its settlement.
