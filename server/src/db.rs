@@ -280,18 +280,25 @@ impl Sql {
     fn teams(&mut self, teams: Option<&[String]>) -> &mut Self {
         match teams {
             None => self,
-            Some([]) => self.push(" AND 1 = 0"),
-            Some(teams) => {
-                self.push(" AND team_id IN (");
-                for (i, t) in teams.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
-                    }
-                    self.bind(Arg::Text(t.clone()));
-                }
-                self.push(")")
-            }
+            Some(teams) => self.is_in(" AND team_id", teams),
         }
+    }
+
+    /// ` <what> IN (…)` with each value bound; an empty list matches
+    /// nothing (` AND 1 = 0`: `IN ()` is not SQL). `what` starts with its
+    /// ` AND `.
+    fn is_in(&mut self, what: &str, values: &[String]) -> &mut Self {
+        if values.is_empty() {
+            return self.push(" AND 1 = 0");
+        }
+        self.push(what).push(" IN (");
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Arg::Text(v.clone()));
+        }
+        self.push(")")
     }
 
     fn new(text: &str) -> Self {
@@ -926,27 +933,12 @@ fn events_after_sql(
     sql.bind(Arg::Int(after))
         .push(" AND e.seq <= ")
         .bind(Arg::Int(end));
-    if teams.is_empty() {
-        sql.push(" AND 1 = 0");
-    } else {
-        sql.push(" AND (SELECT c.team_id FROM cases c WHERE c.id = e.aggregate_id) IN (");
-        for (i, t) in teams.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Arg::Text(t.clone()));
-        }
-        sql.push(")");
-    }
+    sql.is_in(
+        " AND (SELECT c.team_id FROM cases c WHERE c.id = e.aggregate_id)",
+        teams,
+    );
     if let Some(cases) = cases {
-        sql.push(" AND e.aggregate_id IN (");
-        for (i, c) in cases.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Arg::Text(c.clone()));
-        }
-        sql.push(")");
+        sql.is_in(" AND e.aggregate_id", cases);
     }
     sql.push(" ORDER BY e.seq LIMIT ").bind(Arg::Int(limit));
     sql
