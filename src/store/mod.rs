@@ -23,6 +23,7 @@ use casefile_core::event::{
     known_after_push, replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock,
     Snapshot, Stamp, SNAPSHOT_EVERY,
 };
+use casefile_core::sync::receive::{self, CaseHeld, PageEvent, Write};
 pub use casefile_core::sync::Change;
 use casefile_core::sync::{StoreOp, SyncKind, SyncState, Tracking};
 use indexed_db_futures::database::Database;
@@ -753,19 +754,23 @@ impl EventStore {
             }
             good.push(p);
         }
-        // Every read the page needs is issued at once and then awaited: one
-        // round trip for the page, not three per event (a new device's
-        // catch-up, issue 18). Each event's stored record; each case's known
-        // version and snapshot (parsed once per case, not once per event).
         // The page's cases, first seen first. A linear scan: a page holds
         // at most 1,000 events, and a sort or a hash map would add their
         // code for this key type to the app's first load (measured).
         let mut cases: Vec<&str> = Vec::new();
+        let mut case_of = Vec::with_capacity(good.len());
         for p in &good {
-            if !cases.contains(&p.event.aggregate_id.as_str()) {
-                cases.push(&p.event.aggregate_id);
-            }
+            let case = p.event.aggregate_id.as_str();
+            case_of.push(cases.iter().position(|c| *c == case).unwrap_or_else(|| {
+                cases.push(case);
+                cases.len() - 1
+            }));
         }
+        // Every read the page needs is issued before any is awaited (a
+        // request goes when it is built): one round trip for the page, not
+        // three per event (a new device's catch-up, issue 18). Awaited in
+        // turn rather than joined: no join combinator's code per request
+        // kind in the app.
         let mut record_reads = Vec::with_capacity(good.len());
         for p in &good {
             record_reads.push(events.get(p.event.id.clone()).serde().map_err(err)?);
@@ -776,100 +781,69 @@ impl EventStore {
             version_reads.push(aggregates.get(case.to_string()).primitive().map_err(err)?);
             snapshot_reads.push(snapshots.get(case.to_string()).serde().map_err(err)?);
         }
-        // Every request is already on its way (a request goes when it is
-        // built): awaiting them in turn waits for the slowest once, without
-        // a join combinator's code for each kind of request in the app.
-        let mut stored = Vec::with_capacity(record_reads.len());
+        let mut stored: Vec<Option<EventRecord>> = Vec::with_capacity(good.len());
         for read in record_reads {
-            stored.push(read.await);
-        }
-        let mut versions = Vec::with_capacity(version_reads.len());
-        for read in version_reads {
-            versions.push(read.await);
-        }
-        let mut saved = Vec::with_capacity(snapshot_reads.len());
-        for read in snapshot_reads {
-            saved.push(read.await);
-        }
-        // Per case, beside `cases`.
-        struct Held {
-            version: f64,
-            top: f64,
-            snapshot: Option<Snapshot>,
-            new_here: bool,
+            stored.push(read.await.map_err(err)?);
         }
         let mut held = Vec::with_capacity(cases.len());
-        for (version, snapshot) in versions.into_iter().zip(saved) {
-            let version: Option<JsValue> = version.map_err(err)?;
-            let version = version.and_then(|v| v.as_f64()).unwrap_or(0.0);
-            let snapshot: Option<SnapshotRecord> = snapshot.map_err(err)?;
-            held.push(Held {
-                version,
-                top: version,
-                snapshot: snapshot.and_then(|s| serde_json::from_str(&s.json).ok()),
-                new_here: false,
+        for (version, snapshot) in version_reads.into_iter().zip(snapshot_reads) {
+            let version: Option<JsValue> = version.await.map_err(err)?;
+            let snapshot: Option<SnapshotRecord> = snapshot.await.map_err(err)?;
+            held.push(CaseHeld {
+                version: version.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64,
+                // Each snapshot parsed once per page, not once per event.
+                snapshot_upto: snapshot
+                    .and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok())
+                    .map(|s| s.upto),
             });
         }
-        for (p, existing) in good.iter().zip(stored) {
-            let event = &p.event;
-            let case = event.aggregate_id.as_str();
-            let version = p.version.max(0) as u64;
-            clock.receive(event.clock);
-            let Some(here) = cases
-                .iter()
-                .position(|c| *c == case)
-                .map(|at| &mut held[at])
-            else {
-                continue;
-            };
-            here.top = f64::max(here.top, version as f64);
-            let existing: Option<EventRecord> = existing.map_err(err)?;
-            let record = match existing {
-                Some(mut r) => {
-                    // This device's own event (a push whose answer was
-                    // lost), or a pull again: the server has it.
-                    let mut tracking = r.tracking();
-                    if !tracking.apply(&Change::Received(version), 0) {
-                        continue;
-                    }
+        let page: Vec<PageEvent> = good
+            .iter()
+            .zip(&case_of)
+            .zip(&stored)
+            .map(|((p, &case), record)| PageEvent {
+                case,
+                stamp: p.event.stamp(),
+                version: p.version.max(0) as u64,
+                stored: record.as_ref().map(EventRecord::tracking),
+            })
+            .collect();
+        let merge = receive::merge(&held, &page);
+        for ((p, record), write) in good.iter().zip(stored).zip(merge.writes) {
+            clock.receive(p.event.clock);
+            let record = match (write, record) {
+                (Write::Update(tracking), Some(mut r)) => {
                     r.set_tracking(&tracking);
                     r
                 }
-                None => {
-                    out.added += 1;
-                    if !std::mem::replace(&mut here.new_here, true) {
-                        out.aggregates.push(event.aggregate_id.clone());
-                    }
-                    // A snapshot past this event no longer holds: it goes.
-                    if here
-                        .snapshot
-                        .as_ref()
-                        .is_some_and(|s| !s.holds_after(&event.stamp()))
-                    {
-                        here.snapshot = None;
-                        snapshots
-                            .delete(case.to_string())
-                            .primitive()
-                            .map_err(err)?;
-                    }
-                    let mut r = EventRecord::of(event);
-                    r.set_tracking(&Tracking::with(SyncState::Synced {
-                        version: Some(version),
-                    }));
+                (Write::Add(tracking), _) => {
+                    let mut r = EventRecord::of(&p.event);
+                    r.set_tracking(&tracking);
                     r
                 }
+                _ => continue,
             };
             fire_record(&events, record)?;
         }
-        for (case, here) in cases.iter().zip(&held) {
-            if here.top > here.version {
-                aggregates
-                    .put(JsValue::from(here.top))
-                    .with_key(case.to_string())
-                    .primitive()
-                    .map_err(err)?;
-            }
+        for case in merge.drop_snapshots {
+            snapshots
+                .delete(cases[case].to_string())
+                .primitive()
+                .map_err(err)?;
         }
+        for (case, version) in merge.versions {
+            aggregates
+                .put(JsValue::from(version as f64))
+                .with_key(cases[case].to_string())
+                .primitive()
+                .map_err(err)?;
+        }
+        out.added = merge.added;
+        out.aggregates = merge
+            .new_cases
+            .into_iter()
+            .map(|case| cases[case].to_string())
+            .collect();
         if let Some(access) = access {
             for case in access.revoked {
                 out.refused += purge_case(&events, &aggregates, &snapshots, case).await?;

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod live;
 mod machine;
+pub mod receive;
 pub mod state;
 #[cfg(test)]
 pub(crate) mod testkit;

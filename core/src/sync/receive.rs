@@ -1,0 +1,187 @@
+//! What a pulled page changes in a device's store. The driver reads what
+//! the page touches (each event's stored record, each case's known version
+//! and snapshot) in one go, [`merge`] decides, and the driver writes the
+//! decisions in the page's transaction.
+
+use super::{Change, SyncState, Tracking};
+use crate::event::Stamp;
+
+/// What the device holds of one case the page touches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaseHeld {
+    /// The highest server version stored for it (0: none).
+    pub version: u64,
+    /// Where its snapshot reaches, if it has one.
+    pub snapshot_upto: Option<Stamp>,
+}
+
+/// One verified event of the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageEvent {
+    /// Its case, as an index into the page's [`CaseHeld`] list.
+    pub case: usize,
+    /// Its stamp.
+    pub stamp: Stamp,
+    /// The version the server gave it.
+    pub version: u64,
+    /// Its tracking, when the device stores it already (its own event whose
+    /// push answer was lost, or one pulled before).
+    pub stored: Option<Tracking>,
+}
+
+/// What becomes of one event of the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Stored already, and nothing changes.
+    Skip,
+    /// Stored already: its tracking becomes this.
+    Update(Tracking),
+    /// New to this device: stored with this tracking.
+    Add(Tracking),
+}
+
+/// The page's decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Merge {
+    /// One per event, in page order.
+    pub writes: Vec<Write>,
+    /// Cases whose snapshot reaches past an event new here: it no longer
+    /// holds, and goes (each case once).
+    pub drop_snapshots: Vec<usize>,
+    /// Cases whose stored version rises, with the new version.
+    pub versions: Vec<(usize, u64)>,
+    /// Cases that got events new to this device, first seen first.
+    pub new_cases: Vec<usize>,
+    /// How many events were new here.
+    pub added: usize,
+}
+
+/// Decides what the page changes: a stored event hears that the server has
+/// it (at its version); a new one is stored as synced, and a snapshot of its
+/// case that reaches past it no longer holds; each case's known version
+/// rises to the highest the page brought.
+pub fn merge(held: &[CaseHeld], events: &[PageEvent]) -> Merge {
+    let mut out = Merge::default();
+    let mut top: Vec<u64> = held.iter().map(|h| h.version).collect();
+    let mut upto: Vec<Option<&Stamp>> = held.iter().map(|h| h.snapshot_upto.as_ref()).collect();
+    let mut new_here = vec![false; held.len()];
+    for e in events {
+        top[e.case] = top[e.case].max(e.version);
+        let write = match &e.stored {
+            Some(tracking) => {
+                let mut tracking = tracking.clone();
+                if tracking.apply(&Change::Received(e.version), 0) {
+                    Write::Update(tracking)
+                } else {
+                    Write::Skip
+                }
+            }
+            None => {
+                out.added += 1;
+                if !std::mem::replace(&mut new_here[e.case], true) {
+                    out.new_cases.push(e.case);
+                }
+                if upto[e.case].is_some_and(|u| e.stamp <= *u) {
+                    upto[e.case] = None;
+                    out.drop_snapshots.push(e.case);
+                }
+                Write::Add(Tracking::with(SyncState::Synced {
+                    version: Some(e.version),
+                }))
+            }
+        };
+        out.writes.push(write);
+    }
+    out.versions = top
+        .into_iter()
+        .enumerate()
+        .filter(|(i, v)| *v > held[*i].version)
+        .collect();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(clock: u64) -> Stamp {
+        Stamp {
+            clock,
+            node_id: "server-device".into(),
+        }
+    }
+
+    fn new_event(case: usize, clock: u64, version: u64) -> PageEvent {
+        PageEvent {
+            case,
+            stamp: stamp(clock),
+            version,
+            stored: None,
+        }
+    }
+
+    #[test]
+    fn new_events_are_stored_synced_and_their_cases_listed_once_in_order() {
+        let held = [CaseHeld::default(), CaseHeld::default()];
+        let m = merge(
+            &held,
+            &[new_event(1, 1, 1), new_event(0, 2, 1), new_event(1, 3, 2)],
+        );
+        assert_eq!(m.added, 3);
+        assert_eq!(m.new_cases, vec![1, 0]);
+        assert_eq!(
+            m.writes[2],
+            Write::Add(Tracking::with(SyncState::Synced { version: Some(2) }))
+        );
+        assert_eq!(m.versions, vec![(0, 1), (1, 2)]);
+        assert!(m.drop_snapshots.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_past_a_new_event_goes_once_and_one_before_it_stays() {
+        let held = [
+            CaseHeld {
+                version: 5,
+                snapshot_upto: Some(stamp(10)),
+            },
+            CaseHeld {
+                version: 5,
+                snapshot_upto: Some(stamp(10)),
+            },
+        ];
+        // Case 0: a late event from before its snapshot, twice. Case 1:
+        // an event after its snapshot.
+        let m = merge(
+            &held,
+            &[new_event(0, 4, 6), new_event(0, 7, 7), new_event(1, 11, 6)],
+        );
+        assert_eq!(m.drop_snapshots, vec![0]);
+        assert_eq!(m.versions, vec![(0, 7), (1, 6)]);
+    }
+
+    #[test]
+    fn a_stored_event_hears_the_server_has_it_and_a_second_pull_changes_nothing() {
+        let held = [CaseHeld {
+            version: 3,
+            snapshot_upto: Some(stamp(1)),
+        }];
+        let mine = PageEvent {
+            stored: Some(Tracking::with(SyncState::Pending)),
+            ..new_event(0, 1, 2)
+        };
+        let m = merge(&held, std::slice::from_ref(&mine));
+        let Write::Update(tracking) = &m.writes[0] else {
+            panic!("{:?}", m.writes);
+        };
+        assert_eq!(tracking.state, SyncState::Synced { version: Some(2) });
+        // Not new here: no count, no case, no snapshot dropped, no version
+        // lowered.
+        assert_eq!((m.added, m.new_cases.len()), (0, 0));
+        assert!(m.drop_snapshots.is_empty() && m.versions.is_empty());
+        let again = PageEvent {
+            stored: Some(tracking.clone()),
+            ..mine
+        };
+        assert_eq!(merge(&held, &[again]).writes, vec![Write::Skip]);
+    }
+}
