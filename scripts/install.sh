@@ -31,6 +31,14 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
+# The splitter of the app's wasm into chunks that load on demand (run by
+# scripts/post_build.py; Trunk cannot split).
+WASM_SPLIT_VERSION=0.2.3
+if ! cargo install --list | grep -qx "wasm_split_cli_support v$WASM_SPLIT_VERSION:"; then
+  say "installing wasm_split_cli_support $WASM_SPLIT_VERSION (about 2 minutes cold)"
+  cargo install --locked wasm_split_cli_support --version "$WASM_SPLIT_VERSION" --features build-binary
+fi
+
 # wasm-opt (binaryen 132) and playwright-core come from npm; Debian's binaryen
 # produces broken wasm. `npm ci` only when the lock file changed.
 if [ ! -f node_modules/.installed ] || ! cmp -s package-lock.json node_modules/.installed; then

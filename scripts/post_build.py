@@ -1,12 +1,23 @@
 #!/usr/bin/env python3
-"""Trunk post_build hook: makes the build fit the CSP and writes the worker.
+"""Trunk post_build hook: builds the app's split wasm, makes the build fit
+the CSP and writes the worker.
 
-1. Trunk starts the app with an inline module script; the CSP forbids inline
-   scripts, so the script moves to a content-hashed file.
+1. The app: Trunk builds the worker, the CSS and the copied files; the app
+   is built here, because its wasm is split into chunks that load when
+   first used (src/split.rs) and Trunk cannot run the splitter (trunk issue
+   #1022). Release build with the `split` feature, linked with its
+   relocations -> `wasm-split-cli` (crates.io `wasm_split_cli_support`) ->
+   `wasm-bindgen --keep-lld-exports` on the main module -> `wasm-opt -Oz` on
+   every module. Everything of it lives in one folder named by its content's
+   hash, `app-<hash>/` (its files find each other by relative URLs; a second
+   URL for the same module would start it twice), and each chunk's fetch
+   carries its integrity value. A boot script (the CSP forbids inline
+   scripts) starts it; index.html preloads the first chunk.
 2. The worker's glue and wasm get the build's content hash in their names, so
    an old worker's cached copy can never be paired with a new bootstrap.
 3. `sw.js` is written from `sw/bootstrap.js` with the build's content version,
-   the precache list (every file of the build) and the worker's file names.
+   the precache list (every file of the build, every chunk with it) and the
+   worker's file names.
 """
 import base64
 import hashlib
@@ -14,6 +25,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -38,42 +50,35 @@ def fail(message: str) -> None:
 
 index = staging / "index.html"
 html = index.read_text()
-
-# 1. The inline start-up script becomes a file.
-inline = re.search(r"<script(?![^>]*\bsrc=)([^>]*)>(.*?)</script>", html, re.S)
-if inline:
-    body = inline.group(2).strip().encode() + b"\n"
-    name = f"boot-{short_hash(body)}.js"
-    (staging / name).write_bytes(body)
-    attrs = inline.group(1)
-    if 'type="module"' not in attrs:
-        fail("expected Trunk's inline script to be a module")
-    tag = f'<script type="module" src="/{name}" integrity="{sri(body)}"></script>'
-    html = html[: inline.start()] + tag + html[inline.end() :]
-    index.write_text(html)
 if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html):
-    fail("index.html still has an inline script, which the CSP blocks")
+    fail("index.html has an inline script, which the CSP blocks: " + repr(html[html.index("<script"):][:400]))
 if re.search(r"\sstyle=", html):
     fail("index.html has an inline style attribute, which the CSP blocks")
 
-# 2. Minify the glue of the app and of the worker, and shorten the names
-#    their wasm imports from the glue (SPEC §9 budgets both; see
-#    scripts/wasm_imports.py). The app's files keep their names (trunk's hash
-#    of the same build) and get new integrity values; the worker's files are
-#    content-hashed here.
+# Minify the glue of the app and of the worker, and shorten the names their
+# wasm imports from the glue (SPEC §9 budgets both; see
+# scripts/wasm_imports.py).
 esbuild = source / "node_modules" / ".bin" / "esbuild"
-if not esbuild.exists():
-    fail(f"{esbuild} is missing: run scripts/install.sh")
+wasm_opt = source / "node_modules" / ".bin" / "wasm-opt"
+for tool in (esbuild, wasm_opt):
+    if not tool.exists():
+        fail(f"{tool} is missing: run scripts/install.sh")
+
+
+def run(args: list, what: str) -> None:
+    done = subprocess.run([str(a) for a in args], cwd=source)
+    if done.returncode != 0:
+        fail(f"{what} failed (exit {done.returncode}): {' '.join(str(a) for a in args)}")
 
 
 def minify(path: pathlib.Path) -> None:
-    run = subprocess.run(
+    done = subprocess.run(
         [str(esbuild), str(path), "--minify", "--log-level=warning"],
         capture_output=True,
     )
-    if run.returncode != 0 or not run.stdout:
-        fail(f"esbuild could not minify {path.name}: {run.stderr.decode()}")
-    path.write_bytes(run.stdout)
+    if done.returncode != 0 or not done.stdout:
+        fail(f"esbuild could not minify {path.name}: {done.stderr.decode()}")
+    path.write_bytes(done.stdout)
 
 
 def slim(glue: pathlib.Path, wasm: pathlib.Path) -> None:
@@ -93,16 +98,91 @@ def one(pattern: str) -> pathlib.Path:
     return found[0]
 
 
-app_glue, app_wasm = one(r"casefile-[0-9a-f]+\.js"), one(r"casefile-[0-9a-f]+_bg\.wasm")
-slim(app_glue, app_wasm)
-html = index.read_text()
-for file in (app_glue, app_wasm):
-    tag = re.compile(rf'(<link[^>]*href="/{re.escape(file.name)}"[^>]*integrity=")[^"]*(")')
-    html, n = tag.subn(lambda m: m.group(1) + sri(file.read_bytes()) + m.group(2), html)
-    if n != 1:
-        fail(f"index.html does not preload {file.name} exactly once with an integrity value")
-index.write_text(html)
+# 1. The app.
+target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", source / "target"))
+run(
+    ["cargo", "rustc", "--release", "--locked", "--target", "wasm32-unknown-unknown",
+     "-p", "casefile", "--bin", "casefile", "--features", "split",
+     "--", "-Clink-args=--emit-relocs"],
+    "the app's build",
+)
+build = staging / "app-build"
+shutil.rmtree(build, ignore_errors=True)
+build.mkdir()
+run(
+    ["wasm-split-cli", target / "wasm32-unknown-unknown" / "release" / "casefile.wasm", build,
+     "--out-name", "casefile"],
+    "the splitter",
+)
+linked = build / "casefile.wasm"
+run(
+    ["wasm-bindgen", "--target", "web", "--keep-lld-exports", "--no-typescript",
+     "--out-dir", build, "--out-name", "casefile", linked],
+    "wasm-bindgen",
+)
+linked.unlink()
+for module in sorted(build.glob("*.wasm")):
+    run([wasm_opt, "-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int",
+         "--enable-reference-types", "--enable-sign-ext", "--enable-mutable-globals",
+         "--strip-debug", "--strip-producers", module, "-o", module], f"wasm-opt on {module.name}")
+slim(build / "casefile.js", build / "casefile_bg.wasm")
+loader = build / "__wasm_split.js"
+chunk_fetch = re.compile(r'fetch\(new URL\("\./([\w.-]+\.wasm)", import\.meta\.url\)\)')
 
+
+def with_integrity(m: re.Match) -> str:
+    # The loader awaits the chunks a split point shares with others before it
+    # looks at this fetch: a failure meanwhile would be reported as unhandled
+    # (it is handled, by the loader's retry), so it is marked handled here.
+    fetch = f'fetch(new URL("./{m.group(1)}", import.meta.url), {{ integrity: "{sri((build / m.group(1)).read_bytes())}" }})'
+    return f"((p) => (p.catch(() => {{}}), p))({fetch})"
+
+
+text, fetches = chunk_fetch.subn(with_integrity, loader.read_text())
+chunks = sorted(p.name for p in build.glob("*.wasm") if p.name != "casefile_bg.wasm")
+if fetches != len(chunks):
+    fail(f"{loader.name} fetches {fetches} chunks, the splitter wrote {len(chunks)}: {chunks}")
+loader.write_text(text)
+# Which files each split point loads (itself and the chunks it shares with
+# others), for scripts/size-report.sh; read before the names are minified.
+chunk_files = dict(re.findall(r'const (__chunk_\d+) = makeLoad\(\(\) => \{\s*const src = [^\n]*?fetch\(new URL\("\./([\w.]+)"', text))
+splits = {
+    name: [file] + [chunk_files[d] for d in re.findall(r"__chunk_\d+", deps)]
+    for name, file, deps in re.findall(
+        r'export const __wasm_split_load_(\w+) = wrapAsyncCb\(makeLoad\(\(\) => \{\s*const src = [^\n]*?fetch\(new URL\("\./([\w.]+)".*?\n, \[([^\]]*)\]\)\)',
+        text,
+        re.S,
+    )
+}
+if not splits or any(len(files) != len(set(files)) for files in splits.values()):
+    fail(f"could not read which chunks each split point loads from {loader.name}")
+minify(loader)
+h = hashlib.sha256()
+for file in sorted(build.iterdir()):
+    h.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+app = staging / f"app-{h.hexdigest()[:16]}"
+build.rename(app)
+(target / "app-splits.json").write_text(json.dumps({"folder": app.name, "splits": splits}, indent=1) + "\n")
+boot = (
+    f'import init from "/{app.name}/casefile.js";\n'
+    f'await init({{ module_or_path: "/{app.name}/casefile_bg.wasm" }});\n'
+).encode()
+boot_name = f"boot-{short_hash(boot)}.js"
+(staging / boot_name).write_bytes(boot)
+glue_bytes, wasm_bytes = (app / "casefile.js").read_bytes(), (app / "casefile_bg.wasm").read_bytes()
+tags = (
+    f'<script type="module" src="/{boot_name}" integrity="{sri(boot)}"></script>\n'
+    f'<link rel="modulepreload" href="/{app.name}/casefile.js" crossorigin="anonymous" integrity="{sri(glue_bytes)}">\n'
+    f'<link rel="modulepreload" href="/{app.name}/__wasm_split.js" crossorigin="anonymous" integrity="{sri((app / loader.name).read_bytes())}">\n'
+    f'<link rel="preload" href="/{app.name}/casefile_bg.wasm" crossorigin="anonymous" integrity="{sri(wasm_bytes)}" as="fetch" type="application/wasm">\n'
+)
+if "</head>" not in html:
+    fail("index.html has no </head>")
+html = html.replace("</head>", tags + "</head>", 1)
+index.write_text(html)
+print(f"post_build: app in /{app.name}/ with {len(chunks)} chunks loaded on demand")
+
+# 2. The worker.
 glue, wasm = one(r"casefile-sw.*\.js"), one(r"casefile-sw.*_bg\.wasm")
 slim(glue, wasm)
 worker_hash = short_hash(glue.read_bytes() + wasm.read_bytes())
@@ -125,7 +205,7 @@ sw = (
     .replace("__GLUE__", "/" + glue.name)
     .replace("__WASM__", "/" + wasm.name)
 )
-if "__" in re.sub(r"__wbg|wasm_bindgen", "", sw):
+if re.search(r"__(VERSION|PRECACHE|GLUE|WASM)__", sw):
     fail("a placeholder in sw/bootstrap.js was not filled in")
 (staging / "sw.js").write_text(sw)
 (staging / "build-version.txt").write_text(version + "\n")

@@ -4,7 +4,8 @@ wasm-bindgen names every import `__wbg_<name>_<16 hex digits>`, and each name
 is written twice, once in the wasm and once in the glue: in the worker that
 is about a tenth of its gzipped bytes (SPEC §9 budgets them). This renames
 each import and its module, in the wasm's import section and in the glue's
-import object, to short names. Everything else in the module is copied byte for byte.
+import object, to short names. Imports from the split loader (`./__wasm_split.js`,
+see scripts/post_build.py) keep their names: they are that module's exports. Everything else in the module is copied byte for byte.
 
 The glue must name each import exactly once (as its import object's key);
 anything else fails the build rather than shipping a worker that cannot
@@ -113,8 +114,13 @@ def shorten(wasm: bytes, glue: str) -> tuple[bytes, str]:
                 field, j = _name(body, j)
                 desc_start = j
                 j = _skip_desc(body, j)
-                short = renamed.setdefault(field, short_name(len(renamed)))
-                short_module = modules.setdefault(module, short_name(len(modules)))
+                if module.endswith("/__wasm_split.js"):
+                    # The split loader, an ES module the glue imports: its
+                    # names are that module's exports.
+                    short_module, short = module, field
+                else:
+                    short = renamed.setdefault(field, short_name(len(renamed)))
+                    short_module = modules.setdefault(module, short_name(len(modules)))
                 for text in (short_module, short):
                     new += leb_bytes(len(text.encode())) + text.encode()
                 new += body[desc_start:j]

@@ -1,18 +1,17 @@
 //! The root component and the routes.
 
-use crate::components::Header;
+use crate::components::{Header, SignedOutHeader};
 use crate::online::provide_online;
-use crate::pages::{
-    CaseDetail, CasesPage, DashboardPage, EditCase, NewCase, NotFound, PerformancePage, SignIn,
-    SyncCenter,
-};
+use crate::pages::{CasesPage, DashboardPage, NotFound, SignIn};
 use crate::query::{provide_query_client, QueryClient};
+use crate::split::{CaseDetailRoute, EditCaseRoute, NewCaseRoute, PerformanceRoute, SyncRoute};
 use crate::sync::{provide_sync, SyncEngine};
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
-/// The whole app.
+/// The app of a signed-in user. The pages a first screen seldom is load with
+/// their own chunk of the wasm, when first shown (see [`crate::split`]).
 #[component]
 pub fn App(
     /// The query cache, possibly already restored; a new one when absent.
@@ -21,10 +20,6 @@ pub fn App(
     /// The sync driver; without one, writes are unavailable.
     #[prop(optional)]
     sync: Option<SyncEngine>,
-    /// Nobody is signed in on this page (no store is open): every address
-    /// shows the sign-in form, and nothing of anyone's data.
-    #[prop(optional)]
-    signed_out: bool,
 ) -> impl IntoView {
     provide_online();
     crate::session::provide_session();
@@ -40,22 +35,38 @@ pub fn App(
     crate::sync::toast_refusals();
     view! {
         <Router>
-            <Header signed_out/>
+            <Header/>
             <main class="content" id="main">
-                <Show when=move || !signed_out fallback=|| view! { <SignIn/> }>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=DashboardPage/>
                     <Route path=path!("/cases") view=CasesPage/>
-                    <Route path=path!("/cases/new") view=NewCase/>
-                    <Route path=path!("/cases/:id") view=CaseDetail/>
-                    <Route path=path!("/cases/:id/edit") view=EditCase/>
-                    <Route path=path!("/sync") view=SyncCenter/>
-                    <Route path=path!("/performance") view=PerformancePage/>
+                    <Route path=path!("/cases/new") view={Lazy::<NewCaseRoute>::new()}/>
+                    <Route path=path!("/cases/:id") view={Lazy::<CaseDetailRoute>::new()}/>
+                    <Route path=path!("/cases/:id/edit") view={Lazy::<EditCaseRoute>::new()}/>
+                    <Route path=path!("/sync") view={Lazy::<SyncRoute>::new()}/>
+                    <Route path=path!("/performance") view={Lazy::<PerformanceRoute>::new()}/>
                     <Route path=path!("/sign-in") view=SignIn/>
                 </Routes>
-                </Show>
             </main>
             <crate::toast::ToastHost/>
+        </Router>
+    }
+}
+
+/// The app while nobody is signed in on this page (no store is open): every
+/// address shows the sign-in form, and nothing of anyone's data. This is
+/// all a first visit runs before its first screen, so it is the first
+/// chunk of the wasm: it names nothing of [`App`].
+#[component]
+pub fn SignedOutApp() -> impl IntoView {
+    provide_online();
+    crate::session::provide_session();
+    view! {
+        <Router>
+            <SignedOutHeader/>
+            <main class="content" id="main">
+                <SignIn/>
+            </main>
         </Router>
     }
 }

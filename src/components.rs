@@ -10,18 +10,13 @@ use casefile_core::strategy::Reach;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The top bar: brand, navigation and the online/offline indicator.
+/// The top bar of a signed-in page: brand, navigation, what waits to be
+/// sent, the user's menu and the online/offline indicator.
 #[component]
-pub fn Header(
-    /// Nobody is signed in: every address shows the sign-in form, so the
-    /// main links (which would all lead to it) are not shown.
-    #[prop(optional)]
-    signed_out: bool,
-) -> impl IntoView {
-    let online = use_online();
-    let reach = crate::http::reach();
-    let nav = (!signed_out).then(|| {
-        view! {
+pub fn Header() -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <Brand/>
             <nav class="mainnav" aria-label="Main">
                 <A href="/" exact=true>"Dashboard"</A>
                 <A href="/cases" exact=true>"Cases"</A>
@@ -29,38 +24,66 @@ pub fn Header(
                 <A href="/sync">"Sync"</A>
                 <A href="/performance">"Performance"</A>
             </nav>
-        }
-    });
-    view! {
-        <header class="topbar">
-            <a class="brand" href="/">
-                <span class="brand-mark" aria-hidden="true">"C"</span>
-                <span>"Casefile"</span>
-            </a>
-            {nav}
             <UpdateBanner/>
             <SignInBanner/>
             <PendingCount/>
             <UserMenu/>
-            <span
-                class="net"
-                class:net-offline=move || !online.get() || reach.get() != Reach::Answering
-                role="status"
-                aria-live="polite"
-                data-testid="online-indicator"
-                title=move || match reach.get() {
-                    Reach::OfflineCopy { stored_at } => Some(format!(
-                        "The server cannot be reached; showing data saved {}.",
-                        relative_time(stored_at as i64, now_ms())
-                    )),
-                    Reach::Unreachable => Some("The server cannot be reached; showing what this device has.".to_string()),
-                    Reach::Answering => None,
-                }
-            >
-                <span class="net-dot" aria-hidden="true"></span>
-                {move || if online.get() { reach.get().label() } else { "Offline" }}
-            </span>
+            <NetIndicator/>
         </header>
+    }
+}
+
+/// The top bar while nobody is signed in: every address shows the sign-in
+/// form, so there are no main links (they would all lead to it), and
+/// nothing that needs a user's store. It is part of the first chunk of the
+/// app's wasm, so it must not name anything of the signed-in app.
+#[component]
+pub fn SignedOutHeader() -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <Brand/>
+            <UpdateBanner/>
+            <a class="user" href="/sign-in" data-testid="user-menu">"Sign in"</a>
+            <NetIndicator/>
+        </header>
+    }
+}
+
+#[component]
+fn Brand() -> impl IntoView {
+    view! {
+        <a class="brand" href="/">
+            <span class="brand-mark" aria-hidden="true">"C"</span>
+            <span>"Casefile"</span>
+        </a>
+    }
+}
+
+/// Online, offline, or "the server cannot be reached" (with the age of what
+/// is shown).
+#[component]
+fn NetIndicator() -> impl IntoView {
+    let online = use_online();
+    let reach = crate::http::reach();
+    view! {
+        <span
+            class="net"
+            class:net-offline=move || !online.get() || reach.get() != Reach::Answering
+            role="status"
+            aria-live="polite"
+            data-testid="online-indicator"
+            title=move || match reach.get() {
+                Reach::OfflineCopy { stored_at } => Some(format!(
+                    "The server cannot be reached; showing data saved {}.",
+                    relative_time(stored_at as i64, now_ms())
+                )),
+                Reach::Unreachable => Some("The server cannot be reached; showing what this device has.".to_string()),
+                Reach::Answering => None,
+            }
+        >
+            <span class="net-dot" aria-hidden="true"></span>
+            {move || if online.get() { reach.get().label() } else { "Offline" }}
+        </span>
     }
 }
 

@@ -12,6 +12,7 @@ pub mod pages;
 pub mod queries;
 pub mod query;
 pub mod session;
+pub mod split;
 pub mod storage;
 pub mod store;
 pub mod sync;
@@ -39,20 +40,20 @@ pub fn page_signal<T: Send + Sync + 'static>(value: T) -> leptos::prelude::RwSig
 }
 
 /// Installs the panic hook, registers the service worker, settles what a
-/// sign-out left owed, restores the signed-in user's saved query cache and
-/// then mounts the app, so the first render already shows the last data,
-/// with or without a network. Signed out, no store of anyone opens.
+/// sign-out left owed, and mounts the sign-in form or, for a signed-in
+/// user, loads the rest of the app ([`split::signed_in`]) and starts it.
+/// Signed out, no store of anyone opens, and nothing of the signed-in app
+/// is downloaded.
 pub fn start() {
     console_error_panic_hook::set_once();
     worker::register();
-    // Leptos's executor starts with the mount, so the restore before it runs
+    // Leptos's executor starts with the mount, so what runs before it runs
     // on wasm-bindgen's directly.
     wasm_bindgen_futures::spawn_local(async {
         let owner = session::begin().await;
         sync::worker_link::send(&casefile_core::queue::ToWorker::Session {
             user: owner.clone(),
         });
-        let client = query::QueryClient::new();
         if owner.is_none() {
             // Signed out, every address is the sign-in form, and says so.
             if let Ok(history) = leptos::prelude::window().history() {
@@ -62,19 +63,37 @@ pub fn start() {
                     Some("/sign-in"),
                 );
             }
-            leptos::mount::mount_to_body(move || {
-                use leptos::prelude::*;
-                view! { <App client=client.clone() signed_out=true/> }
-            });
+            leptos::mount::mount_to_body(app::SignedOutApp);
             return;
         }
-        client.restore(query::persist::load().await);
-        query::persist::autosave(&client);
-        let engine = sync::SyncEngine::start(client.clone()).await;
-        leptos::mount::mount_to_body(move || {
-            use leptos::prelude::*;
-            view! { <App client=client.clone() sync=engine.clone()/> }
-        });
-        format::warm_up();
+        let app = match split::signed_in().await {
+            Ok(app) => Ok(app),
+            // Not remembered as failed: the second call loads again.
+            Err(split::Unloaded) => split::signed_in().await,
+        };
+        match app {
+            Ok(app) => app.await,
+            Err(split::Unloaded) => split::signed_in_unloaded(),
+        }
     });
+}
+
+/// A signed-in page's start: restores the user's saved query cache, opens
+/// their store and the sync engine, then mounts the app, so the first
+/// render already shows the last data, with or without a network.
+pub async fn start_signed_in() {
+    let client = query::QueryClient::new();
+    client.restore(query::persist::load().await);
+    query::persist::autosave(&client);
+    let engine = sync::SyncEngine::start(client.clone()).await;
+    leptos::mount::mount_to_body(move || {
+        use leptos::prelude::*;
+        view! { <App client=client.clone() sync=engine.clone()/> }
+    });
+    format::warm_up();
+    // The other pages' chunks, once the first screen has had its turn.
+    leptos::prelude::set_timeout(
+        || leptos::task::spawn_local(split::preload_pages()),
+        std::time::Duration::from_secs(2),
+    );
 }

@@ -127,6 +127,13 @@ pub fn register() {
     let container = window().navigator().service_worker();
     wasm_bindgen_futures::spawn_local(async move {
         match JsFuture::from(container.register("/sw.js")).await {
+            // Some embedders and test browsers "block" workers by answering
+            // with nothing: no worker, and said so.
+            Ok(reg) if reg.is_undefined() => {
+                status.set(WorkerStatus::Failed(
+                    "the browser gave no registration".into(),
+                ));
+            }
             Ok(reg) => {
                 let reg: ServiceWorkerRegistration = reg.unchecked_into();
                 watch_updates(&reg);

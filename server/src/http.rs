@@ -166,15 +166,24 @@ fn etag_matches(header_value: &HeaderValue, tag: &str) -> bool {
     })
 }
 
-/// Whether a file name carries Trunk's content hash (`name-<16 hex>.ext` or
-/// `name-<16 hex>_bg.wasm`): such files never change, so they are immutable.
+/// Whether a file carries the build's content hash, in its name
+/// (`name-<16 hex>.ext`, `name-<16 hex>_bg.wasm`) or in its folder's (the
+/// split app's `app-<16 hex>/`, see scripts/post_build.py): such files never
+/// change, so they are immutable.
 pub fn is_hashed_asset(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.split('-').skip(1).any(|part| {
-        part.len() >= 17
+    let mut segments = path.rsplit('/');
+    let name = segments.next().unwrap_or(path);
+    let hashed = |part: &str, ends: &[u8]| {
+        part.len() >= 16
             && part.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
-            && matches!(part.as_bytes()[16], b'.' | b'_')
-    })
+            && part.as_bytes().get(16).is_none_or(|b| ends.contains(b))
+    };
+    let folder = segments.next().and_then(|f| f.strip_prefix("app-"));
+    folder.is_some_and(|hash| hash.len() == 16 && hashed(hash, &[]))
+        || name
+            .split('-')
+            .skip(1)
+            .any(|part| part.len() >= 17 && hashed(part, b"._"))
 }
 
 /// Cache headers for the app's files (SPEC §2): hashed assets immutable for a
@@ -325,6 +334,14 @@ mod tests {
         assert!(!is_hashed_asset("/casefile-sw_bg.wasm"));
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/icons/icon-192.png"));
+        assert!(is_hashed_asset(
+            "/app-3f5c2a1b9d8e7f60/split_case_detail.wasm"
+        ));
+        assert!(is_hashed_asset("/app-3f5c2a1b9d8e7f60/__wasm_split.js"));
+        assert!(!is_hashed_asset("/app-3f5c2a1b9d8e7f6/chunk_1.wasm"));
+        assert!(!is_hashed_asset("/app-3f5c2a1b9d8e7f60x/chunk_1.wasm"));
+        assert!(!is_hashed_asset("/api-3f5c2a1b9d8e7f60/chunk_1.wasm"));
+        assert!(!is_hashed_asset("/app-3f5c2a1b9d8e7f60"));
         assert!(!is_hashed_asset(
             "/cases/3f5c2a1b-9d8e-4f60-8a1b-123456789abc"
         ));

@@ -178,3 +178,45 @@ test("the shell reloads offline, and every route starts offline from a cold work
     assert.deepEqual(problems.csp, []);
   });
 });
+
+test("a page's chunk that fails to load is fetched again, and a page that cannot load says so and loads on Try again", async () => {
+  const server = await startServer({ seed: 5 });
+  // No worker: the page's own requests reach the network, where this test
+  // drops them (a worker would answer from its precache).
+  const context = await browser.newContext({ serviceWorkers: "block" });
+  try {
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(`${server.url}/cases`);
+    await page.locator("table.cases td.col-title a").first().waitFor();
+
+    // The Sync center's chunk: the first request fails, the page asks again.
+    const asked = [];
+    await context.route(/\/app-[0-9a-f]{16}\/split_sync_center\.wasm$/, (route) => {
+      asked.push(route.request().url());
+      return asked.length === 1 ? route.abort("internetdisconnected") : route.continue();
+    });
+    await page.getByRole("link", { name: "Sync", exact: true }).click();
+    await page.getByRole("heading", { name: "Sync center" }).waitFor();
+    assert.equal(asked.length, 2, "fetched once more after the failure");
+
+    // The case form's chunk cannot be had at all: the page says so in words
+    // (the app goes on running), and loads once it can.
+    let dropping = true;
+    await context.route(/\/app-[0-9a-f]{16}\/split_case_form\.wasm$/, (route) =>
+      dropping ? route.abort("internetdisconnected") : route.continue(),
+    );
+    await page.getByRole("link", { name: "New case" }).click();
+    const unloaded = page.getByTestId("chunk-unloaded");
+    await unloaded.getByText("This page is not on this device yet").waitFor();
+    await page.screenshot({ path: path.join(OUTPUT, "chunk-unloaded.png") });
+    dropping = false;
+    await unloaded.getByRole("button", { name: "Try again" }).click();
+    await page.getByRole("heading", { name: "New case" }).waitFor();
+    assert.deepEqual(problems.fatal, [], "no panic: a failed load is an answer, not a crash");
+    assert.deepEqual(problems.csp, []);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});

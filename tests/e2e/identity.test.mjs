@@ -41,6 +41,7 @@ const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getBy
 
 async function newCase(page, title) {
   await nav(page, "New case").click();
+  await page.locator("main h1", { hasText: "New case" }).waitFor();
   await page.getByLabel("Title").fill(title);
   await page.getByRole("button", { name: "Create case" }).click();
   await page.waitForURL(/\/cases\/[0-9a-f-]{36}$/);

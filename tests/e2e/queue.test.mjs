@@ -167,7 +167,9 @@ test("a write over the server's rate limit gets 429, waits as told, and is deliv
           body: '{"events": []}',
         });
         if (r.status === 429) retryAfter.push(Number(r.headers.get("retry-after")));
-        await new Promise((res) => setTimeout(res, 50));
+        // Tight: a token the limiter refills is taken before the worker's
+        // write can win it (at 50 ms it sometimes did, under load).
+        await new Promise((res) => setTimeout(res, 5));
       }
     })();
     await new Promise((res) => setTimeout(res, 300));

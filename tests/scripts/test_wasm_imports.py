@@ -81,6 +81,28 @@ class Shorten(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "exactly once"):
                 wasm_imports.shorten(MODULE, glue)
 
+    def test_the_split_loaders_imports_keep_their_names(self):
+        # The app's main module imports each chunk's loader from
+        # ./__wasm_split.js by the name that module exports (scripts/post_build.py):
+        # renamed, the app could not link.
+        loader = "./__wasm_split.js"
+        load = "__wasm_split_load_case_detail"
+        module = MODULE.replace(
+            section(2, bytes([len(IMPORTS)]) + b"".join(name(GLUE_MODULE) + name(n) + d for n, d in IMPORTS)),
+            section(
+                2,
+                bytes([len(IMPORTS) + 1])
+                + b"".join(name(GLUE_MODULE) + name(n) + d for n, d in IMPORTS)
+                + name(loader) + name(load) + b"\x00\x00",
+            ),
+        )
+        glue = GLUE.replace("}}}const", f'}},"{loader}":U}}}}const')
+        wasm, out = wasm_imports.shorten(module, glue)
+        seen = [(i["module"], i["name"]) for i in described(wasm)["imports"]]
+        self.assertEqual(seen[-1], (loader, load))
+        self.assertEqual(seen[:4], [("a", "a"), ("a", "b"), ("a", "c"), ("a", "d")])
+        self.assertIn(f'"{loader}":U', out)
+
     def test_a_file_that_is_not_wasm_is_refused(self):
         with self.assertRaisesRegex(ValueError, "not a wasm module"):
             wasm_imports.shorten(b"<html>", GLUE)
