@@ -216,6 +216,8 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     events.put(record).serde().unwrap().await.unwrap();
     tx.commit().await.unwrap();
     drop(db);
+    // The device had pulled up to 40.
+    store.receive(&[], 40, None).await.unwrap();
 
     let (events, quarantined) = store.events_for(&case).await.unwrap();
     assert_eq!(events, vec![good], "the altered event is not used");
@@ -238,6 +240,10 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     assert!(store.events_for(&case).await.unwrap().1.is_empty());
     // The next pull starts over, and the server's good copy comes back.
     assert_eq!(store.cursor().await.unwrap(), 0, "pull cursor rewound");
+    // A page whose pull started before the rewind (from 40) arrives after
+    // it: it must not undo it, or the server's copy is never fetched again.
+    store.receive_from(&[], 40, 90, None).await.unwrap();
+    assert_eq!(store.cursor().await.unwrap(), 0, "still rewound");
     let got = store.receive(&[pulled(2, &victim)], 2, None).await.unwrap();
     assert_eq!(got.added, 1);
     assert_eq!(

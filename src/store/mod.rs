@@ -761,6 +761,19 @@ impl EventStore {
         cursor: i64,
         access: Option<AccessPage<'_>>,
     ) -> Result<Received, StoreError> {
+        self.receive_from(pulled, i64::MIN, cursor, access).await
+    }
+
+    /// [`receive`](Self::receive) of a page pulled from cursor `from`: the
+    /// stored cursor moves to `cursor` unless it was rewound below `from`
+    /// while the page was under way (core's `sync::receive::cursor_after`).
+    pub async fn receive_from(
+        &self,
+        pulled: &[PulledEvent],
+        from: i64,
+        cursor: i64,
+        access: Option<AccessPage<'_>>,
+    ) -> Result<Received, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.object_store(EVENTS).map_err(err)?;
         let meta = tx.object_store(META).map_err(err)?;
@@ -884,6 +897,8 @@ impl EventStore {
             put_js(&meta, META_ACCESS_CURSOR, (access.cursor as f64).into()).await?;
         }
         put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        let stored = get_num(&meta, META_CURSOR).await? as i64;
+        let cursor = casefile_core::sync::receive::cursor_after(stored, from, cursor);
         put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
         tx.commit().await.map_err(err)?;
         Ok(out)

@@ -649,7 +649,7 @@ impl SyncEngine {
                     Ok(p) => p,
                     Err(e) => return failed(e),
                 };
-                match store.receive(&back.events, after, None).await {
+                match store.receive_from(&back.events, after, after, None).await {
                     Ok(more) => {
                         backfilled.aggregates.extend(more.aggregates);
                         backfilled.bad.extend(more.bad);
@@ -672,7 +672,7 @@ impl SyncEngine {
             cursor: page.access_cursor,
         };
         let mut got = match store
-            .receive(&page.events, page.next_cursor, Some(access))
+            .receive_from(&page.events, after, page.next_cursor, Some(access))
             .await
         {
             Ok(got) => got,

@@ -100,6 +100,19 @@ pub fn merge(held: &[CaseHeld], events: &[PageEvent]) -> Merge {
     out
 }
 
+/// The pull cursor a received page leaves: the page's end (`to`), unless
+/// the stored cursor went back below where the page's pull started
+/// (`from`) while it was under way. A damaged record set aside rewinds the
+/// cursor so that the next pull fetches the server's copy again; a page
+/// that was already in flight must not undo that.
+pub fn cursor_after(stored: i64, from: i64, to: i64) -> i64 {
+    if stored < from {
+        stored
+    } else {
+        to
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +196,16 @@ mod tests {
             ..mine
         };
         assert_eq!(merge(&held, &[again]).writes, vec![Write::Skip]);
+    }
+
+    #[test]
+    fn a_page_in_flight_does_not_undo_a_rewind() {
+        // A pull from 40 answers up to 90; meanwhile a damaged record
+        // rewound the cursor to 0: the next pull must start from 0.
+        assert_eq!(cursor_after(0, 40, 90), 0);
+        // Nothing happened meanwhile: the cursor moves to the page's end.
+        assert_eq!(cursor_after(40, 40, 90), 90);
+        // A first pull (from 0) moves it too.
+        assert_eq!(cursor_after(0, 0, 90), 90);
     }
 }
