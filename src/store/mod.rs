@@ -466,9 +466,9 @@ impl EventStore {
         // plain put). Awaited in order below.
         let mut early = Vec::new();
         if ops.iter().all(|op| matches!(op, StoreOp::Append { .. })) {
-            let reads = std::iter::once(META_CLOCK).chain(ops.iter().map(|op| match op {
-                StoreOp::Append { case, .. } => case.as_str(),
-                StoreOp::Mark { id, .. } => id.as_str(),
+            let reads = std::iter::once(META_CLOCK).chain(ops.iter().filter_map(|op| match op {
+                StoreOp::Append { case, .. } => Some(case.as_str()),
+                StoreOp::Mark { .. } => None,
             }));
             for (i, key) in reads.enumerate() {
                 let from = if i == 0 { &meta } else { &aggregates };
