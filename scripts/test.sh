@@ -53,6 +53,9 @@ stage() {
     printf 'FAIL  %4d passed %3d failed (%ds), log: %s\n' "$p" "$f" $((SECONDS - start)) "$log"
     failed_stages+=("$name")
     grep -aE '^(error|warning)(\[|:)|panicked|^not ok|FAILED|failed:|Error:' "$log" | head -25 | sed 's/^/   | /'
+    # A failed node test: where, what it said and the first frames of its
+    # stack (CI prints only this summary).
+    awk '/^not ok/ {on=1; s=0} on && /^  stack:/ {s=1} on {print; if (s && ++n > 4) {on=0; n=0}} /^  \.\.\.$/ {on=0; n=0}' "$log" | head -60 | sed 's/^/   > /'
   fi
   return "$status"
 }

@@ -242,7 +242,7 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     assert_eq!(store.cursor().await.unwrap(), 0, "pull cursor rewound");
     // A page whose pull started before the rewind (from 40) arrives after
     // it: it must not undo it, or the server's copy is never fetched again.
-    store.receive_from(&[], 40, 90, None).await.unwrap();
+    store.receive_from(&[], 40, 90, None, false).await.unwrap();
     assert_eq!(store.cursor().await.unwrap(), 0, "still rewound");
     let got = store.receive(&[pulled(2, &victim)], 2, None).await.unwrap();
     assert_eq!(got.added, 1);
@@ -663,7 +663,11 @@ async fn a_log_kept_at_sign_out_holds_only_the_persons_unsent_work() {
     let store = EventStore::open_named("casefile-test-kept").await.unwrap();
     let (team_case, mine) = (case_id(50), case_id(51));
     let theirs = remote(&team_case, "other-device", 10, 1, &create("A team case"));
-    store.receive(&[pulled(1, &theirs)], 1, None).await.unwrap();
+    store
+        .receive_from(&[pulled(1, &theirs)], 0, 1, None, true)
+        .await
+        .unwrap();
+    assert!(store.filled().await.unwrap(), "a whole copy");
     let sent = store.append(&mine, &create("Sent already")).await.unwrap();
     store
         .mark_synced(&[(sent.id.clone(), mine.clone(), 1)])
@@ -693,6 +697,10 @@ async fn a_log_kept_at_sign_out_holds_only_the_persons_unsent_work() {
         "the next sign-in pulls all"
     );
     assert_eq!(store.access_cursor().await.unwrap(), 0);
+    assert!(
+        !store.filled().await.unwrap(),
+        "no longer a whole copy: the next sign-in catches up first"
+    );
     assert_eq!(store.clock().await.unwrap().value(), clock, "stamps go on");
     assert_eq!(store.node_id().await.unwrap(), node);
 }

@@ -75,7 +75,7 @@ pub fn SyncCenter() -> impl IntoView {
                 <dt>"Last sent"</dt>
                 <dd>{move || when(status.last_push.get())}</dd>
                 <dt>"Last received"</dt>
-                <dd>{move || when(status.last_pull.get())}</dd>
+                <dd data-testid="sync-last-pull">{move || when(status.last_pull.get())}</dd>
                 <dt>"Now"</dt>
                 <dd>{move || if status.syncing.get() { "Syncing…" } else { "Idle" }}</dd>
                 <dt>"Live updates"</dt>

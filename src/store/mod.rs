@@ -399,6 +399,13 @@ impl EventStore {
         Ok(v.unwrap_or(0.0) as i64)
     }
 
+    /// Whether this log's first catch-up once reached the server's end
+    /// (reset when the log is cut to the unsent work at a sign-out).
+    pub async fn filled(&self) -> Result<bool, StoreError> {
+        let v = self.meta_get(META_FILLED).await?.and_then(|v| v.as_f64());
+        Ok(v.unwrap_or(0.0) != 0.0)
+    }
+
     /// Appends a new event about `aggregate_id`: ticks the clock, bases it on
     /// the case's known server version, seals it and stores it pending, all
     /// in one transaction.
@@ -761,18 +768,22 @@ impl EventStore {
         cursor: i64,
         access: Option<AccessPage<'_>>,
     ) -> Result<Received, StoreError> {
-        self.receive_from(pulled, i64::MIN, cursor, access).await
+        self.receive_from(pulled, i64::MIN, cursor, access, false)
+            .await
     }
 
     /// [`receive`](Self::receive) of a page pulled from cursor `from`: the
     /// stored cursor moves to `cursor` unless it was rewound below `from`
     /// while the page was under way (core's `sync::receive::cursor_after`).
+    /// `last`: the page reached the server's end, so the log is now a whole
+    /// copy ([`filled`](Self::filled)).
     pub async fn receive_from(
         &self,
         pulled: &[PulledEvent],
         from: i64,
         cursor: i64,
         access: Option<AccessPage<'_>>,
+        last: bool,
     ) -> Result<Received, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.object_store(EVENTS).map_err(err)?;
@@ -900,6 +911,9 @@ impl EventStore {
         let stored = get_num(&meta, META_CURSOR).await? as i64;
         let cursor = casefile_core::sync::receive::cursor_after(stored, from, cursor);
         put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
+        if last {
+            put_js(&meta, META_FILLED, 1.0.into()).await?;
+        }
         tx.commit().await.map_err(err)?;
         Ok(out)
     }
@@ -1034,7 +1048,7 @@ impl EventStore {
                 .map_err(err)?;
         }
         let meta = tx.object_store(META).map_err(err)?;
-        for key in [META_CURSOR, META_ACCESS_CURSOR] {
+        for key in [META_CURSOR, META_ACCESS_CURSOR, META_FILLED] {
             put_js(&meta, key, 0.0.into()).await?;
         }
         tx.commit().await.map_err(err)?;

@@ -44,6 +44,10 @@ pub const META_CLOCK: &str = "clock";
 pub const META_NODE_ID: &str = "node_id";
 /// Key of the pull cursor in [`META`].
 pub const META_CURSOR: &str = "cursor";
+/// Key of the mark that this log's first catch-up once reached the
+/// server's end (1), in [`META`]: an empty server's log ends at cursor 0,
+/// so the cursor alone cannot say it.
+pub const META_FILLED: &str = "filled";
 /// Key of the access cursor (the server's access changes seen) in [`META`].
 pub const META_ACCESS_CURSOR: &str = "access_cursor";
 

@@ -138,14 +138,15 @@ impl SyncEngine {
     /// syncing once this tab holds the sync lock.
     pub async fn start(client: QueryClient) -> SyncEngine {
         let store = EventStore::open().await;
-        let (pending, cursor) = match &store {
+        let (pending, cursor, filled) = match &store {
             Ok(s) => (
                 s.pending_count().await.unwrap_or(0),
                 s.cursor().await.unwrap_or(0),
+                s.filled().await.unwrap_or(false),
             ),
             Err(e) => {
                 leptos::logging::error!("{e}");
-                (0, 0)
+                (0, 0, false)
             }
         };
         let (inbox, inputs) = unbounded();
@@ -159,12 +160,15 @@ impl SyncEngine {
         let engine = SyncEngine(Rc::new(Inner {
             store,
             status,
-            machine: RefCell::new(SyncMachine::new(
-                now(),
-                online(),
-                cursor,
-                (js_sys::Math::random() * u64::MAX as f64) as u64,
-            )),
+            machine: RefCell::new(
+                SyncMachine::new(
+                    now(),
+                    online(),
+                    cursor,
+                    (js_sys::Math::random() * u64::MAX as f64) as u64,
+                )
+                .caught_up_once(filled),
+            ),
             inbox,
             inputs: RefCell::new(Some(inputs)),
             client,
@@ -649,7 +653,10 @@ impl SyncEngine {
                     Ok(p) => p,
                     Err(e) => return failed(e),
                 };
-                match store.receive_from(&back.events, after, after, None).await {
+                match store
+                    .receive_from(&back.events, after, after, None, false)
+                    .await
+                {
                     Ok(more) => {
                         backfilled.aggregates.extend(more.aggregates);
                         backfilled.bad.extend(more.bad);
@@ -672,7 +679,13 @@ impl SyncEngine {
             cursor: page.access_cursor,
         };
         let mut got = match store
-            .receive_from(&page.events, after, page.next_cursor, Some(access))
+            .receive_from(
+                &page.events,
+                after,
+                page.next_cursor,
+                Some(access),
+                !page.has_more,
+            )
             .await
         {
             Ok(got) => got,

@@ -254,9 +254,15 @@ test("a log wiped behind the app's back is reported, not shown as an empty devic
 });
 
 test("a session that ends keeps the person's work: after a reload her cases are still there, a change waits, and signing in again sends it once", async () => {
-  const { server, context, page } = await caseyOnANewBrowser();
+  const { server, context, page } = await caseyOnANewBrowser({ faults: true });
   const problems = watchProblems(page);
   try {
+    // Her device's first catch-up reaches the end of the server's log, which
+    // is empty (it ends at cursor 0); every later pull fails, so her own
+    // case, sent, is never pulled back and the cursor stays at 0.
+    await nav(page, "Sync").click();
+    await until(async () => (await page.getByTestId("sync-last-pull").innerText()) !== "not yet", "the first catch-up");
+    await setFaults(server, [{ path: "/api/v1/events", method: "GET", status: 503 }]);
     await newCase(page, "Before the session ended");
     await until(async () => (await onServer(server, "Before the session ended")).length === 1, "the first case on the server");
     // Every session of Casey ends (as when she signs out everywhere from
@@ -279,6 +285,7 @@ test("a session that ends keeps the person's work: after a reload her cases are 
     assert.equal((await onServer(server, "While the session was over")).length, 0, "nothing reaches the server without a session");
     await page.screenshot({ path: path.join(OUTPUT, "session-ended.png") });
     // Signing in again (the form knows who) sends it, once, as her.
+    await setFaults(server, []);
     await page.getByTestId("session-ended").click();
     assert.equal(await page.getByLabel("Name").inputValue(), "casey", "the form offers the same person");
     await page.getByLabel("Password").fill(PASSWORD);

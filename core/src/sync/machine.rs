@@ -459,6 +459,15 @@ impl SyncMachine {
         &self.figures
     }
 
+    /// A log whose first catch-up once reached the server's end (the store
+    /// keeps the mark) is not filling, even at cursor 0: the log of a server
+    /// that had no events then ends at 0 too.
+    #[must_use]
+    pub fn caught_up_once(mut self, done: bool) -> Self {
+        self.filling &= !done;
+        self
+    }
+
     /// Whether the log started empty and its first catch-up still runs
     /// (the case list waits for a complete copy).
     pub fn filling(&self) -> bool {

@@ -812,3 +812,17 @@ fn catch_up_percent_is_bounded_and_never_says_done_early() {
     assert_eq!(catch_up_percent(-3, 1_000), 0);
     assert_eq!(catch_up_percent(i64::MAX, i64::MAX), 99);
 }
+
+/// An empty server's log ends at cursor 0: a device whose first catch-up
+/// reached that end, and whose own writes were sent before any later pull,
+/// restarts at cursor 0 with a whole copy. It must not wait for the server's
+/// list (which a stopped server or an ended session never gives).
+#[test]
+fn a_log_caught_up_once_is_not_filling_at_cursor_zero() {
+    let fresh = SyncMachine::new(T0, true, 0, 1);
+    assert!(fresh.filling(), "a new log waits for its first catch-up");
+    let restarted = SyncMachine::new(T0, true, 0, 1).caught_up_once(true);
+    assert!(!restarted.filling(), "the store says it once caught up");
+    let never = SyncMachine::new(T0, true, 0, 1).caught_up_once(false);
+    assert!(never.filling());
+}
