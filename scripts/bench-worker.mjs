@@ -51,6 +51,18 @@ async function setup(name, swText, browser) {
   // The replay benchmark sends 1,000 writes as fast as it can: no rate limit.
   const server = await startServer({ dist: folder, seed: 200, env: { CASEFILE_WRITE_RATE: "0" } });
   const context = await browser.newContext();
+  // When the case list's first row is on screen, by the page's own clock:
+  // the frame after the row entered the document. (The test driver sees it
+  // later: it polls, and each poll is a round trip.)
+  await context.addInitScript(() => {
+    const seen = new MutationObserver(() => {
+      if (document.querySelector("table.cases tbody tr")) {
+        seen.disconnect();
+        requestAnimationFrame(() => setTimeout(() => (window.__listOnScreen = performance.now())));
+      }
+    });
+    seen.observe(document, { childList: true, subtree: true });
+  });
   const page = await context.newPage();
   await page.goto(server.url);
   await waitForController(page);
@@ -111,13 +123,16 @@ async function setup(name, swText, browser) {
       await list.getByTestId("list-timing").waitFor({ timeout: 60_000 });
       await server.stop();
       this.list = [];
+      this.listSeen = [];
       for (let i = 0; i < LIST_RUNS; i++) {
         await cdp.send("ServiceWorker.stopAllWorkers");
         await new Promise((r) => setTimeout(r, 100));
         await list.goto(`${server.url}/cases`, { waitUntil: "commit" });
         await list.locator("table.cases tbody tr").first().waitFor({ timeout: 60_000 });
         // From the navigation's start, as the page's own clock counts it.
-        this.list.push(await list.evaluate(() => performance.now()));
+        this.listSeen.push(await list.evaluate(() => performance.now()));
+        await list.waitForFunction(() => window.__listOnScreen !== undefined);
+        this.list.push(await list.evaluate(() => window.__listOnScreen));
       }
       await server.start();
       await page.goto(`${server.url}/api/v1/health`);
@@ -195,7 +210,8 @@ console.log("|---|---:|---:|---:|---|");
 row("cold worker start → first response, p50", pct(ours.cold, 50), pct(theirs.cold, 50), "≤ 1.5×");
 row("precached asset through the worker, p50", pct(ours.warm, 50), pct(theirs.warm, 50), "≤ 1.2×");
 row("precached asset through the worker, p95", pct(ours.warm, 95), pct(theirs.warm, 95), "–");
-row("repeat visit, server stopped, worker cold → case list shown, p50", pct(ours.list, 50), pct(theirs.list, 50), "≤ 100 ms");
+row("repeat visit, server stopped, worker cold → case list on screen, p50", pct(ours.list, 50), pct(theirs.list, 50), "≤ 100 ms");
+row("the same, as the test driver first sees the row (it polls), p50", pct(ours.listSeen, 50), pct(theirs.listSeen, 50), "–");
 row(`replay ${QUEUED} queued writes against the server`, ours.replayMs, theirs.replayMs, "–");
 console.log(
   `| worker transfer, gzip -9 | ${(ours.bytes / 1024).toFixed(1)} KB | ${(theirs.bytes / 1024).toFixed(1)} KB | ${(ours.bytes / theirs.bytes).toFixed(2)}× | ≤ 15 KB |`,

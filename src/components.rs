@@ -18,17 +18,38 @@ pub fn Header() -> impl IntoView {
         <header class="topbar">
             <Brand/>
             <nav class="mainnav" aria-label="Main">
-                <A href="/" exact=true>"Dashboard"</A>
-                <A href="/cases" exact=true>"Cases"</A>
-                <A href="/cases/new">"New case"</A>
-                <A href="/sync">"Sync"</A>
-                <A href="/performance">"Performance"</A>
+                {MAIN_LINKS.map(|(href, label, exact)| view! { <A href=href exact=exact>{label}</A> })}
             </nav>
             <UpdateBanner/>
             <SignInBanner/>
             <PendingCount/>
             <UserMenu/>
             <NetIndicator/>
+        </header>
+    }
+}
+
+/// The main navigation: address, label, and whether only that address
+/// marks it current.
+const MAIN_LINKS: [(&str, &str, bool); 5] = [
+    ("/", "Dashboard", true),
+    ("/cases", "Cases", true),
+    ("/cases/new", "New case", false),
+    ("/sync", "Sync", false),
+    ("/performance", "Performance", false),
+];
+
+/// The top bar of a start painted before the signed-in app has loaded
+/// ([`crate::peek`]): the same bar, with plain links and nothing that
+/// needs the app's state.
+#[component]
+pub fn PeekHeader() -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <Brand/>
+            <nav class="mainnav" aria-label="Main">
+                {MAIN_LINKS.map(|(href, label, _)| view! { <a href=href>{label}</a> })}
+            </nav>
         </header>
     }
 }
@@ -464,4 +485,114 @@ fn UpdateBanner() -> impl IntoView {
             }
         })
     }
+}
+
+/// The case list's heading and its search, filters and sort. Each control
+/// reports its new value as text.
+#[component]
+pub fn CasesHead(
+    /// The search text shown.
+    q: Signal<String>,
+    /// The search text typed.
+    on_q: Callback<String>,
+    /// A status chosen ("" for any).
+    on_status: Callback<String>,
+    /// A priority chosen ("" for any).
+    on_priority: Callback<String>,
+    /// A sort chosen.
+    on_sort: Callback<String>,
+) -> impl IntoView {
+    let sort_options = casefile_core::cases::SortKey::ALL
+        .into_iter()
+        .map(|k| view! { <option value=k.as_str()>{k.label()}</option> })
+        .collect_view();
+    view! {
+        <div class="page-head">
+            <h1>"Cases"</h1>
+            <a class="btn btn-primary" href="/cases/new">"New case"</a>
+        </div>
+        <form class="filters" role="search" on:submit=|ev| ev.prevent_default()>
+            <label>
+                <span>"Search titles"</span>
+                <input
+                    type="search"
+                    placeholder="e.g. housing"
+                    prop:value=q
+                    on:input=move |ev| on_q.run(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span>"Status"</span>
+                <select on:change=move |ev| on_status.run(event_target_value(&ev))>
+                    <option value="">"Any status"</option>
+                    {status_options(None)}
+                </select>
+            </label>
+            <label>
+                <span>"Priority"</span>
+                <select on:change=move |ev| on_priority.run(event_target_value(&ev))>
+                    <option value="">"Any priority"</option>
+                    {priority_options(None)}
+                </select>
+            </label>
+            <label>
+                <span>"Sort by"</span>
+                <select on:change=move |ev| on_sort.run(event_target_value(&ev))>{sort_options}</select>
+            </label>
+        </form>
+    }
+}
+
+/// The case list's table (the empty state when there are no rows).
+#[component]
+pub fn CaseTable(
+    /// The rows, in order.
+    rows: Vec<casefile_core::cases::CaseRow>,
+) -> impl IntoView {
+    if rows.is_empty() {
+        return view! {
+            <div class="panel empty">
+                <h2>"No cases match"</h2>
+                <p>"Clear the search or filters, or create a new case."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let now = now_ms();
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let c = row.case;
+            view! {
+                <tr>
+                    <td class="col-title">
+                        <a href=format!("/cases/{}", c.id) dir="auto">{c.title}</a>
+                        {(row.pending > 0).then(|| view! { " " <PendingBadge count=row.pending/> })}
+                    </td>
+                    <td><StatusBadge status=c.status/></td>
+                    <td><PriorityBadge priority=c.priority/></td>
+                    <td class="muted">{c.assignee.unwrap_or_else(|| "Unassigned".into())}</td>
+                    <td class="muted">{relative_time(c.updated_at, now)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        // Scrolls sideways on a phone: focusable, so the keyboard can scroll it.
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Cases">
+            <table class="cases">
+                <thead>
+                    <tr>
+                        <th scope="col">"Title"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Priority"</th>
+                        <th scope="col">"Assignee"</th>
+                        <th scope="col">"Updated"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }

@@ -9,6 +9,7 @@ pub mod format;
 pub mod http;
 pub mod online;
 pub mod pages;
+pub mod peek;
 pub mod queries;
 pub mod query;
 pub mod session;
@@ -66,6 +67,10 @@ pub fn start() {
             leptos::mount::mount_to_body(app::SignedOutApp);
             return;
         }
+        // The list as last shown, while the rest of the app loads.
+        if peek::wanted() && owner.as_deref().is_some_and(peek::show) {
+            peek::painted().await;
+        }
         let app = match split::signed_in().await {
             Ok(app) => Ok(app),
             // Not remembered as failed: the second call loads again.
@@ -73,7 +78,10 @@ pub fn start() {
         };
         match app {
             Ok(app) => app.await,
-            Err(split::Unloaded) => split::signed_in_unloaded(),
+            Err(split::Unloaded) => {
+                peek::hide();
+                split::signed_in_unloaded()
+            }
         }
     });
 }
@@ -90,6 +98,7 @@ pub async fn start_signed_in() {
         use leptos::prelude::*;
         view! { <App client=client.clone() sync=engine.clone()/> }
     });
+    peek::hide();
     format::warm_up();
     // The other pages' chunks, once the first screen has had its turn.
     leptos::prelude::set_timeout(

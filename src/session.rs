@@ -66,6 +66,7 @@ pub async fn begin() -> Option<String> {
     // (or nobody) now, and they go.
     let last = storage().and_then(|s| s.get_item(LAST_OWNER).ok().flatten());
     if last != user {
+        crate::peek::forget();
         clear_cached_answers().await;
         if let Some(s) = storage() {
             let _ = match &user {
@@ -333,6 +334,7 @@ pub async fn sign_out(session: Session, plan: Plan) {
     // Nobody is kept from here on: no tab of this user claims the worker
     // back, and a start now opens nothing.
     set(session, None);
+    crate::peek::forget();
     if let Some(s) = storage() {
         let _ = s.set_item(OWED_LOGOUT, "1");
     }

@@ -274,6 +274,104 @@ pub fn page(total: usize, index: usize) -> Page {
     }
 }
 
+/// Rows a [`Peek`] keeps: a screenful (a phone shows about 8, a laptop
+/// about 15), not the whole page; painting fewer rows paints sooner, and
+/// the app, which shows the page, replaces the peek within a tenth of a
+/// second.
+pub const PEEK_ROWS: usize = 20;
+
+/// What a device keeps of the case list's first page, so that its next
+/// start paints the list before the rest of the app has loaded (SPEC §11's
+/// repeat visit). It holds only what a row shows, of at most a screenful of
+/// cases: no description, no tags, no notes; and it names its user, so it
+/// is never shown to anyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peek {
+    /// Whose list it is.
+    pub user: String,
+    /// How many rows the page showed, and how many cases matched (its
+    /// "Showing n of N" line).
+    pub shown: usize,
+    /// See `shown`.
+    pub matches: usize,
+    /// The rows, in the list's order.
+    pub rows: Vec<PeekRow>,
+}
+
+/// One row of a [`Peek`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeekRow {
+    /// The case id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its status.
+    pub status: CaseStatus,
+    /// Its priority.
+    pub priority: Priority,
+    /// Who works on it.
+    pub assignee: Option<String>,
+    /// When it last changed (ms).
+    pub updated_at: i64,
+    /// Changes of it not yet on the server.
+    pub pending: usize,
+}
+
+impl Peek {
+    /// The peek of `rows`, the first page of `user`'s unfiltered list.
+    pub fn of(user: &str, matches: usize, rows: &[CaseRow]) -> Self {
+        let kept = rows
+            .iter()
+            .take(PEEK_ROWS)
+            .map(|r| PeekRow {
+                id: r.case.id.clone(),
+                title: r.case.title.clone(),
+                status: r.case.status,
+                priority: r.case.priority,
+                assignee: r.case.assignee.clone(),
+                updated_at: r.case.updated_at,
+                pending: r.pending,
+            })
+            .collect();
+        Peek {
+            user: user.to_string(),
+            shown: rows.len(),
+            rows: kept,
+            matches,
+        }
+    }
+
+    /// The rows to paint for `user`: none when the peek is another
+    /// person's, or holds more than a page (not one this app wrote).
+    pub fn rows_for(self, user: &str) -> Option<Vec<CaseRow>> {
+        let fits = self.rows.len() <= PEEK_ROWS.min(self.shown) && self.shown <= self.matches;
+        if self.user != user || !fits {
+            return None;
+        }
+        let rows = self
+            .rows
+            .into_iter()
+            .map(|r| {
+                let case = Case {
+                    id: r.id,
+                    title: r.title,
+                    description: String::new(),
+                    status: r.status,
+                    priority: r.priority,
+                    assignee: r.assignee,
+                    tags: Vec::new(),
+                    created_at: r.updated_at,
+                    updated_at: r.updated_at,
+                    version: 0,
+                    deleted: false,
+                };
+                CaseRow::new(case, r.pending)
+            })
+            .collect();
+        Some(rows)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,5 +592,53 @@ mod tests {
             }
             prop_assert_eq!(shown, hits.len());
         }
+    }
+
+    fn peek_row(id: &str, title: &str) -> CaseRow {
+        let mut c = case(id, title, CaseStatus::Open, Priority::High, 5).case;
+        c.description = "Her landlord's letters and the rent arrears".into();
+        c.tags = vec!["housing".into()];
+        CaseRow::new(c, 2)
+    }
+
+    #[test]
+    fn a_peek_keeps_a_screenful_of_what_rows_show_and_nothing_more() {
+        let rows: Vec<CaseRow> = (0..80)
+            .map(|i| peek_row(&format!("c{i}"), &format!("Case {i}")))
+            .collect();
+        let peek = Peek::of("casey", 80, &rows[..PAGE_SIZE]);
+        assert_eq!(peek.rows.len(), PEEK_ROWS, "at most a screenful");
+        assert_eq!(
+            (peek.shown, peek.matches),
+            (PAGE_SIZE, 80),
+            "what the page said"
+        );
+        let back = peek.clone().rows_for("casey").expect("hers");
+        assert_eq!(back.len(), PEEK_ROWS);
+        assert_eq!(back[3].case.title, "Case 3");
+        assert_eq!(back[3].case.id, "c3");
+        assert_eq!(back[3].pending, 2);
+        assert!(back
+            .iter()
+            .all(|r| r.case.description.is_empty() && r.case.tags.is_empty()));
+    }
+
+    #[test]
+    fn a_peek_is_shown_only_to_its_user_and_only_if_this_app_could_have_written_it() {
+        let rows = vec![peek_row("a", "A")];
+        assert_eq!(
+            Peek::of("casey", 1, &rows).rows_for("kim"),
+            None,
+            "not Kim's"
+        );
+        let mut long = Peek::of("casey", 500, &rows);
+        long.rows = vec![long.rows[0].clone(); PEEK_ROWS + 1];
+        assert_eq!(long.rows_for("casey"), None, "longer than a screenful");
+        let mut odd = Peek::of("casey", 1, &rows);
+        odd.matches = 0;
+        assert_eq!(odd.rows_for("casey"), None, "more shown than matches");
+        let mut odd = Peek::of("casey", 1, &rows);
+        odd.shown = 0;
+        assert_eq!(odd.rows_for("casey"), None, "more rows than shown");
     }
 }

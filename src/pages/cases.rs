@@ -1,7 +1,5 @@
-use crate::components::{
-    priority_options, query_view, status_options, PendingBadge, PriorityBadge, StatusBadge,
-};
-use crate::format::{now_ms, precise_now, relative_time};
+use crate::components::{query_view, CaseTable, CasesHead};
+use crate::format::precise_now;
 use crate::queries::{use_case_list, CaseFilters};
 use crate::sync::{use_sync, use_sync_status};
 use casefile_core::api::{CaseStatus, Priority};
@@ -73,6 +71,16 @@ pub fn CasesPage() -> impl IntoView {
             took_ms: precise_now() - started,
         })
     });
+    // The first page of the whole list is what the next start paints
+    // before the app has loaded (crate::peek).
+    Effect::new(move |_| {
+        shown.with(|shown| match (shown, crate::session::owner()) {
+            (Some(s), Some(user)) if s.page.index == 0 && query.get() == ListQuery::default() => {
+                crate::peek::save(&user, s.matches, &s.rows)
+            }
+            _ => {}
+        })
+    });
     let local = Signal::derive(move || shown.with(Option::is_some));
     let filters = Memo::new(move |_| CaseFilters {
         status: status.get(),
@@ -80,48 +88,14 @@ pub fn CasesPage() -> impl IntoView {
         q: q.get(),
     });
     let server = use_case_list(filters, Signal::derive(move || !local.get()));
-    let status_options = status_options(None);
-    let priority_options = priority_options(None);
-    let sort_options = SortKey::ALL
-        .into_iter()
-        .map(|k| view! { <option value=k.as_str()>{k.label()}</option> })
-        .collect_view();
     view! {
-        <div class="page-head">
-            <h1>"Cases"</h1>
-            <a class="btn btn-primary" href="/cases/new">"New case"</a>
-        </div>
-        <form class="filters" role="search" on:submit=|ev| ev.prevent_default()>
-            <label>
-                <span>"Search titles"</span>
-                <input
-                    type="search"
-                    placeholder="e.g. housing"
-                    prop:value=q
-                    on:input=move |ev| set_q.set(event_target_value(&ev))
-                />
-            </label>
-            <label>
-                <span>"Status"</span>
-                <select on:change=move |ev| set_status.set(event_target_value(&ev).parse().ok())>
-                    <option value="">"Any status"</option>
-                    {status_options}
-                </select>
-            </label>
-            <label>
-                <span>"Priority"</span>
-                <select on:change=move |ev| set_priority.set(event_target_value(&ev).parse().ok())>
-                    <option value="">"Any priority"</option>
-                    {priority_options}
-                </select>
-            </label>
-            <label>
-                <span>"Sort by"</span>
-                <select on:change=move |ev| {
-                    set_sort.set(SortKey::parse(&event_target_value(&ev)).unwrap_or_default())
-                }>{sort_options}</select>
-            </label>
-        </form>
+        <CasesHead
+            q=q.into()
+            on_q=Callback::new(move |v| set_q.set(v))
+            on_status=Callback::new(move |v: String| set_status.set(v.parse().ok()))
+            on_priority=Callback::new(move |v: String| set_priority.set(v.parse().ok()))
+            on_sort=Callback::new(move |v: String| set_sort.set(SortKey::parse(&v).unwrap_or_default()))
+        />
         <div class="case-list" data-testid="case-list">{move || match shown.get() {
             Some(shown) => {
                 let go = Callback::new(move |at: usize| set_page_at.set((query.get_untracked(), at)));
@@ -205,56 +179,6 @@ fn LocalList(shown: Shown, go: Callback<usize>) -> impl IntoView {
         </p>
         <CaseTable rows/>
         {pager}
-    }
-    .into_any()
-}
-
-#[component]
-fn CaseTable(rows: Vec<CaseRow>) -> impl IntoView {
-    if rows.is_empty() {
-        return view! {
-            <div class="panel empty">
-                <h2>"No cases match"</h2>
-                <p>"Clear the search or filters, or create a new case."</p>
-            </div>
-        }
-        .into_any();
-    }
-    let now = now_ms();
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            let c = row.case;
-            view! {
-                <tr>
-                    <td class="col-title">
-                        <a href=format!("/cases/{}", c.id) dir="auto">{c.title}</a>
-                        {(row.pending > 0).then(|| view! { " " <PendingBadge count=row.pending/> })}
-                    </td>
-                    <td><StatusBadge status=c.status/></td>
-                    <td><PriorityBadge priority=c.priority/></td>
-                    <td class="muted">{c.assignee.unwrap_or_else(|| "Unassigned".into())}</td>
-                    <td class="muted">{relative_time(c.updated_at, now)}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        // Scrolls sideways on a phone: focusable, so the keyboard can scroll it.
-        <div class="table-wrap" tabindex="0" role="region" aria-label="Cases">
-            <table class="cases">
-                <thead>
-                    <tr>
-                        <th scope="col">"Title"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Priority"</th>
-                        <th scope="col">"Assignee"</th>
-                        <th scope="col">"Updated"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
     }
     .into_any()
 }

@@ -220,3 +220,73 @@ test("a page's chunk that fails to load is fetched again, and a page that cannot
     await server.dispose();
   }
 });
+
+test("a repeat visit to the list paints the rows last shown before the rest of the app has loaded, for their user only, and a sign-out deletes them", async () => {
+  const server = await startServer({ seed: 60 });
+  // No worker: this test holds the signed-in chunk on the network.
+  const context = await browser.newContext({ serviceWorkers: "block" });
+  try {
+    const page = await context.newPage();
+    const problems = watchProblems(page);
+    await page.goto(`${server.url}/cases`);
+    await page.getByTestId("list-timing").waitFor({ timeout: 30_000 });
+    const shown = await page.locator("main#main table.cases td.col-title a").allInnerTexts();
+    const peekText = () => page.evaluate(() => localStorage.getItem("casefile.peek"));
+    await until(async () => (await peekText()) !== null, "the list kept for the next start");
+    const kept = JSON.parse(await peekText());
+    assert.deepEqual(kept.rows.map((r) => r.title), shown.slice(0, kept.rows.length), "the first rows, in order");
+    assert.equal(kept.rows.length, 20, "a screenful, not the page");
+    assert.doesNotMatch(await peekText(), /description|tags/, "only what a row shows");
+
+    // The next start, with the signed-in chunk held back: the kept rows
+    // are on screen first, and cannot be acted on.
+    let release;
+    const held = new Promise((r) => (release = r));
+    let asked = 0;
+    await context.route(/\/app-[0-9a-f]{16}\/split_signed_in\.wasm$/, async (route) => {
+      asked += 1;
+      await held;
+      await route.continue();
+    });
+    await page.reload({ waitUntil: "commit" });
+    const peek = page.locator(".peek");
+    await peek.locator("table.cases tbody tr").first().waitFor();
+    assert.deepEqual(await peek.locator("td.col-title a").allInnerTexts(), shown.slice(0, 20));
+    await peek.getByText(/^Showing 50 of 60 cases$/).waitFor();
+    assert.equal(await peek.getAttribute("inert"), "", "inert while the app loads");
+    await until(async () => asked === 1, "the chunk asked for");
+    assert.equal(await page.locator("main#main").count(), 0, "the app itself is not there yet");
+    await page.screenshot({ path: path.join(OUTPUT, "list-peek.png") });
+    release();
+    await page.locator("main#main table.cases tbody tr").first().waitFor();
+    await page.getByTestId("list-timing").waitFor();
+    assert.equal(await peek.count(), 0, "the app replaced it");
+    await context.unroute(/\/app-[0-9a-f]{16}\/split_signed_in\.wasm$/);
+
+    // A kept list that is not this user's (or does not read) is not shown.
+    for (const other of [JSON.stringify({ ...kept, user: "kim" }), "{not json"]) {
+      await page.evaluate((t) => localStorage.setItem("casefile.peek", t), other);
+      let seen;
+      await context.route(/\/app-[0-9a-f]{16}\/split_signed_in\.wasm$/, async (route) => {
+        seen = await page.locator(".peek").count();
+        await route.continue();
+      });
+      await page.reload();
+      await page.locator("main#main table.cases tbody tr").first().waitFor();
+      assert.equal(seen, 0, `no peek from ${other.slice(0, 12)}`);
+      await context.unroute(/\/app-[0-9a-f]{16}\/split_signed_in\.wasm$/);
+    }
+
+    // Signing out deletes it.
+    await page.getByTestId("list-timing").waitFor();
+    await until(async () => JSON.parse((await peekText()) ?? "{}").user === kept.user, "kept again");
+    await page.getByTestId("user-menu").getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in$/);
+    assert.equal(await peekText(), null, "nothing of the list after a sign-out");
+    assert.deepEqual(problems.fatal, []);
+    assert.deepEqual(problems.csp, []);
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
