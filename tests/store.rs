@@ -325,6 +325,35 @@ async fn receive_stores_remote_events_follows_the_clock_and_settles_own_ones() {
     );
 }
 
+/// A new log skips the read of events it cannot hold yet (another device's,
+/// past the highest seq it received): a case's history fetched for a grant
+/// (cursor unmoved) and then met again in the next page is not added twice.
+#[wasm_bindgen_test]
+async fn events_met_twice_are_stored_once_though_new_ones_are_not_read_first() {
+    let store = EventStore::open_named("casefile-test-upto").await.unwrap();
+    let case = case_id(60);
+    let made = remote(&case, "other-device", 10, 0, &create("Granted"));
+    let edit = remote(&case, "other-device", 11, 1, &retitle("Granted, renamed"));
+    store.receive_from(&[], 0, 5, None, false).await.unwrap();
+    // The grant's backfill: seqs 40 and 41, the pull cursor stays at 5.
+    let back = store
+        .receive_from(&[pulled(40, &made), pulled(41, &edit)], 5, 5, None, false)
+        .await
+        .unwrap();
+    assert_eq!((back.added, store.cursor().await.unwrap()), (2, 5));
+    // The next page reaches them again, with one event new here.
+    let later = remote(&case, "other-device", 12, 2, &retitle("Granted, later"));
+    let page = [pulled(40, &made), pulled(41, &edit), pulled(42, &later)];
+    let got = store.receive_from(&page, 5, 42, None, true).await.unwrap();
+    assert_eq!(got.added, 1, "only seq 42 is new");
+    assert_eq!(store.records_for(&case).await.unwrap().0.len(), 3);
+    let local = store.local_case(&case).await.unwrap().unwrap();
+    assert_eq!(
+        (local.view.case.title.as_str(), local.view.case.version),
+        ("Granted, later", 3)
+    );
+}
+
 #[wasm_bindgen_test]
 async fn refused_overruled_and_parked_events_leave_the_view_but_stay_listed() {
     let store = EventStore::open_named("casefile-test-status")

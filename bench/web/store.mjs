@@ -22,8 +22,7 @@ function openPlain(name) {
     req.onupgradeneeded = () => {
       const db = req.result;
       const events = db.createObjectStore("events", { keyPath: "id" });
-      for (const f of ["aggregate_id", "synced", "event_type", "timestamp"]) events.createIndex(f, f);
-      events.createIndex("stamp", ["clock", "node_id"]);
+      for (const f of ["aggregate_id", "synced"]) events.createIndex(f, f);
       events.createIndex("aggregate_stamp", ["aggregate_id", "clock", "node_id"]);
       db.createObjectStore("meta");
     };

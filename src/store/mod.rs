@@ -370,7 +370,7 @@ impl EventStore {
         {
             return Ok(id);
         }
-        let tx = self.write(&[META])?;
+        let tx = self.write(&[META, EVENTS])?;
         let meta = tx.object_store(META).map_err(err)?;
         let id = match get_js(&meta, META_NODE_ID)
             .await?
@@ -378,8 +378,14 @@ impl EventStore {
         {
             Some(id) => id,
             None => {
+                // A new, empty log has received nothing, and from now on
+                // it keeps how far it has (a log made before has no mark).
                 let id = uuid::Uuid::new_v4().to_string();
                 put_js(&meta, META_NODE_ID, id.clone().into()).await?;
+                let events = tx.object_store(EVENTS).map_err(err)?;
+                if events.count().await.map_err(err)? == 0 {
+                    put_js(&meta, META_RECEIVED_UPTO, 0.0.into()).await?;
+                }
                 id
             }
         };
@@ -792,6 +798,11 @@ impl EventStore {
         let snapshots = tx.object_store(SNAPSHOTS).map_err(err)?;
         let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
         let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
+        let upto = get_js(&meta, META_RECEIVED_UPTO)
+            .await?
+            .and_then(|v| v.as_f64())
+            .map(|v| v as i64);
+        let own = self.node.get().map(String::as_str);
         let mut out = Received::default();
         // Verified first (no I/O); a bad event is set aside on its own.
         let mut good: Vec<&PulledEvent> = Vec::with_capacity(pulled.len());
@@ -828,23 +839,50 @@ impl EventStore {
         // turn rather than joined: no join combinator's code per request
         // kind in the app.
         let mut record_reads = Vec::with_capacity(good.len());
-        for p in &good {
-            record_reads.push(events.get(p.event.id.clone()).serde().map_err(err)?);
+        let mut kinds = Vec::with_capacity(good.len());
+        for (p, &case) in good.iter().zip(&case_of) {
+            let maybe = receive::may_be_stored(p.seq, &p.event.node_id, own, upto);
+            let creation = p.event.event_type == casefile_core::event::EventType::CaseCreated;
+            kinds.push((case, creation, maybe));
+            let read = maybe
+                .then(|| events.get(p.event.id.clone()).serde().map_err(err))
+                .transpose()?;
+            record_reads.push(read);
         }
         let mut version_reads = Vec::with_capacity(cases.len());
         let mut snapshot_reads = Vec::with_capacity(cases.len());
-        for case in &cases {
-            version_reads.push(aggregates.get(case.to_string()).primitive().map_err(err)?);
-            snapshot_reads.push(snapshots.get(case.to_string()).serde().map_err(err)?);
+        for (case, read) in cases
+            .iter()
+            .zip(receive::cases_to_read(cases.len(), &kinds))
+        {
+            let reads = read
+                .then(|| {
+                    let version = aggregates.get(case.to_string()).primitive().map_err(err)?;
+                    let snapshot = snapshots.get(case.to_string()).serde().map_err(err)?;
+                    Ok::<_, StoreError>((version, snapshot))
+                })
+                .transpose()?
+                .unzip();
+            version_reads.push(reads.0);
+            snapshot_reads.push(reads.1);
         }
         let mut stored: Vec<Option<EventRecord>> = Vec::with_capacity(good.len());
         for read in record_reads {
-            stored.push(read.await.map_err(err)?);
+            stored.push(match read {
+                Some(read) => read.await.map_err(err)?,
+                None => None,
+            });
         }
         let mut held = Vec::with_capacity(cases.len());
         for (version, snapshot) in version_reads.into_iter().zip(snapshot_reads) {
-            let version: Option<JsValue> = version.await.map_err(err)?;
-            let snapshot: Option<SnapshotRecord> = snapshot.await.map_err(err)?;
+            let version: Option<JsValue> = match version {
+                Some(read) => read.await.map_err(err)?,
+                None => None,
+            };
+            let snapshot: Option<SnapshotRecord> = match snapshot {
+                Some(read) => read.await.map_err(err)?,
+                None => None,
+            };
             held.push(CaseHeld {
                 version: version.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64,
                 // Each snapshot parsed once per page, not once per event.
@@ -908,6 +946,12 @@ impl EventStore {
             put_js(&meta, META_ACCESS_CURSOR, (access.cursor as f64).into()).await?;
         }
         put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        let top = good.iter().map(|p| p.seq).max();
+        if let (Some(upto), Some(top)) = (upto, top) {
+            if top > upto {
+                put_js(&meta, META_RECEIVED_UPTO, (top as f64).into()).await?;
+            }
+        }
         let stored = get_num(&meta, META_CURSOR).await? as i64;
         let cursor = casefile_core::sync::receive::cursor_after(stored, from, cursor);
         put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
@@ -1048,7 +1092,13 @@ impl EventStore {
                 .map_err(err)?;
         }
         let meta = tx.object_store(META).map_err(err)?;
-        for key in [META_CURSOR, META_ACCESS_CURSOR, META_FILLED] {
+        // Only unsent work of this device is left: nothing received is.
+        for key in [
+            META_CURSOR,
+            META_ACCESS_CURSOR,
+            META_FILLED,
+            META_RECEIVED_UPTO,
+        ] {
             put_js(&meta, key, 0.0.into()).await?;
         }
         tx.commit().await.map_err(err)?;

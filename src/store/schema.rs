@@ -29,12 +29,6 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const INDEX_AGGREGATE: &str = "aggregate_id";
 /// Index on `synced` (0/1).
 pub const INDEX_SYNCED: &str = "synced";
-/// Index on `event_type`.
-pub const INDEX_TYPE: &str = "event_type";
-/// Index on `timestamp`.
-pub const INDEX_TIMESTAMP: &str = "timestamp";
-/// Index on `[clock, node_id]`: the total order.
-pub const INDEX_STAMP: &str = "stamp";
 /// Index on `[aggregate_id, clock, node_id]`: one case in stamp order (v2).
 pub const INDEX_AGGREGATE_STAMP: &str = "aggregate_stamp";
 
@@ -48,6 +42,9 @@ pub const META_CURSOR: &str = "cursor";
 /// server's end (1), in [`META`]: an empty server's log ends at cursor 0,
 /// so the cursor alone cannot say it.
 pub const META_FILLED: &str = "filled";
+/// Key of the highest seq this log ever received, in [`META`] (kept by
+/// logs made since issue 18; see core's `sync::receive::may_be_stored`).
+pub const META_RECEIVED_UPTO: &str = "received_upto";
 /// Key of the access cursor (the server's access changes seen) in [`META`].
 pub const META_ACCESS_CURSOR: &str = "access_cursor";
 
@@ -102,17 +99,15 @@ pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_fu
             .create_object_store(EVENTS)
             .with_key_path(KeyPath::One("id"))
             .build()?;
-        for (name, field) in [
-            (INDEX_AGGREGATE, "aggregate_id"),
-            (INDEX_SYNCED, "synced"),
-            (INDEX_TYPE, "event_type"),
-            (INDEX_TIMESTAMP, "timestamp"),
-        ] {
+        // Only the indexes a query uses: each index is written with every
+        // event, and a new device writes tens of thousands of them in its
+        // first catch-up (issue 18). Databases made before this also have
+        // `event_type`, `timestamp` and `stamp` indexes, which nothing reads
+        // (dropping them needs the upgrade's transaction, which this
+        // crate's upgrade callback does not hand out).
+        for (name, field) in [(INDEX_AGGREGATE, "aggregate_id"), (INDEX_SYNCED, "synced")] {
             events.create_index(name, KeyPath::One(field)).build()?;
         }
-        events
-            .create_index(INDEX_STAMP, KeyPath::from(vec!["clock", "node_id"]))
-            .build()?;
         db.create_object_store(META).build()?;
         db.create_object_store(AGGREGATES).build()?;
         db.create_object_store(QUARANTINE)

@@ -113,6 +113,42 @@ pub fn cursor_after(stored: i64, from: i64, to: i64) -> i64 {
     }
 }
 
+/// Whether a pulled event may be in the store already, so that its record
+/// must be read before the page is merged: this device's own events (sent,
+/// and the answer perhaps lost), and any event at or below the highest seq
+/// the store ever received (`received_upto`: a page pulled again after a
+/// rewind, a case's history fetched for a grant). Any other event is new,
+/// and a new device's catch-up skips tens of thousands of reads. `None` for
+/// either: a store that does not know (its own node id, or a log from
+/// before the mark was kept), which reads every event.
+pub fn may_be_stored(
+    seq: i64,
+    node: &str,
+    own_node: Option<&str>,
+    received_upto: Option<i64>,
+) -> bool {
+    match (own_node, received_upto) {
+        (Some(own), Some(upto)) => node == own || seq <= upto,
+        _ => true,
+    }
+}
+
+/// Which of a page's `cases` the device may hold something of (a known
+/// version, a snapshot), so that it must read them: all but those whose
+/// creation is in the page and new here (not [`may_be_stored`]). A case's
+/// creation is its first event in the log, so a device that never received
+/// it received nothing of the case, and made nothing of it either. Each page
+/// event is `(its case, whether it is the creation, may_be_stored)`.
+pub fn cases_to_read(cases: usize, page: &[(usize, bool, bool)]) -> Vec<bool> {
+    let mut read = vec![true; cases];
+    for &(case, creation, maybe) in page {
+        if creation && !maybe {
+            read[case] = false;
+        }
+    }
+    read
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +243,47 @@ mod tests {
         assert_eq!(cursor_after(40, 40, 90), 90);
         // A first pull (from 0) moves it too.
         assert_eq!(cursor_after(0, 0, 90), 90);
+    }
+
+    #[test]
+    fn only_own_events_and_those_below_the_mark_are_read_first() {
+        let mine = Some("me");
+        assert!(
+            !may_be_stored(101, "other", mine, Some(100)),
+            "past the mark, not mine: new"
+        );
+        assert!(
+            may_be_stored(101, "me", mine, Some(100)),
+            "mine: its answer may have been lost"
+        );
+        assert!(
+            may_be_stored(100, "other", mine, Some(100)),
+            "at the mark: received before"
+        );
+        assert!(
+            may_be_stored(7, "other", mine, Some(100)),
+            "pulled again after a rewind"
+        );
+        assert!(
+            may_be_stored(101, "other", mine, None),
+            "a log that does not know its mark"
+        );
+        assert!(
+            may_be_stored(101, "other", None, Some(100)),
+            "a store that does not know its node"
+        );
+    }
+
+    #[test]
+    fn a_case_created_in_the_page_and_new_here_is_not_read() {
+        // Case 0: created in the page, new. Case 1: only an update. Case 2:
+        // created, but it may be stored (this device's own, or pulled again).
+        let page = [
+            (0, true, false),
+            (0, false, false),
+            (1, false, false),
+            (2, true, true),
+        ];
+        assert_eq!(cases_to_read(3, &page), vec![false, true, true]);
     }
 }
