@@ -45,6 +45,12 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
+thread_local! {
+    /// Whether this page's start asked the server for the session and it
+    /// answered that there is none.
+    static ANSWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// At start, before any store opens: what a sign-out left owed (stores to
 /// delete, a sign-out the server has not heard), then whose stores to open
 /// (the kept user's; `None`: signed out, nothing opens).
@@ -57,9 +63,15 @@ pub async fn begin() -> Option<String> {
     if user.is_none() && !logout_owed() {
         // Nobody kept here, yet the browser may hold a session cookie (no
         // script can see it): the server says whose, when it answers.
-        if let Ok(info) = http::get_json::<SessionInfo>("/api/v1/auth/session").await {
-            user = Some(info.user.clone());
-            keep(Some(&info));
+        match http::get_json::<SessionInfo>("/api/v1/auth/session").await {
+            Ok(info) => {
+                user = Some(info.user.clone());
+                keep(Some(&info));
+            }
+            // The server said so (a 401): the page's first refresh need not
+            // ask it again (one request, one logged 401 per first visit).
+            Err(e) if !matches!(e, http::FetchError::Network { .. }) => ANSWERED.set(true),
+            Err(_) => {}
         }
     }
     // Cached answers belong to the user they were read for: another user
@@ -215,7 +227,9 @@ fn kept() -> Option<SessionInfo> {
 pub fn provide_session() {
     let session = Session(RwSignal::new(kept()), RwSignal::new(false));
     provide_context(session);
-    leptos::task::spawn_local(async move { refresh(session).await });
+    if !ANSWERED.replace(false) {
+        leptos::task::spawn_local(async move { refresh(session).await });
+    }
     // Signed in again elsewhere (another tab, a script): the next time the
     // page is looked at or the network is back, it asks again.
     let again = move || {

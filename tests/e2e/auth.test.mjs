@@ -15,6 +15,23 @@ after(async () => {
   await browser?.close();
 });
 
+test("a first visit, signed out, asks the server for its session once", async () => {
+  const server = await startServer({ seed: 0 });
+  const context = signedOut(await browser.newContext());
+  try {
+    const page = await context.newPage();
+    const asked = [];
+    page.on("request", (r) => new URL(r.url()).pathname === "/api/v1/auth/session" && asked.push(r.url()));
+    await page.goto(`${server.url}/cases`);
+    await page.getByLabel("Password").waitFor();
+    await page.waitForLoadState("networkidle");
+    assert.equal(asked.length, 1, "one question, one 401 in the console");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
 test("a caseworker signs in on the app's page, sees who they are, and signs out", async () => {
   const server = await startServer({ seed: 2 });
   const context = signedOut(await browser.newContext({ viewport: { width: 390, height: 800 } }));
