@@ -52,13 +52,20 @@ async function setup(name, swText, browser) {
   const server = await startServer({ dist: folder, seed: 200, env: { CASEFILE_WRITE_RATE: "0" } });
   const context = await browser.newContext();
   // When the case list's first row is on screen, by the page's own clock:
-  // the frame after the row entered the document. (The test driver sees it
+  // the frame after the row entered the document (the rows last shown,
+  // painted before the app has loaded, count: they are what a person
+  // sees); and when the app's own list is. (The test driver sees them
   // later: it polls, and each poll is a round trip.)
   await context.addInitScript(() => {
+    const when = (name) => requestAnimationFrame(() => setTimeout(() => (window[name] = performance.now())));
     const seen = new MutationObserver(() => {
-      if (document.querySelector("table.cases tbody tr")) {
+      if (!window.__listSeen && document.querySelector("table.cases tbody tr")) {
+        window.__listSeen = true;
+        when("__listOnScreen");
+      }
+      if (document.querySelector("main#main table.cases tbody tr")) {
         seen.disconnect();
-        requestAnimationFrame(() => setTimeout(() => (window.__listOnScreen = performance.now())));
+        when("__appListOnScreen");
       }
     });
     seen.observe(document, { childList: true, subtree: true });
@@ -124,6 +131,7 @@ async function setup(name, swText, browser) {
       await server.stop();
       this.list = [];
       this.listSeen = [];
+      this.appList = [];
       for (let i = 0; i < LIST_RUNS; i++) {
         await cdp.send("ServiceWorker.stopAllWorkers");
         await new Promise((r) => setTimeout(r, 100));
@@ -131,8 +139,9 @@ async function setup(name, swText, browser) {
         await list.locator("table.cases tbody tr").first().waitFor({ timeout: 60_000 });
         // From the navigation's start, as the page's own clock counts it.
         this.listSeen.push(await list.evaluate(() => performance.now()));
-        await list.waitForFunction(() => window.__listOnScreen !== undefined);
+        await list.waitForFunction(() => window.__appListOnScreen !== undefined);
         this.list.push(await list.evaluate(() => window.__listOnScreen));
+        this.appList.push(await list.evaluate(() => window.__appListOnScreen));
       }
       await server.start();
       await page.goto(`${server.url}/api/v1/health`);
@@ -212,6 +221,7 @@ row("precached asset through the worker, p50", pct(ours.warm, 50), pct(theirs.wa
 row("precached asset through the worker, p95", pct(ours.warm, 95), pct(theirs.warm, 95), "–");
 row("repeat visit, server stopped, worker cold → case list on screen, p50", pct(ours.list, 50), pct(theirs.list, 50), "≤ 100 ms");
 row("the same, as the test driver first sees the row (it polls), p50", pct(ours.listSeen, 50), pct(theirs.listSeen, 50), "–");
+row("the same, until the app's own list (usable) is on screen, p50", pct(ours.appList, 50), pct(theirs.appList, 50), "–");
 row(`replay ${QUEUED} queued writes against the server`, ours.replayMs, theirs.replayMs, "–");
 console.log(
   `| worker transfer, gzip -9 | ${(ours.bytes / 1024).toFixed(1)} KB | ${(theirs.bytes / 1024).toFixed(1)} KB | ${(ours.bytes / theirs.bytes).toFixed(2)}× | ≤ 15 KB |`,

@@ -20,6 +20,9 @@ use std::cell::RefCell;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
+/// The longest wait for the peek's paint ([`painted`]).
+const PAINT_WAIT_MS: i32 = 50;
+
 /// Its local storage key.
 const KEY: &str = "casefile.peek";
 
@@ -32,9 +35,15 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
-/// Keeps the first page of `user`'s unfiltered list, as shown. A failure
-/// (storage full or refused) only costs the next start its early paint.
+/// Keeps the first page of `user`'s unfiltered list, as shown, while
+/// `user` is the one this browser keeps signed in: a list that changes
+/// during a sign-out (a sync page landing, another tab) is not kept again.
+/// A failure (storage full or refused) only costs the next start its early
+/// paint.
 pub fn save(user: &str, matches: usize, rows: &[CaseRow]) {
+    if crate::session::kept_user().as_deref() != Some(user) {
+        return;
+    }
     let Some(store) = storage() else { return };
     let text = serde_json::to_string(&Peek::of(user, matches, rows)).unwrap_or_default();
     if store.get_item(KEY).ok().flatten().as_deref() != Some(text.as_str()) {
@@ -96,9 +105,15 @@ pub fn show(user: &str) -> bool {
 
 /// Resolves once the browser has painted (after the next frame): the rest
 /// of the app loads after the peek is on screen, not before, as compiling
-/// its chunks would hold the frame back.
+/// its chunks would hold the frame back. A hidden tab paints no frames, so
+/// it also resolves after [`PAINT_WAIT_MS`] at most: the app must start
+/// (its sync, its queued writes) whether or not anyone looks.
 pub async fn painted() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            resolve.unchecked_ref(),
+            PAINT_WAIT_MS,
+        );
         let later = Closure::once_into_js(move || {
             let _ = window().set_timeout_with_callback(resolve.unchecked_ref());
         });

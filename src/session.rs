@@ -68,9 +68,10 @@ pub async fn begin() -> Option<String> {
                 user = Some(info.user.clone());
                 keep(Some(&info));
             }
-            // The server said so (a 401): the page's first refresh need not
-            // ask it again (one request, one logged 401 per first visit).
-            Err(e) if !matches!(e, http::FetchError::Network { .. }) => ANSWERED.set(true),
+            // The server said there is none: the page's first refresh need
+            // not ask it again (one request, one logged 401 per first
+            // visit). Any other failure is asked again.
+            Err(http::FetchError::Http { status: 401, .. }) => ANSWERED.set(true),
             Err(_) => {}
         }
     }
@@ -387,5 +388,7 @@ pub async fn sign_out(session: Session, plan: Plan) {
     }
     clear_cached_answers().await;
     tell_tabs();
+    // Nothing of the list is kept past this point (see peek::save).
+    crate::peek::forget();
     let _ = window().location().assign("/sign-in");
 }

@@ -520,6 +520,27 @@ async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
     let (events, bad) = store.events_for(&case).await.unwrap();
     assert!(bad.is_empty());
     assert_eq!(events, vec![old]);
+    // Schema 3: only the indexes a query reads, and no scratch store left.
+    {
+        let db = Database::open(name.as_str()).await.unwrap();
+        let mut stores: Vec<String> = db.object_store_names().collect();
+        stores.sort();
+        assert_eq!(
+            stores,
+            ["aggregates", "events", "meta", "quarantine", "snapshots"]
+        );
+        {
+            let tx = db.transaction(schema::EVENTS).build().unwrap();
+            let mut indexes: Vec<String> = tx
+                .object_store(schema::EVENTS)
+                .unwrap()
+                .index_names()
+                .collect();
+            indexes.sort();
+            assert_eq!(indexes, ["aggregate_id", "aggregate_stamp", "synced"]);
+        }
+        db.close();
+    }
     assert_eq!(store.clock().await.unwrap().value(), 7);
     assert_eq!(store.pending_count().await.unwrap(), 1);
     let next = store

@@ -12,7 +12,7 @@ pub const DB_NAME: &str = "casefile-events";
 ///   `stamp`), meta, aggregates, quarantine.
 /// - 2: snapshots, and the index `aggregate_stamp` so a replay reads only the
 ///   events after its snapshot.
-pub const DB_VERSION: u8 = 2;
+pub const DB_VERSION: u8 = 3;
 
 /// Events by id (`EventRecord`).
 pub const EVENTS: &str = "events";
@@ -29,6 +29,13 @@ pub const SNAPSHOTS: &str = "snapshots";
 pub const INDEX_AGGREGATE: &str = "aggregate_id";
 /// Index on `synced` (0/1).
 pub const INDEX_SYNCED: &str = "synced";
+/// Indexes schema 1 made and nothing reads (`event_type`, `timestamp`,
+/// `[clock, node_id]`), dropped by schema 3: each index is written with
+/// every event, and a new device writes tens of thousands of them in its
+/// first catch-up (issue 18).
+pub const UNUSED_INDEXES: [&str; 3] = ["event_type", "timestamp", "stamp"];
+/// A store that lives only during the schema 3 upgrade.
+const UPGRADE_SCRATCH: &str = "upgrade_scratch";
 /// Index on `[aggregate_id, clock, node_id]`: one case in stamp order (v2).
 pub const INDEX_AGGREGATE_STAMP: &str = "aggregate_stamp";
 
@@ -99,15 +106,18 @@ pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_fu
             .create_object_store(EVENTS)
             .with_key_path(KeyPath::One("id"))
             .build()?;
-        // Only the indexes a query uses: each index is written with every
-        // event, and a new device writes tens of thousands of them in its
-        // first catch-up (issue 18). Databases made before this also have
-        // `event_type`, `timestamp` and `stamp` indexes, which nothing reads
-        // (dropping them needs the upgrade's transaction, which this
-        // crate's upgrade callback does not hand out).
-        for (name, field) in [(INDEX_AGGREGATE, "aggregate_id"), (INDEX_SYNCED, "synced")] {
+        // Schema 1 as it was; schema 3 drops the indexes nothing reads.
+        for (name, field) in [
+            (INDEX_AGGREGATE, "aggregate_id"),
+            (INDEX_SYNCED, "synced"),
+            (UNUSED_INDEXES[0], "event_type"),
+            (UNUSED_INDEXES[1], "timestamp"),
+        ] {
             events.create_index(name, KeyPath::One(field)).build()?;
         }
+        events
+            .create_index(UNUSED_INDEXES[2], KeyPath::from(vec!["clock", "node_id"]))
+            .build()?;
         db.create_object_store(META).build()?;
         db.create_object_store(AGGREGATES).build()?;
         db.create_object_store(QUARANTINE)
@@ -125,6 +135,19 @@ pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_fu
                 KeyPath::from(vec!["aggregate_id", "clock", "node_id"]),
             )
             .build()?;
+    }
+    if old_version < 3 && target >= 3 {
+        // The upgrade's transaction is reached through a store made for
+        // the purpose (this crate's upgrade callback does not hand it out),
+        // dropped again at once.
+        let scratch = db.create_object_store(UPGRADE_SCRATCH).build()?;
+        {
+            let events = scratch.transaction().object_store(EVENTS)?;
+            for name in UNUSED_INDEXES {
+                events.delete_index(name)?;
+            }
+        }
+        db.delete_object_store(UPGRADE_SCRATCH)?;
     }
     Ok(())
 }

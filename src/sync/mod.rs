@@ -561,6 +561,8 @@ impl SyncEngine {
                 None
             }
             Io::Revoked(cases) => {
+                // The list kept for the next start may name them.
+                crate::peek::forget();
                 for case in cases {
                     self.0
                         .client

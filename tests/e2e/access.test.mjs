@@ -178,6 +178,12 @@ test("a supervisor moves a case to another team while its caseworker has an unse
     await casey.page.goto(`${server.url}/cases/${id}`);
     await casey.page.locator("h1", { hasText: "Moving case" }).waitFor();
     await until(async () => (await storedOf(casey.page, "casey", id)).length >= 1, "the case in Casey's log");
+    // Her list, as last shown, is kept for her next start (src/peek.rs).
+    const peek = () => casey.page.evaluate(() => localStorage.getItem("casefile.peek") ?? "");
+    await casey.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cases", exact: true }).click();
+    await until(async () => (await peek()).includes("Moving case"), "the case in the list kept for her next start");
+    await casey.page.goto(`${server.url}/cases/${id}`);
+    await casey.page.locator("h1", { hasText: "Moving case" }).waitFor();
 
     // Casey's device loses the server (her requests only: the others work
     // on); she edits the case there.
@@ -219,6 +225,7 @@ test("a supervisor moves a case to another team while its caseworker has an unse
       const left = await storedOf(casey.page, "casey", id);
       return left.length === 1 && left;
     }, "only her unsent edit left of the case");
+    assert.doesNotMatch(await peek(), /Moving case/, "nor is it in the list kept for her next start");
     await casey.page.setViewportSize({ width: 390, height: 900 });
     await casey.page.screenshot({ path: path.join(OUTPUT, "access-revoked-phone.png"), fullPage: true });
     await casey.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cases", exact: true }).click();

@@ -137,8 +137,12 @@ pub fn may_be_stored(
 /// version, a snapshot), so that it must read them: all but those whose
 /// creation is in the page and new here (not [`may_be_stored`]). A case's
 /// creation is its first event in the log, so a device that never received
-/// it received nothing of the case, and made nothing of it either. Each page
-/// event is `(its case, whether it is the creation, may_be_stored)`.
+/// it received no event of the case. It may have written some (the case
+/// page edits a case the server showed before the device's copy has it),
+/// but those set no version (`crate::event::known_after_push` moves a
+/// version from 0 only for the device's own creation) and no snapshot (one
+/// needs settled events, which come from the server). Each page event is
+/// `(its case, whether it is the creation, may_be_stored)`.
 pub fn cases_to_read(cases: usize, page: &[(usize, bool, bool)]) -> Vec<bool> {
     let mut read = vec![true; cases];
     for &(case, creation, maybe) in page {
