@@ -68,7 +68,7 @@ pub fn start() {
             return;
         }
         // The list as last shown, while the rest of the app loads.
-        if peek::wanted() && owner.as_deref().is_some_and(peek::show) {
+        if owner.as_deref().is_some_and(peek::show) {
             peek::painted().await;
         }
         let app = match split::signed_in().await {

@@ -58,19 +58,16 @@ pub fn forget() {
     }
 }
 
-/// Whether this start opens the case list with a peek kept (whose, and
-/// whether it reads, [`show`] checks). The peek is part of the first chunk
-/// of the wasm: as a chunk of its own it painted about 30 ms later (its
-/// fetch through a cold worker is on the way), which costs more than the
-/// first load's 1.8 KB → 25 KB gzip it saves (measured, issue 18).
-pub fn wanted() -> bool {
-    window().location().pathname().ok().as_deref() == Some("/cases")
-        && storage().is_some_and(|s| s.get_item(KEY).ok().flatten().is_some())
-}
-
-/// Paints `user`'s peek if one is kept for them, and says whether it did. A
-/// peek that does not read, or is someone else's, is not shown.
+/// Paints `user`'s peek if this start opens the case list and one is kept
+/// for them, and says whether it did. A peek that does not read, or is
+/// someone else's, is not shown. The peek is part of the first chunk of the
+/// wasm: as a chunk of its own it painted about 30 ms later (its fetch
+/// through a cold worker is on the way), which costs more than the first
+/// load's 1.8 KB → 25 KB gzip it saves (measured, issue 18).
 pub fn show(user: &str) -> bool {
+    if window().location().pathname().ok().as_deref() != Some("/cases") {
+        return false;
+    }
     let Some(text) = storage().and_then(|s| s.get_item(KEY).ok().flatten()) else {
         return false;
     };

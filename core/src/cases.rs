@@ -318,6 +318,13 @@ pub struct PeekRow {
 }
 
 impl Peek {
+    /// Whether the list shown (its question, its page) is the one a peek
+    /// keeps: the first page of the whole list, in its default order, which
+    /// is what a start on the list shows.
+    pub fn keeps(query: &ListQuery, page_index: usize) -> bool {
+        page_index == 0 && *query == ListQuery::default()
+    }
+
     /// The peek of `rows`, the first page of `user`'s unfiltered list.
     pub fn of(user: &str, matches: usize, rows: &[CaseRow]) -> Self {
         let kept = rows
@@ -640,5 +647,16 @@ mod tests {
         let mut odd = Peek::of("casey", 1, &rows);
         odd.shown = 0;
         assert_eq!(odd.rows_for("casey"), None, "more rows than shown");
+    }
+
+    #[test]
+    fn a_peek_keeps_only_the_first_page_of_the_whole_list() {
+        assert!(Peek::keeps(&ListQuery::default(), 0));
+        assert!(!Peek::keeps(&ListQuery::default(), 1), "a later page");
+        let searched = ListQuery {
+            q: "housing".into(),
+            ..ListQuery::default()
+        };
+        assert!(!Peek::keeps(&searched, 0), "a search");
     }
 }

@@ -3,7 +3,7 @@ use crate::format::precise_now;
 use crate::queries::{use_case_list, CaseFilters};
 use crate::sync::{use_sync, use_sync_status};
 use casefile_core::api::{CaseStatus, Priority};
-use casefile_core::cases::{page, select, CaseRow, ListQuery, SortKey};
+use casefile_core::cases::{page, select, CaseRow, ListQuery, Peek, SortKey};
 use leptos::prelude::*;
 
 /// One page of the list, as shown.
@@ -75,7 +75,7 @@ pub fn CasesPage() -> impl IntoView {
     // before the app has loaded (crate::peek).
     Effect::new(move |_| {
         shown.with(|shown| match (shown, crate::session::owner()) {
-            (Some(s), Some(user)) if s.page.index == 0 && query.get() == ListQuery::default() => {
+            (Some(s), Some(user)) if Peek::keeps(&query.get(), s.page.index) => {
                 crate::peek::save(&user, s.matches, &s.rows)
             }
             _ => {}
