@@ -87,13 +87,16 @@ pub fn SyncCenter() -> impl IntoView {
         <ConflictSetting/>
         <section class="card">
             <h2>"Writes that did not go through"</h2>
-            {move || {
-                let list = problems.get();
-                if list.is_empty() {
-                    return view! { <p class="muted">"None: every write reached the server or is on its way."</p> }.into_any();
-                }
-                list.into_iter().map(|(record, event)| view! { <Problem record event/> }).collect_view().into_any()
-            }}
+            {move || problems.with(Vec::is_empty).then(|| view! {
+                <p class="muted">"None: every write reached the server or is on its way."</p>
+            })}
+            // Keyed, so a refresh after any sync keeps a problem that did not
+            // change on screen as it is: a decision half made stays made.
+            <For
+                each=move || problems.get()
+                key=|(record, _)| (record.id.clone(), record.kind(), record.sync_error.clone())
+                children=|(record, event)| view! { <Problem record event/> }
+            />
         </section>
         {move || {
             let list = damaged.get();
@@ -286,15 +289,17 @@ fn ConflictSetting() -> impl IntoView {
 #[component]
 fn Decide(event: DomainEvent) -> impl IntoView {
     let sync = StoredValue::new_local(use_sync());
-    let (rows, set_rows) = signal(None::<Vec<FieldSides>>);
+    // Outer `None` while both sides are read, so an update never flashes
+    // the whole-event choice first.
+    let (rows, set_rows) = signal(None::<Option<Vec<FieldSides>>>);
     let keep_mine = RwSignal::new(BTreeSet::<&'static str>::new());
     let (failed, set_failed) = signal(None::<String>);
     let event = StoredValue::new(event);
     if let Some(engine) = sync.get_value() {
         let parked = event.get_value();
-        leptos::task::spawn_local(
-            async move { set_rows.set(engine.conflict_sides(&parked).await) },
-        );
+        leptos::task::spawn_local(async move {
+            set_rows.set(Some(engine.conflict_sides(&parked).await))
+        });
     }
     let settle = move |data: Option<EventData>| {
         let Some(engine) = sync.get_value() else {
@@ -318,7 +323,8 @@ fn Decide(event: DomainEvent) -> impl IntoView {
     };
     let id = event.with_value(|e| e.id.clone());
     move || match rows.get() {
-        Some(rows) => {
+        None => view! { <p class="muted">"Reading both sides…"</p> }.into_any(),
+        Some(Some(rows)) => {
             let id = id.clone();
             view! {
                 <table class="conflict" data-testid="conflict">
@@ -357,7 +363,7 @@ fn Decide(event: DomainEvent) -> impl IntoView {
             }
             .into_any()
         }
-        None => {
+        Some(None) => {
             let mine = event.with_value(|e| e.typed_data().ok());
             view! {
                 <button class="btn" on:click=move |_| settle(mine.clone())>"Keep mine"</button>

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { launchBrowser, startServer, setFaults, watchProblems, waitForController, OUTPUT, until } from "./harness.mjs";
+import { launchBrowser, startServer, setFaults, watchProblems, waitForController, countRecords, OUTPUT, until } from "./harness.mjs";
 
 let browser;
 before(async () => {
@@ -352,6 +352,7 @@ test("a manual conflict is shown side by side, field by field, and the choice re
       return false;
     }, "a parked conflict on one device", 60_000);
     const status = table.locator("tr[data-field=status]");
+    await status.waitFor();
     const cells = await status.locator("td").allInnerTexts();
     const onServer = (await api(server, `/api/v1/cases/${id}`)).body;
     const mine = loser === a ? "Closed" : "In review";
@@ -363,6 +364,16 @@ test("a manual conflict is shown side by side, field by field, and the choice re
     // Keep mine for the status, from the keyboard.
     await status.getByLabel("Mine").focus();
     await loser.keyboard.press("Space");
+    // Before Apply, the other device writes and this one receives it: the
+    // refresh that follows keeps the choice made (it once drew the table
+    // anew, back on Theirs).
+    const winner = loser === a ? b : a;
+    const held = () => countRecords(loser, "casefile-events:sam", "events");
+    const before = await held();
+    await createCase(winner, server, "Meanwhile elsewhere");
+    await until(async () => (await held()) > before, "the other device's write received");
+    await until(async () => (await loser.getByTestId("sync-problem").count()) === 1 && (await table.count()) === 1, "one conflict on screen");
+    assert.equal(await status.getByLabel("Mine").isChecked(), true, "the choice survives a sync");
     await loser.getByRole("button", { name: "Apply my choices" }).click();
     await table.waitFor({ state: "detached" });
     const resolved = await until(async () => {
