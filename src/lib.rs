@@ -7,6 +7,7 @@ pub mod build;
 pub mod components;
 pub mod format;
 pub mod http;
+pub mod idb;
 pub mod online;
 pub mod pages;
 pub mod peek;

@@ -107,10 +107,7 @@ async fn purge_owed() {
     }
     let mut left = Vec::new();
     for name in names {
-        let deleted = match indexed_db_futures::database::Database::delete_by_name(&name) {
-            Ok(request) => request.await.is_ok(),
-            Err(_) => false,
-        };
+        let deleted = crate::idb::delete(&name).await.is_ok();
         if !deleted {
             leptos::logging::warn!("could not delete {name} yet; trying at the next start");
             left.push(name);

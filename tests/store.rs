@@ -253,6 +253,59 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
     );
 }
 
+/// A record that no longer reads as a record (a field of the wrong type)
+/// is set aside on its own: the case's other events still read, and it
+/// goes to quarantine, saying why.
+#[wasm_bindgen_test]
+async fn an_unreadable_record_is_quarantined_without_failing_the_read() {
+    use indexed_db_futures::prelude::*;
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(31);
+    let good = store
+        .append(&case, &create("Still readable"))
+        .await
+        .unwrap();
+    let db = raw_db().await;
+    let tx = raw_write(&db);
+    tx.object_store(schema::EVENTS)
+        .unwrap()
+        .put(serde_json::json!({
+            "id": "unreadable", "aggregate_id": case, "synced": "?",
+            "event": "{}", "clock": 9.0, "node_id": "x",
+        }))
+        .serde()
+        .unwrap()
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    drop(db);
+
+    let (events, set_aside) = store.events_for(&case).await.unwrap();
+    assert_eq!(events, vec![good], "the readable event is still there");
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0].id, "unreadable");
+    assert!(
+        set_aside[0].reason.contains("unreadable record"),
+        "{}",
+        set_aside[0].reason
+    );
+    assert!(store
+        .quarantined()
+        .await
+        .unwrap()
+        .iter()
+        .any(|q| q.id == "unreadable" && q.record.contains("\"synced\":\"?\"")));
+    assert!(
+        store.events_for(&case).await.unwrap().1.is_empty(),
+        "once set aside, it does not come back"
+    );
+    let all = store.cases(None).await.unwrap();
+    assert!(
+        all.iter().any(|c| c.view.case.id == case),
+        "every case reads"
+    );
+}
+
 /// An event made on another device, as the server would send it.
 fn remote(case: &str, node: &str, clock: u64, base: u64, data: &EventData) -> DomainEvent {
     DomainEvent::new(
@@ -473,26 +526,18 @@ async fn snapshots_keep_replay_equal_and_fall_back_when_a_late_event_arrives() {
 
 #[wasm_bindgen_test]
 async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
+    use casefile::idb;
     use indexed_db_futures::database::Database;
     use indexed_db_futures::prelude::*;
     let name = format!("casefile-test-upgrade-{}", js_sys::Date::now());
     let case = case_id(13);
     let old = remote(&case, "old-node", 7, 0, &create("Made before the upgrade"));
     {
-        let db = Database::open(name.as_str())
-            .with_version(1u8)
-            .with_on_upgrade_needed(|event, db| {
-                schema::upgrade_to(event.old_version() as u32, 1, &db)?;
-                Ok(())
-            })
+        let db = idb::open(&name, 1, |old, db, tx| schema::upgrade_to(old, 1, db, tx))
             .await
             .unwrap();
-        assert!(!db.object_store_names().any(|n| n == schema::SNAPSHOTS));
-        let tx = db
-            .transaction([schema::EVENTS, schema::META])
-            .with_mode(indexed_db_futures::transaction::TransactionMode::Readwrite)
-            .build()
-            .unwrap();
+        assert!(!db.object_store_names().contains(schema::SNAPSHOTS));
+        let tx = idb::transaction(&db, &[schema::EVENTS, schema::META], true).unwrap();
         // A record as schema 1 wrote it: no server_version, no theirs.
         let v1 = serde_json::json!({
             "id": old.id, "aggregate_id": case, "event_type": "case.created",
@@ -500,18 +545,13 @@ async fn upgrading_from_schema_1_keeps_events_and_the_clock() {
             "synced": 0, "sync_attempts": 0, "last_sync_attempt": null, "sync_error": null,
             "event": serde_json::to_string(&old).unwrap(),
         });
-        tx.object_store(schema::EVENTS)
+        tx.store(schema::EVENTS)
             .unwrap()
-            .put(v1)
-            .serde()
-            .unwrap()
-            .await
+            .put_now(&idb::to_js(&v1).unwrap(), None)
             .unwrap();
-        tx.object_store(schema::META)
+        tx.store(schema::META)
             .unwrap()
-            .put(wasm_bindgen::JsValue::from(7.0))
-            .with_key(schema::META_CLOCK)
-            .await
+            .put_now(&7.0.into(), Some(&schema::META_CLOCK.into()))
             .unwrap();
         tx.commit().await.unwrap();
         db.close();
@@ -639,9 +679,7 @@ fn a_quota_error_is_known_by_its_exception_name() {
     use casefile::store::StoreError;
     let exception = |message: &str, name: &str| {
         let e = web_sys::DomException::new_with_message_and_name(message, name).unwrap();
-        StoreError::from(indexed_db_futures::error::Error::from(
-            wasm_bindgen::JsValue::from(e),
-        ))
+        StoreError::from(wasm_bindgen::JsValue::from(e))
     };
     let full = exception(
         "The transaction exceeded its quota limitations.",

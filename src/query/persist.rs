@@ -4,10 +4,8 @@
 
 use super::client::{now_ms, QueryClient, QueryData};
 use crate::build::BUILD_VERSION;
+use crate::idb::{self, Tx};
 use casefile_core::query::{PersistedEntry, SavedEntry, SAVE_DEBOUNCE_MS};
-use indexed_db_futures::database::Database;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::{Transaction, TransactionMode};
 use leptos::prelude::*;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -32,25 +30,25 @@ pub const STORE: &str = "entries";
 /// created the database first; every upgrade now makes sure the store exists.
 const DB_VERSION: u8 = 2;
 
-async fn open() -> Result<Database, String> {
-    let name = db_name();
-    Database::open(&name)
-        .with_version(DB_VERSION)
-        .with_on_upgrade_needed(|_event, db| {
-            if !db.object_store_names().any(|name| name == STORE) {
-                db.create_object_store(STORE).build()?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| format!("cannot open {name}: {e}"))
+/// Words for a browser error.
+fn said(e: JsValue) -> String {
+    crate::store::StoreError::from(e).to_string()
 }
 
-fn readwrite(db: &Database) -> Result<Transaction<'_>, String> {
-    db.transaction(STORE)
-        .with_mode(TransactionMode::Readwrite)
-        .build()
-        .map_err(|e| e.to_string())
+/// The store in a read-write transaction of the user's database.
+async fn readwrite() -> Result<(Tx, idb::Store), String> {
+    let name = db_name();
+    let db = idb::open(&name, u32::from(DB_VERSION), |_old, db, _tx| {
+        if !db.object_store_names().contains(STORE) {
+            db.create_object_store(STORE)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| format!("cannot open {name}: {}", said(e)))?;
+    let tx = idb::transaction(&db, &[STORE], true).map_err(said)?;
+    let store = tx.store(STORE).map_err(said)?;
+    Ok((tx, store))
 }
 
 /// Why one saved record was not restored.
@@ -82,21 +80,15 @@ pub async fn load() -> Vec<SavedEntry<QueryData>> {
 }
 
 async fn try_load() -> Result<Vec<SavedEntry<QueryData>>, String> {
-    let db = open().await?;
-    let tx = readwrite(&db)?;
-    let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
-    let keys: Vec<JsValue> = store
-        .get_all_keys::<JsValue>()
-        .await
-        .map_err(|e| e.to_string())?
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let values: Vec<JsValue> = store
-        .get_all::<JsValue>()
-        .await
-        .map_err(|e| e.to_string())?
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let (tx, store) = readwrite().await?;
+    let keys = store.keys().map_err(said)?;
+    let values = store.all(None).map_err(said)?;
+    let array = |got: Option<JsValue>| -> Vec<JsValue> {
+        got.map(|a| js_sys::Array::from(&a).to_vec())
+            .unwrap_or_default()
+    };
+    let keys = array(keys.value().await.map_err(said)?);
+    let values = array(values.value().await.map_err(said)?);
     let now = now_ms();
     let mut entries = Vec::with_capacity(values.len());
     for (key, raw) in keys.iter().zip(&values) {
@@ -104,20 +96,18 @@ async fn try_load() -> Result<Vec<SavedEntry<QueryData>>, String> {
             Ok(entry) => entries.push(entry),
             Err(why) => {
                 leptos::logging::warn!("dropping saved query {key:?}: {why}");
-                store.delete(key.clone()).await.map_err(|e| e.to_string())?;
+                store.delete(key).map_err(said)?;
             }
         }
     }
-    tx.commit().await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(said)?;
     Ok(entries)
 }
 
 /// Replaces the saved cache with `entries`, in one transaction.
 pub async fn save(entries: Vec<SavedEntry<QueryData>>) -> Result<(), String> {
-    let db = open().await?;
-    let tx = readwrite(&db)?;
-    let store = tx.object_store(STORE).map_err(|e| e.to_string())?;
-    store.clear().map_err(|e| e.to_string())?;
+    let (tx, store) = readwrite().await?;
+    store.clear().map_err(said)?;
     for entry in entries {
         let hash = entry.key.hash_key();
         let record = PersistedEntry {
@@ -128,12 +118,10 @@ pub async fn save(entries: Vec<SavedEntry<QueryData>>) -> Result<(), String> {
         };
         let text = serde_json::to_string(&record).map_err(|e| e.to_string())?;
         store
-            .put(text)
-            .with_key(hash)
-            .await
-            .map_err(|e| e.to_string())?;
+            .put_now(&text.into(), Some(&hash.into()))
+            .map_err(said)?;
     }
-    tx.commit().await.map_err(|e| e.to_string())
+    tx.commit().await.map_err(said)
 }
 
 /// Saves the cache [`SAVE_DEBOUNCE_MS`] after changes settle.

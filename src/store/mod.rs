@@ -18,6 +18,7 @@
 
 pub mod schema;
 
+use crate::idb::{self, from_js, to_js, Store, Tx};
 use casefile_core::api::PulledEvent;
 use casefile_core::event::{
     known_after_push, replay_from, CaseView, DomainEvent, EventData, EventHeader, LamportClock,
@@ -26,14 +27,10 @@ use casefile_core::event::{
 use casefile_core::sync::receive::{self, CaseHeld, PageEvent, Write};
 pub use casefile_core::sync::Change;
 use casefile_core::sync::{StoreOp, SyncKind, SyncState, Tracking};
-use indexed_db_futures::database::Database;
-use indexed_db_futures::object_store::ObjectStore;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::transaction::{Transaction, TransactionMode};
-use indexed_db_futures::KeyRange;
 use schema::*;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::IdbDatabase;
 
 /// One stored event: the fields the indexes need, the local sync state, and
 /// the sealed event itself as JSON text (so its checksum can be verified).
@@ -228,31 +225,14 @@ impl StoreError {
     }
 }
 
-impl From<indexed_db_futures::error::Error> for StoreError {
-    fn from(e: indexed_db_futures::error::Error) -> Self {
-        match &e {
-            indexed_db_futures::error::Error::DomException(d) => {
-                let exception: &JsValue = d.as_ref();
-                let name = exception.unchecked_ref::<web_sys::DomException>().name();
-                StoreError::of_exception(&name, e.to_string())
+impl From<JsValue> for StoreError {
+    fn from(e: JsValue) -> Self {
+        match e.dyn_ref::<web_sys::DomException>() {
+            Some(d) => {
+                StoreError::of_exception(&d.name(), format!("{}: {}", d.name(), d.message()))
             }
-            _ => StoreError::Failed(e.to_string()),
+            None => StoreError::Failed(e.as_string().unwrap_or_else(|| format!("{e:?}"))),
         }
-    }
-}
-
-impl From<indexed_db_futures::error::OpenDbError> for StoreError {
-    fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
-        match e {
-            indexed_db_futures::error::OpenDbError::Base(e) => e.into(),
-            other => StoreError::Failed(other.to_string()),
-        }
-    }
-}
-
-impl From<indexed_db_futures::error::SerialisationError> for StoreError {
-    fn from(e: indexed_db_futures::error::SerialisationError) -> Self {
-        StoreError::Failed(e.to_string())
     }
 }
 
@@ -309,7 +289,7 @@ pub struct LocalCase {
 
 /// A handle on the store (one per tab; several may be open at once).
 pub struct EventStore {
-    db: Database,
+    db: IdbDatabase,
     /// This device's id, once read.
     node: std::cell::OnceCell<String>,
 }
@@ -327,12 +307,7 @@ impl EventStore {
 
     /// Opens the store in the database `name` (tests use their own).
     pub async fn open_named(name: &str) -> Result<EventStore, StoreError> {
-        let db = Database::open(name)
-            .with_version(DB_VERSION)
-            .with_on_upgrade_needed(|event, db| {
-                upgrade(event.old_version() as u32, &db)?;
-                Ok(())
-            })
+        let db = idb::open(name, u32::from(DB_VERSION), upgrade)
             .await
             .map_err(err)?;
         let store = EventStore {
@@ -344,17 +319,19 @@ impl EventStore {
         Ok(store)
     }
 
-    fn write<'a>(&'a self, stores: &[&str]) -> Result<Transaction<'a>, StoreError> {
-        self.db
-            .transaction(stores.to_vec())
-            .with_mode(TransactionMode::Readwrite)
-            .build()
-            .map_err(err)
+    fn write(&self, stores: &[&str]) -> Result<Tx, StoreError> {
+        idb::transaction(&self.db, stores, true).map_err(err)
+    }
+
+    /// A read-only transaction on one store, and the store.
+    fn read(&self, name: &str) -> Result<(Tx, Store), StoreError> {
+        let tx = idb::transaction(&self.db, &[name], false).map_err(err)?;
+        let store = tx.store(name).map_err(err)?;
+        Ok((tx, store))
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
-        let tx = self.db.transaction(META).build().map_err(err)?;
-        let meta = tx.object_store(META).map_err(err)?;
+        let (_tx, meta) = self.read(META)?;
         get_js(&meta, key).await
     }
 
@@ -371,7 +348,7 @@ impl EventStore {
             return Ok(id);
         }
         let tx = self.write(&[META, EVENTS])?;
-        let meta = tx.object_store(META).map_err(err)?;
+        let meta = tx.store(META).map_err(err)?;
         let id = match get_js(&meta, META_NODE_ID)
             .await?
             .and_then(|v| v.as_string())
@@ -381,10 +358,10 @@ impl EventStore {
                 // A new, empty log has received nothing, and from now on
                 // it keeps how far it has (a log made before has no mark).
                 let id = uuid::Uuid::new_v4().to_string();
-                put_js(&meta, META_NODE_ID, id.clone().into()).await?;
-                let events = tx.object_store(EVENTS).map_err(err)?;
-                if events.count().await.map_err(err)? == 0 {
-                    put_js(&meta, META_RECEIVED_UPTO, 0.0.into()).await?;
+                put_js(&meta, META_NODE_ID, id.clone().into())?;
+                let events = tx.store(EVENTS).map_err(err)?;
+                if events.count().map_err(err)?.number().await.map_err(err)? == 0.0 {
+                    put_js(&meta, META_RECEIVED_UPTO, 0.0.into())?;
                 }
                 id
             }
@@ -467,9 +444,9 @@ impl EventStore {
     pub async fn commit(&self, ops: &[StoreOp]) -> Result<Vec<DomainEvent>, StoreError> {
         let node_id = self.node_id().await?;
         let tx = self.write(&[EVENTS, META, AGGREGATES])?;
-        let meta = tx.object_store(META).map_err(err)?;
-        let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
+        let meta = tx.store(META).map_err(err)?;
+        let aggregates = tx.store(AGGREGATES).map_err(err)?;
+        let events = tx.store(EVENTS).map_err(err)?;
         let mut clock = None;
         let mut made = Vec::new();
         let now = js_sys::Date::now() as u64;
@@ -485,20 +462,17 @@ impl EventStore {
             }));
             for (i, key) in reads.enumerate() {
                 let from = if i == 0 { &meta } else { &aggregates };
-                early.push(from.get(key.to_string()).primitive().map_err(err)?);
+                early.push(from.get(&key.into()).map_err(err)?);
             }
             early.reverse();
         }
-        let mut read = async |from: &ObjectStore<'_>, key: &str| -> Result<f64, StoreError> {
+        let mut read = async |from: &Store, key: &str| -> Result<f64, StoreError> {
             match early.pop() {
-                Some(issued) => Ok(issued
-                    .await
-                    .map_err(err)?
-                    .and_then(|v: JsValue| v.as_f64())
-                    .unwrap_or(0.0)),
+                Some(issued) => issued.number().await.map_err(err),
                 None => get_num(from, key).await,
             }
         };
+        let mut appended = Vec::new();
         for op in ops {
             match op {
                 StoreOp::Append {
@@ -525,13 +499,14 @@ impl EventStore {
                         event.causation_id = caused_by.clone();
                         event = event.seal();
                     }
-                    // Issued, not awaited one by one: the commit reports any
+                    // Issued together, not awaited: the commit reports any
                     // failure (a failed request aborts the whole transaction).
-                    fire_record(&events, EventRecord::of(&event))?;
+                    appended.push(EventRecord::of(&event));
                     made.push(event);
                 }
                 StoreOp::Mark { id, change } => {
-                    let record: Option<EventRecord> = get_serde(&events, id.clone()).await?;
+                    fire_records(&events, &std::mem::take(&mut appended))?;
+                    let record: Option<EventRecord> = get_serde(&events, id).await?;
                     let Some(mut record) = record else { continue };
                     let mut tracking = record.tracking();
                     if !tracking.apply(change, now) {
@@ -541,62 +516,40 @@ impl EventStore {
                         let known = get_num(&aggregates, &record.aggregate_id).await? as u64;
                         let next = known_after_push(known, *version);
                         if next != known {
-                            put_js(&aggregates, &record.aggregate_id, (next as f64).into()).await?;
+                            put_js(&aggregates, &record.aggregate_id, (next as f64).into())?;
                         }
                     }
                     record.set_tracking(&tracking);
-                    put_record(&events, record).await?;
+                    fire_record(&events, record)?;
                 }
             }
         }
+        fire_records(&events, &appended)?;
         if let Some(clock) = clock {
-            // Issued, not awaited: the commit reports a failure.
-            drop(
-                meta.put(JsValue::from(clock.value() as f64))
-                    .with_key(META_CLOCK.to_string())
-                    .primitive()
-                    .map_err(err)?,
-            );
+            put_js(&meta, META_CLOCK, (clock.value() as f64).into())?;
         }
         tx.commit().await.map_err(err)?;
         Ok(made)
     }
 
     /// Records, by index `index` in `range` (all when `None`).
-    async fn records<K>(
-        &self,
-        index: Option<(&str, KeyRange<K>)>,
-    ) -> Result<Vec<EventRecord>, StoreError>
-    where
-        K: Serialize,
-    {
-        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let raw: Vec<EventRecord> = match index {
-            None => all_records(&events).await?,
-            Some((name, range)) => events
-                .index(name)
-                .map_err(err)?
-                .get_all()
-                .with_query::<K, _>(range)
-                .serde()
-                .map_err(err)?
-                .await
-                .map_err(err)?
-                .collect::<Result<_, _>>()
-                .map_err(err)?,
+    async fn records(&self, index: Option<(&str, JsValue)>) -> Result<Records, StoreError> {
+        let (_tx, events) = self.read(EVENTS)?;
+        let read = match index {
+            None => events.all(None),
+            Some((name, range)) => events.index(name).map_err(err)?.all(&range),
         };
-        Ok(raw)
+        Ok(sort_out(read.map_err(err)?.value().await.map_err(err)?))
     }
 
     /// Verifies records: good ones become events (in stamp order); bad ones
     /// are quarantined and reported.
     async fn verified(
         &self,
-        records: Vec<EventRecord>,
+        (records, unreadable): Records,
     ) -> Result<(Vec<(EventRecord, DomainEvent)>, Vec<Quarantined>), StoreError> {
         let mut good = Vec::new();
-        let mut bad = Vec::new();
+        let mut bad = unreadable;
         for record in records {
             match record.open() {
                 Ok(event) => good.push((record, event)),
@@ -609,31 +562,18 @@ impl EventStore {
         }
         if !bad.is_empty() {
             let tx = self.write(&[EVENTS, QUARANTINE, META])?;
-            let events = tx.object_store(EVENTS).map_err(err)?;
-            let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
+            let events = tx.store(EVENTS).map_err(err)?;
+            let quarantine = tx.store(QUARANTINE).map_err(err)?;
             // The server may hold a good copy of a damaged record: the next
             // pull starts from the beginning, and `receive` stores every
             // event this device no longer has (the others are no-ops).
-            put_js(
-                &tx.object_store(META).map_err(err)?,
-                META_CURSOR,
-                0.0.into(),
-            )
-            .await?;
+            put_js(&tx.store(META).map_err(err)?, META_CURSOR, 0.0.into())?;
             for q in &bad {
                 leptos::logging::error!("event {} quarantined: {}", q.id, q.reason);
                 quarantine
-                    .put(q.clone())
-                    .serde()
-                    .map_err(err)?
-                    .await
+                    .put_now(&to_js(q).map_err(err)?, None)
                     .map_err(err)?;
-                events
-                    .delete(q.id.clone())
-                    .primitive()
-                    .map_err(err)?
-                    .await
-                    .map_err(err)?;
+                events.delete(&q.id.as_str().into()).map_err(err)?;
             }
             tx.commit().await.map_err(err)?;
         }
@@ -648,10 +588,7 @@ impl EventStore {
         aggregate_id: &str,
     ) -> Result<(Vec<(EventRecord, DomainEvent)>, Vec<Quarantined>), StoreError> {
         let records = self
-            .records(Some((
-                INDEX_AGGREGATE,
-                KeyRange::Only(aggregate_id.to_string()),
-            )))
+            .records(Some((INDEX_AGGREGATE, only(aggregate_id.into())?)))
             .await?;
         self.verified(records).await
     }
@@ -673,10 +610,9 @@ impl EventStore {
 
     /// One event by id (verified), with its record.
     pub async fn event(&self, id: &str) -> Result<Option<(EventRecord, DomainEvent)>, StoreError> {
-        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let record: Option<EventRecord> = get_serde(&events, id.to_string()).await?;
-        let records = record.into_iter().collect();
+        let (_tx, events) = self.read(EVENTS)?;
+        let record = get_js(&events, id).await?;
+        let records = sort_out(record.map(|r| js_sys::Array::of1(&r).into()));
         Ok(self.verified(records).await?.0.pop())
     }
 
@@ -696,7 +632,7 @@ impl EventStore {
         kind: SyncKind,
     ) -> Result<Vec<(EventRecord, DomainEvent)>, StoreError> {
         let records = self
-            .records(Some((INDEX_SYNCED, KeyRange::Only(kind_byte(kind)))))
+            .records(Some((INDEX_SYNCED, only(kind_byte(kind).into())?)))
             .await?;
         Ok(self.verified(records).await?.0)
     }
@@ -704,14 +640,13 @@ impl EventStore {
     /// How many events are in sync state `kind` (counted by the index, no
     /// reads).
     pub async fn count(&self, kind: SyncKind) -> Result<usize, StoreError> {
-        let status = kind_byte(kind);
-        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
+        let (_tx, events) = self.read(EVENTS)?;
         let n = events
             .index(INDEX_SYNCED)
             .map_err(err)?
-            .count()
-            .with_query::<u8, _>(KeyRange::Only(status))
+            .count(&only(kind_byte(kind).into())?)
+            .map_err(err)?
+            .number()
             .await
             .map_err(err)?;
         Ok(n as usize)
@@ -792,11 +727,11 @@ impl EventStore {
         last: bool,
     ) -> Result<Received, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
-        let meta = tx.object_store(META).map_err(err)?;
-        let aggregates = tx.object_store(AGGREGATES).map_err(err)?;
-        let snapshots = tx.object_store(SNAPSHOTS).map_err(err)?;
-        let quarantine = tx.object_store(QUARANTINE).map_err(err)?;
+        let events = tx.store(EVENTS).map_err(err)?;
+        let meta = tx.store(META).map_err(err)?;
+        let aggregates = tx.store(AGGREGATES).map_err(err)?;
+        let snapshots = tx.store(SNAPSHOTS).map_err(err)?;
+        let quarantine = tx.store(QUARANTINE).map_err(err)?;
         let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
         let upto = get_js(&meta, META_RECEIVED_UPTO)
             .await?
@@ -816,7 +751,9 @@ impl EventStore {
                     record: serde_json::to_string(event).unwrap_or_default(),
                 };
                 // Issued, not awaited: the commit reports a failure.
-                quarantine.put(q).serde().map_err(err)?;
+                quarantine
+                    .put_now(&to_js(&q).map_err(err)?, None)
+                    .map_err(err)?;
                 continue;
             }
             good.push(p);
@@ -845,46 +782,56 @@ impl EventStore {
             let creation = p.event.event_type == casefile_core::event::EventType::CaseCreated;
             kinds.push((case, creation, maybe));
             let read = maybe
-                .then(|| events.get(p.event.id.clone()).serde().map_err(err))
+                .then(|| events.get(&p.event.id.as_str().into()).map_err(err))
                 .transpose()?;
             record_reads.push(read);
         }
+        let to_read = receive::cases_to_read(cases.len(), &kinds);
         let mut version_reads = Vec::with_capacity(cases.len());
+        for (case, &read) in cases.iter().zip(&to_read) {
+            version_reads.push(
+                read.then(|| aggregates.get(&(*case).into()))
+                    .transpose()
+                    .map_err(err)?,
+            );
+        }
+        // A device holds snapshots only of cases it opened: a new device's
+        // catch-up has none, and asks once, not once per case.
+        let any_snapshot = snapshots
+            .count()
+            .map_err(err)?
+            .number()
+            .await
+            .map_err(err)?
+            > 0.0;
         let mut snapshot_reads = Vec::with_capacity(cases.len());
-        for (case, read) in cases
-            .iter()
-            .zip(receive::cases_to_read(cases.len(), &kinds))
-        {
-            let reads = read
-                .then(|| {
-                    let version = aggregates.get(case.to_string()).primitive().map_err(err)?;
-                    let snapshot = snapshots.get(case.to_string()).serde().map_err(err)?;
-                    Ok::<_, StoreError>((version, snapshot))
-                })
-                .transpose()?
-                .unzip();
-            version_reads.push(reads.0);
-            snapshot_reads.push(reads.1);
+        for (case, &read) in cases.iter().zip(&to_read) {
+            snapshot_reads.push(
+                (read && any_snapshot)
+                    .then(|| snapshots.get(&(*case).into()))
+                    .transpose()
+                    .map_err(err)?,
+            );
         }
         let mut stored: Vec<Option<EventRecord>> = Vec::with_capacity(good.len());
         for read in record_reads {
             stored.push(match read {
-                Some(read) => read.await.map_err(err)?,
+                Some(read) => decoded(read).await?,
                 None => None,
             });
         }
         let mut held = Vec::with_capacity(cases.len());
         for (version, snapshot) in version_reads.into_iter().zip(snapshot_reads) {
-            let version: Option<JsValue> = match version {
-                Some(read) => read.await.map_err(err)?,
-                None => None,
+            let version = match version {
+                Some(read) => read.number().await.map_err(err)?,
+                None => 0.0,
             };
             let snapshot: Option<SnapshotRecord> = match snapshot {
-                Some(read) => read.await.map_err(err)?,
+                Some(read) => decoded(read).await?,
                 None => None,
             };
             held.push(CaseHeld {
-                version: version.and_then(|v| v.as_f64()).unwrap_or(0.0) as u64,
+                version: version as u64,
                 // Each snapshot parsed once per page, not once per event.
                 snapshot_upto: snapshot
                     .and_then(|s| serde_json::from_str::<Snapshot>(&s.json).ok())
@@ -903,6 +850,7 @@ impl EventStore {
             })
             .collect();
         let merge = receive::merge(&held, &page);
+        let mut writes = Vec::with_capacity(good.len());
         for ((p, record), write) in good.iter().zip(stored).zip(merge.writes) {
             clock.receive(p.event.clock);
             let record = match (write, record) {
@@ -917,20 +865,14 @@ impl EventStore {
                 }
                 _ => continue,
             };
-            fire_record(&events, record)?;
+            writes.push(record);
         }
+        fire_records(&events, &writes)?;
         for case in merge.drop_snapshots {
-            snapshots
-                .delete(cases[case].to_string())
-                .primitive()
-                .map_err(err)?;
+            snapshots.delete(&cases[case].into()).map_err(err)?;
         }
         for (case, version) in merge.versions {
-            aggregates
-                .put(JsValue::from(version as f64))
-                .with_key(cases[case].to_string())
-                .primitive()
-                .map_err(err)?;
+            put_js(&aggregates, cases[case], (version as f64).into())?;
         }
         out.added = merge.added;
         out.aggregates = merge
@@ -943,20 +885,20 @@ impl EventStore {
                 out.refused += purge_case(&events, &aggregates, &snapshots, case).await?;
                 out.purged.push(case.clone());
             }
-            put_js(&meta, META_ACCESS_CURSOR, (access.cursor as f64).into()).await?;
+            put_js(&meta, META_ACCESS_CURSOR, (access.cursor as f64).into())?;
         }
-        put_js(&meta, META_CLOCK, (clock.value() as f64).into()).await?;
+        put_js(&meta, META_CLOCK, (clock.value() as f64).into())?;
         let top = good.iter().map(|p| p.seq).max();
         if let (Some(upto), Some(top)) = (upto, top) {
             if top > upto {
-                put_js(&meta, META_RECEIVED_UPTO, (top as f64).into()).await?;
+                put_js(&meta, META_RECEIVED_UPTO, (top as f64).into())?;
             }
         }
         let stored = get_num(&meta, META_CURSOR).await? as i64;
         let cursor = casefile_core::sync::receive::cursor_after(stored, from, cursor);
-        put_js(&meta, META_CURSOR, (cursor as f64).into()).await?;
+        put_js(&meta, META_CURSOR, (cursor as f64).into())?;
         if last {
-            put_js(&meta, META_FILLED, 1.0.into()).await?;
+            put_js(&meta, META_FILLED, 1.0.into())?;
         }
         tx.commit().await.map_err(err)?;
         Ok(out)
@@ -964,8 +906,7 @@ impl EventStore {
 
     /// The access cursor: the server's access changes seen so far.
     pub async fn access_cursor(&self) -> Result<i64, StoreError> {
-        let tx = self.db.transaction(META).build().map_err(err)?;
-        let meta = tx.object_store(META).map_err(err)?;
+        let (_tx, meta) = self.read(META)?;
         Ok(get_num(&meta, META_ACCESS_CURSOR).await? as i64)
     }
 
@@ -976,22 +917,15 @@ impl EventStore {
         let snapshot = self.snapshot(aggregate_id).await?;
         let records = match &snapshot {
             None => {
-                self.records(Some((
-                    INDEX_AGGREGATE,
-                    KeyRange::Only(aggregate_id.to_string()),
-                )))
-                .await?
+                self.records(Some((INDEX_AGGREGATE, only(aggregate_id.into())?)))
+                    .await?
             }
             Some(s) => {
-                let at = |clock: f64, node: &str| {
-                    vec![
-                        KeyPart::Text(aggregate_id.to_string()),
-                        KeyPart::Number(clock),
-                        KeyPart::Text(node.to_string()),
-                    ]
+                let at = |clock: f64, node: &str| -> JsValue {
+                    js_sys::Array::of3(&aggregate_id.into(), &clock.into(), &node.into()).into()
                 };
                 let lower = at(s.upto.clock as f64, &s.upto.node_id);
-                let range = KeyRange::Bound(lower, true, at(f64::INFINITY, ""), false);
+                let range = idb::bound(&lower, &at(f64::INFINITY, ""), true, false).map_err(err)?;
                 self.records(Some((INDEX_AGGREGATE_STAMP, range))).await?
             }
         };
@@ -1021,7 +955,7 @@ impl EventStore {
     /// sees it: every case this device knows (`None`), or those named.
     pub async fn cases(&self, ids: Option<&[String]>) -> Result<Vec<LocalCase>, StoreError> {
         let records = match ids {
-            None => self.records::<String>(None).await?,
+            None => self.records(None).await?,
             Some(ids) => self.records_of(ids).await?,
         };
         let (good, _) = self.verified(records).await?;
@@ -1039,24 +973,18 @@ impl EventStore {
 
     /// The records of the named cases, read in one transaction with every
     /// request in flight at once.
-    async fn records_of(&self, ids: &[String]) -> Result<Vec<EventRecord>, StoreError> {
-        let tx = self.db.transaction(EVENTS).build().map_err(err)?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
+    async fn records_of(&self, ids: &[String]) -> Result<Records, StoreError> {
+        let (_tx, events) = self.read(EVENTS)?;
         let index = events.index(INDEX_AGGREGATE).map_err(err)?;
         let mut reads = Vec::with_capacity(ids.len());
         for id in ids {
-            reads.push(
-                index
-                    .get_all()
-                    .with_query::<String, _>(KeyRange::Only(id.clone()))
-                    .serde()
-                    .map_err(err)?,
-            );
+            reads.push(index.all(&only(id.as_str().into())?).map_err(err)?);
         }
-        let mut out = Vec::new();
-        for got in futures_util::future::join_all(reads).await {
-            let got: Vec<EventRecord> = got.map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
-            out.extend(got);
+        let mut out = Records::default();
+        for read in reads {
+            let (good, bad) = sort_out(read.value().await.map_err(err)?);
+            out.0.extend(good);
+            out.1.extend(bad);
         }
         Ok(out)
     }
@@ -1069,29 +997,19 @@ impl EventStore {
     /// stay (the kept changes carry them). Returns how many events stayed.
     pub async fn keep_only_unsent(&self) -> Result<usize, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
-        let events = tx.object_store(EVENTS).map_err(err)?;
+        let events = tx.store(EVENTS).map_err(err)?;
         let mut kept = 0;
-        for record in all_records::<EventRecord>(&events).await? {
+        for record in list::<EventRecord>(events.all(None)).await? {
             if casefile_core::device::kept_at_sign_out(record.kind()) {
                 kept += 1;
                 continue;
             }
-            events
-                .delete(record.id)
-                .primitive()
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            events.delete(&record.id.into()).map_err(err)?;
         }
         for name in [AGGREGATES, SNAPSHOTS, QUARANTINE] {
-            tx.object_store(name)
-                .map_err(err)?
-                .clear()
-                .map_err(err)?
-                .await
-                .map_err(err)?;
+            tx.store(name).map_err(err)?.clear().map_err(err)?;
         }
-        let meta = tx.object_store(META).map_err(err)?;
+        let meta = tx.store(META).map_err(err)?;
         // Only unsent work of this device is left: nothing received is.
         for key in [
             META_CURSOR,
@@ -1099,7 +1017,7 @@ impl EventStore {
             META_FILLED,
             META_RECEIVED_UPTO,
         ] {
-            put_js(&meta, key, 0.0.into()).await?;
+            put_js(&meta, key, 0.0.into())?;
         }
         tx.commit().await.map_err(err)?;
         Ok(kept)
@@ -1111,25 +1029,18 @@ impl EventStore {
     }
 
     async fn snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>, StoreError> {
-        let tx = self.db.transaction(SNAPSHOTS).build().map_err(err)?;
-        let store = tx.object_store(SNAPSHOTS).map_err(err)?;
-        let record: Option<SnapshotRecord> = get_serde(&store, aggregate_id.to_string()).await?;
+        let (_tx, store) = self.read(SNAPSHOTS)?;
+        let record: Option<SnapshotRecord> = get_serde(&store, aggregate_id).await?;
         Ok(record.and_then(|r| serde_json::from_str(&r.json).ok()))
     }
 
     async fn save_snapshot(&self, aggregate_id: &str, s: &Snapshot) -> Result<(), StoreError> {
         let tx = self.write(&[SNAPSHOTS])?;
-        let store = tx.object_store(SNAPSHOTS).map_err(err)?;
+        let store = tx.store(SNAPSHOTS).map_err(err)?;
         let record = SnapshotRecord {
             json: serde_json::to_string(s).map_err(err)?,
         };
-        store
-            .put(record)
-            .with_key(aggregate_id.to_string())
-            .serde()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        put_js(&store, aggregate_id, to_js(&record).map_err(err)?)?;
         tx.commit().await.map_err(err)
     }
 
@@ -1165,9 +1076,8 @@ impl EventStore {
 
     /// Everything in quarantine.
     pub async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        let tx = self.db.transaction(QUARANTINE).build().map_err(err)?;
-        let q = tx.object_store(QUARANTINE).map_err(err)?;
-        all_records(&q).await
+        let (_tx, q) = self.read(QUARANTINE)?;
+        list(q.all(None)).await
     }
 }
 
@@ -1181,44 +1091,26 @@ fn with_server_version(record: &EventRecord, event: &DomainEvent) -> DomainEvent
     e
 }
 
-/// One part of an array key.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum KeyPart {
-    Text(String),
-    Number(f64),
-}
-
-/// One record by key, decoded, in the caller's transaction.
 /// Purges one case its reader lost access to, inside the caller's
 /// transaction, as core's rule says; returns how many unsent events it kept
 /// and refused.
 async fn purge_case(
-    events: &ObjectStore<'_>,
-    aggregates: &ObjectStore<'_>,
-    snapshots: &ObjectStore<'_>,
+    events: &Store,
+    aggregates: &Store,
+    snapshots: &Store,
     case: &str,
 ) -> Result<usize, StoreError> {
-    let records: Vec<EventRecord> = events
-        .index(INDEX_AGGREGATE)
-        .map_err(err)?
-        .get_all()
-        .with_query::<String, _>(KeyRange::Only(case.to_string()))
-        .serde()
-        .map_err(err)?
-        .await
-        .map_err(err)?
-        .collect::<Result<_, _>>()
-        .map_err(err)?;
+    let records: Vec<EventRecord> = list(
+        events
+            .index(INDEX_AGGREGATE)
+            .map_err(err)?
+            .all(&only(case.into())?),
+    )
+    .await?;
     let plan =
         casefile_core::sync::access::purge(records.iter().map(|r| (r.id.as_str(), r.kind())));
     for id in plan.delete {
-        events
-            .delete(id)
-            .primitive()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        events.delete(&id.into()).map_err(err)?;
     }
     let now = js_sys::Date::now() as u64;
     for (id, change) in &plan.refuse {
@@ -1228,80 +1120,120 @@ async fn purge_case(
         let mut tracking = record.tracking();
         if tracking.apply(change, now) {
             record.set_tracking(&tracking);
-            put_record(events, record).await?;
+            fire_record(events, record)?;
         }
     }
     for store in [aggregates, snapshots] {
-        store
-            .delete(case.to_string())
-            .primitive()
-            .map_err(err)?
-            .await
-            .map_err(err)?;
+        store.delete(&case.into()).map_err(err)?;
     }
     Ok(plan.refuse.len())
 }
 
-/// Every record of an object store (events, quarantine), in key order.
-async fn all_records<T: serde::de::DeserializeOwned>(
-    store: &ObjectStore<'_>,
+/// Event records read back: those that decode, and those that do not (a
+/// damaged record: a field of the wrong type, a missing one) set aside as
+/// quarantined, so that one of them never fails the read of the rest.
+type Records = (Vec<EventRecord>, Vec<Quarantined>);
+
+/// Sorts a `get_all` read's records (all of them in one decode when they
+/// all read, as they do but after damage).
+fn sort_out(array: Option<JsValue>) -> Records {
+    let Some(array) = array else {
+        return Records::default();
+    };
+    if let Ok(all) = from_js::<Vec<EventRecord>>(&array) {
+        return (all, Vec::new());
+    }
+    let mut out = Records::default();
+    for item in js_sys::Array::from(&array).iter() {
+        match from_js::<EventRecord>(&item) {
+            Ok(record) => out.0.push(record),
+            Err(why) => out.1.push(Quarantined {
+                id: js_sys::Reflect::get(&item, &"id".into())
+                    .ok()
+                    .and_then(|id| id.as_string())
+                    .unwrap_or_default(),
+                reason: why.as_string().unwrap_or_default(),
+                record: js_sys::JSON::stringify(&item)
+                    .map(String::from)
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+    out
+}
+
+/// The key range of exactly `key`.
+fn only(key: JsValue) -> Result<JsValue, StoreError> {
+    idb::only(&key).map_err(err)
+}
+
+/// The records a `get_all` read gives, decoded in one go.
+async fn list<T: serde::de::DeserializeOwned>(
+    read: Result<idb::Req, JsValue>,
 ) -> Result<Vec<T>, StoreError> {
-    store
-        .get_all()
-        .serde()
-        .map_err(err)?
-        .await
-        .map_err(err)?
-        .collect::<Result<_, _>>()
-        .map_err(err)
+    match read.map_err(err)?.value().await.map_err(err)? {
+        Some(array) => from_js(&array).map_err(err),
+        None => Ok(Vec::new()),
+    }
 }
 
+/// A read's record, decoded (`None` when there is none).
+async fn decoded<T: serde::de::DeserializeOwned>(read: idb::Req) -> Result<Option<T>, StoreError> {
+    read.value()
+        .await
+        .map_err(err)?
+        .map(|v| from_js(&v).map_err(err))
+        .transpose()
+}
+
+/// The record under `key`, decoded.
 async fn get_serde<T: serde::de::DeserializeOwned>(
-    store: &ObjectStore<'_>,
-    key: String,
+    store: &Store,
+    key: &str,
 ) -> Result<Option<T>, StoreError> {
-    store.get(key).serde().map_err(err)?.await.map_err(err)
+    decoded(store.get(&key.into()).map_err(err)?).await
 }
 
-async fn get_js(store: &ObjectStore<'_>, key: &str) -> Result<Option<JsValue>, StoreError> {
+async fn get_js(store: &Store, key: &str) -> Result<Option<JsValue>, StoreError> {
     store
-        .get(key.to_string())
-        .primitive()
+        .get(&key.into())
         .map_err(err)?
+        .value()
         .await
         .map_err(err)
 }
 
-async fn get_num(store: &ObjectStore<'_>, key: &str) -> Result<f64, StoreError> {
-    Ok(get_js(store, key)
-        .await?
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0))
-}
-
-async fn put_js(store: &ObjectStore<'_>, key: &str, value: JsValue) -> Result<(), StoreError> {
+async fn get_num(store: &Store, key: &str) -> Result<f64, StoreError> {
     store
-        .put(value)
-        .with_key(key.to_string())
-        .await
-        .map(|_| ())
-        .map_err(err)
-}
-
-async fn put_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), StoreError> {
-    store
-        .put(record)
-        .serde()
+        .get(&key.into())
         .map_err(err)?
+        .number()
         .await
-        .map(|_| ())
         .map_err(err)
 }
 
-/// Issues a put without waiting for it; the transaction's commit reports
-/// any failure.
-fn fire_record(store: &ObjectStore<'_>, record: EventRecord) -> Result<(), StoreError> {
-    store.put(record).serde().map_err(err).map(drop)
+/// Puts `value` under `key` without waiting: the transaction's commit
+/// reports any failure (a failed request aborts the whole transaction).
+fn put_js(store: &Store, key: &str, value: JsValue) -> Result<(), StoreError> {
+    store.put_now(&value, Some(&key.into())).map_err(err)
+}
+
+/// Puts an event record without waiting, like [`put_js`].
+fn fire_record(store: &Store, record: EventRecord) -> Result<(), StoreError> {
+    store
+        .put_now(&to_js(&record).map_err(err)?, None)
+        .map_err(err)
+}
+
+/// Puts event records without waiting, like [`put_js`]: made JS objects in
+/// one `JSON.parse` for all of them (a page of a catch-up, a batch of
+/// appends), not one each.
+fn fire_records(store: &Store, records: &[EventRecord]) -> Result<(), StoreError> {
+    let all: js_sys::Array = to_js(&records).map_err(err)?.unchecked_into();
+    for record in all.iter() {
+        store.put_now(&record, None).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// A case from its verified records (stamp order), folded from `snapshot`:

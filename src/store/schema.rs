@@ -1,8 +1,8 @@
 //! Every IndexedDB name and version of the event store, in one place.
 
-use indexed_db_futures::database::Database;
-use indexed_db_futures::prelude::*;
-use indexed_db_futures::KeyPath;
+use js_sys::Array;
+use wasm_bindgen::JsValue;
+use web_sys::{IdbDatabase, IdbObjectStoreParameters, IdbTransaction};
 
 /// The database.
 pub const DB_NAME: &str = "casefile-events";
@@ -34,8 +34,6 @@ pub const INDEX_SYNCED: &str = "synced";
 /// every event, and a new device writes tens of thousands of them in its
 /// first catch-up (issue 18).
 pub const UNUSED_INDEXES: [&str; 3] = ["event_type", "timestamp", "stamp"];
-/// A store that lives only during the schema 3 upgrade.
-const UPGRADE_SCRATCH: &str = "upgrade_scratch";
 /// Index on `[aggregate_id, clock, node_id]`: one case in stamp order (v2).
 pub const INDEX_AGGREGATE_STAMP: &str = "aggregate_stamp";
 
@@ -93,19 +91,38 @@ pub fn byte_kind(byte: u8) -> Option<casefile_core::sync::SyncKind> {
     SyncKind::ALL.into_iter().find(|k| kind_byte(*k) == byte)
 }
 
-/// Creates or upgrades the schema from `old_version` to [`DB_VERSION`].
-pub fn upgrade(old_version: u32, db: &Database) -> indexed_db_futures::Result<()> {
-    upgrade_to(old_version, u32::from(DB_VERSION), db)
+/// Creates or upgrades the schema from `old_version` to [`DB_VERSION`], in
+/// the upgrade's transaction `tx`.
+pub fn upgrade(old_version: u32, db: &IdbDatabase, tx: &IdbTransaction) -> Result<(), JsValue> {
+    upgrade_to(old_version, u32::from(DB_VERSION), db, tx)
+}
+
+/// A store keyed by its records' `id`.
+fn keyed_by_id() -> IdbObjectStoreParameters {
+    let params = IdbObjectStoreParameters::new();
+    params.set_key_path(&"id".into());
+    params
+}
+
+/// The key path of several fields.
+fn fields(names: &[&str]) -> JsValue {
+    names
+        .iter()
+        .map(|n| JsValue::from_str(n))
+        .collect::<Array>()
+        .into()
 }
 
 /// Upgrades from `old_version` up to `target`, one step at a time (tests use
 /// it to make a database of an older version).
-pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_futures::Result<()> {
+pub fn upgrade_to(
+    old_version: u32,
+    target: u32,
+    db: &IdbDatabase,
+    tx: &IdbTransaction,
+) -> Result<(), JsValue> {
     if old_version < 1 && target >= 1 {
-        let events = db
-            .create_object_store(EVENTS)
-            .with_key_path(KeyPath::One("id"))
-            .build()?;
+        let events = db.create_object_store_with_optional_parameters(EVENTS, &keyed_by_id())?;
         // Schema 1 as it was; schema 3 drops the indexes nothing reads.
         for (name, field) in [
             (INDEX_AGGREGATE, "aggregate_id"),
@@ -113,41 +130,25 @@ pub fn upgrade_to(old_version: u32, target: u32, db: &Database) -> indexed_db_fu
             (UNUSED_INDEXES[0], "event_type"),
             (UNUSED_INDEXES[1], "timestamp"),
         ] {
-            events.create_index(name, KeyPath::One(field)).build()?;
+            events.create_index_with_str(name, field)?;
         }
-        events
-            .create_index(UNUSED_INDEXES[2], KeyPath::from(vec!["clock", "node_id"]))
-            .build()?;
-        db.create_object_store(META).build()?;
-        db.create_object_store(AGGREGATES).build()?;
-        db.create_object_store(QUARANTINE)
-            .with_key_path(KeyPath::One("id"))
-            .build()?;
+        events.create_index_with_str_sequence(UNUSED_INDEXES[2], &fields(&["clock", "node_id"]))?;
+        db.create_object_store(META)?;
+        db.create_object_store(AGGREGATES)?;
+        db.create_object_store_with_optional_parameters(QUARANTINE, &keyed_by_id())?;
     }
     if old_version < 2 && target >= 2 {
-        let snapshots = db.create_object_store(SNAPSHOTS).build()?;
-        // The version-change transaction reaches the existing events store.
-        snapshots
-            .transaction()
-            .object_store(EVENTS)?
-            .create_index(
-                INDEX_AGGREGATE_STAMP,
-                KeyPath::from(vec!["aggregate_id", "clock", "node_id"]),
-            )
-            .build()?;
+        db.create_object_store(SNAPSHOTS)?;
+        tx.object_store(EVENTS)?.create_index_with_str_sequence(
+            INDEX_AGGREGATE_STAMP,
+            &fields(&["aggregate_id", "clock", "node_id"]),
+        )?;
     }
     if old_version < 3 && target >= 3 {
-        // The upgrade's transaction is reached through a store made for
-        // the purpose (this crate's upgrade callback does not hand it out),
-        // dropped again at once.
-        let scratch = db.create_object_store(UPGRADE_SCRATCH).build()?;
-        {
-            let events = scratch.transaction().object_store(EVENTS)?;
-            for name in UNUSED_INDEXES {
-                events.delete_index(name)?;
-            }
+        let events = tx.object_store(EVENTS)?;
+        for name in UNUSED_INDEXES {
+            events.delete_index(name)?;
         }
-        db.delete_object_store(UPGRADE_SCRATCH)?;
     }
     Ok(())
 }
