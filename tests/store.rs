@@ -51,6 +51,16 @@ fn raw_write(
         .unwrap()
 }
 
+/// Puts `record` into the events store behind the store's back.
+async fn put_behind(record: impl serde::Serialize) {
+    use indexed_db_futures::prelude::*;
+    let db = raw_db().await;
+    let tx = raw_write(&db);
+    let events = tx.object_store(schema::EVENTS).unwrap();
+    events.put(record).serde().unwrap().await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// A case made, then retitled "`title` review": both events.
 async fn created_and_retitled(
     store: &EventStore,
@@ -258,27 +268,17 @@ async fn a_corrupted_record_is_quarantined_and_never_used() {
 /// goes to quarantine, saying why.
 #[wasm_bindgen_test]
 async fn an_unreadable_record_is_quarantined_without_failing_the_read() {
-    use indexed_db_futures::prelude::*;
     let store = EventStore::open().await.unwrap();
     let case = case_id(31);
     let good = store
         .append(&case, &create("Still readable"))
         .await
         .unwrap();
-    let db = raw_db().await;
-    let tx = raw_write(&db);
-    tx.object_store(schema::EVENTS)
-        .unwrap()
-        .put(serde_json::json!({
-            "id": "unreadable", "aggregate_id": case, "synced": "?",
-            "event": "{}", "clock": 9.0, "node_id": "x",
-        }))
-        .serde()
-        .unwrap()
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    drop(db);
+    put_behind(serde_json::json!({
+        "id": "unreadable", "aggregate_id": case, "synced": "?",
+        "event": "{}", "clock": 9.0, "node_id": "x",
+    }))
+    .await;
 
     let (events, set_aside) = store.events_for(&case).await.unwrap();
     assert_eq!(events, vec![good], "the readable event is still there");
@@ -622,7 +622,6 @@ async fn a_batch_appends_in_one_transaction_with_consecutive_stamps() {
 /// either (two transactions left both pending after a crash between them).
 #[wasm_bindgen_test]
 async fn a_commit_lands_whole_or_not_at_all() {
-    use indexed_db_futures::prelude::*;
     let store = EventStore::open().await.unwrap();
     let case = case_id(77);
     store.append(&case, &create("Atomic")).await.unwrap();
@@ -634,20 +633,11 @@ async fn a_commit_lands_whole_or_not_at_all() {
         id: &'static str,
         synced: &'static str,
     }
-    let db = raw_db().await;
-    let tx = raw_write(&db);
-    tx.object_store(schema::EVENTS)
-        .unwrap()
-        .put(Broken {
-            id: "damaged",
-            synced: "?",
-        })
-        .serde()
-        .unwrap()
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    drop(db);
+    put_behind(Broken {
+        id: "damaged",
+        synced: "?",
+    })
+    .await;
     let ops = [
         StoreOp::Append {
             case: case.clone(),
