@@ -732,11 +732,19 @@ impl EventStore {
         let aggregates = tx.store(AGGREGATES).map_err(err)?;
         let snapshots = tx.store(SNAPSHOTS).map_err(err)?;
         let quarantine = tx.store(QUARANTINE).map_err(err)?;
-        let mut clock = LamportClock::at(get_num(&meta, META_CLOCK).await? as u64);
-        let upto = get_js(&meta, META_RECEIVED_UPTO)
-            .await?
+        // The three meta reads go at once (one round trip, not three); no
+        // other transaction writes them before this one ends.
+        let [clock, upto, stored_cursor] =
+            [META_CLOCK, META_RECEIVED_UPTO, META_CURSOR].map(|key| meta.get(&key.into()));
+        let mut clock = LamportClock::at(clock.map_err(err)?.number().await.map_err(err)? as u64);
+        let upto = upto
+            .map_err(err)?
+            .value()
+            .await
+            .map_err(err)?
             .and_then(|v| v.as_f64())
             .map(|v| v as i64);
+        let stored_cursor = stored_cursor.map_err(err)?.number().await.map_err(err)? as i64;
         let own = self.node.get().map(String::as_str);
         let mut out = Received::default();
         // Verified first (no I/O); a bad event is set aside on its own.
@@ -787,8 +795,9 @@ impl EventStore {
             record_reads.push(read);
         }
         let to_read = receive::cases_to_read(cases.len(), &kinds);
+        let versions = receive::versions_to_read(cases.len(), &kinds);
         let mut version_reads = Vec::with_capacity(cases.len());
-        for (case, &read) in cases.iter().zip(&to_read) {
+        for (case, &read) in cases.iter().zip(&versions) {
             version_reads.push(
                 read.then(|| aggregates.get(&(*case).into()))
                     .transpose()
@@ -894,8 +903,7 @@ impl EventStore {
                 put_js(&meta, META_RECEIVED_UPTO, (top as f64).into())?;
             }
         }
-        let stored = get_num(&meta, META_CURSOR).await? as i64;
-        let cursor = casefile_core::sync::receive::cursor_after(stored, from, cursor);
+        let cursor = casefile_core::sync::receive::cursor_after(stored_cursor, from, cursor);
         put_js(&meta, META_CURSOR, (cursor as f64).into())?;
         if last {
             put_js(&meta, META_FILLED, 1.0.into())?;

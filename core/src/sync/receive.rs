@@ -153,6 +153,24 @@ pub fn cases_to_read(cases: usize, page: &[(usize, bool, bool)]) -> Vec<bool> {
     read
 }
 
+/// Which of a page's `cases` need their known version read: those with an
+/// event that [`may_be_stored`]. A case whose page events are all new here
+/// gets the highest version among them, whatever the device knew: a known
+/// version only ever comes from events the device holds (pulled, or its
+/// own push answered without a gap, `crate::event::known_after_push`), and
+/// every one of those is below the new events (it was pulled at a lower
+/// seq, which `may_be_stored` would flag, or it is the device's own).
+/// On a new device's catch-up no case is read. Each page event is `(its
+/// case, whether it is the creation, may_be_stored)`, as for
+/// [`cases_to_read`], which says which may hold a snapshot.
+pub fn versions_to_read(cases: usize, page: &[(usize, bool, bool)]) -> Vec<bool> {
+    let mut read = vec![false; cases];
+    for &(case, _, maybe) in page {
+        read[case] |= maybe;
+    }
+    read
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +307,33 @@ mod tests {
             (2, true, true),
         ];
         assert_eq!(cases_to_read(3, &page), vec![false, true, true]);
+    }
+
+    #[test]
+    fn only_a_case_with_an_event_that_may_be_stored_has_its_version_read() {
+        // Case 0: new events only. Case 1: one of its events may be stored.
+        let page = [(0, false, false), (1, false, false), (1, false, true)];
+        assert_eq!(versions_to_read(2, &page), vec![false, true]);
+        // Without reading, the highest new version is the one kept: the
+        // device knew a lower one, or none.
+        let events: Vec<PageEvent> = [3, 4]
+            .into_iter()
+            .map(|v| PageEvent {
+                case: 0,
+                stamp: stamp(v),
+                version: v,
+                stored: None,
+            })
+            .collect();
+        let unread = merge(&[CaseHeld::default()], &events);
+        let read = merge(
+            &[CaseHeld {
+                version: 2,
+                snapshot_upto: None,
+            }],
+            &events,
+        );
+        assert_eq!(unread.versions, vec![(0, 4)]);
+        assert_eq!(unread.versions, read.versions);
     }
 }
