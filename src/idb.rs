@@ -19,15 +19,18 @@ use web_sys::{
     IdbTransaction, IdbTransactionMode,
 };
 
-/// A promise settled by the event `arm` hooks its own resolve (success,
-/// complete) and reject (error, abort) functions to, armed at once: a
-/// request's events are caught even when it is awaited later. No closures
-/// to keep or free; a second event (abort after error) is a no-op.
-fn fired(arm: impl FnOnce(&Function, &Function)) -> Promise {
+/// A promise resolved, with the event, by whichever event `arm` hooks its
+/// resolve function to (success or error; complete or abort), armed at
+/// once: a request's events are caught even when it is awaited later. It
+/// never rejects, so a request nobody awaits (an early return, a
+/// transaction aborted under it) leaves no unhandled rejection; the
+/// outcome is read from the request or transaction. No closures to keep or
+/// free; a second event is a no-op.
+fn settled(arm: impl FnOnce(&Function)) -> Promise {
     let mut arm = Some(arm);
-    Promise::new(&mut |resolve, reject| {
+    Promise::new(&mut |resolve, _| {
         if let Some(arm) = arm.take() {
-            arm(&resolve, &reject);
+            arm(&resolve);
         }
     })
 }
@@ -42,22 +45,19 @@ pub struct Req {
 
 impl Req {
     fn of(req: IdbRequest) -> Req {
-        let done = fired(|ok, bad| {
-            req.set_onsuccess(Some(ok));
-            req.set_onerror(Some(bad));
+        let done = settled(|done| {
+            req.set_onsuccess(Some(done));
+            req.set_onerror(Some(done));
         });
         Req { req, done }
     }
 
-    /// The result (`None` for `undefined`: no such record).
+    /// The result (`None` for `undefined`: no such record), or the
+    /// request's own error.
     pub async fn value(self) -> Result<Option<JsValue>, JsValue> {
-        if JsFuture::from(self.done).await.is_err() {
-            return Err(self
-                .req
-                .error()
-                .ok()
-                .flatten()
-                .map_or(JsValue::NULL, JsValue::from));
+        let _ = JsFuture::from(self.done).await;
+        if let Ok(Some(error)) = self.req.error() {
+            return Err(error.into());
         }
         let value = self.req.result()?;
         Ok((!value.is_undefined()).then_some(value))
@@ -82,6 +82,14 @@ pub async fn open(
         .indexed_db()?
         .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
     let req: IdbOpenDbRequest = factory.open_with_u32(name, version)?;
+    /// Takes the upgrade handler off the request however `open` ends (a
+    /// future dropped early included), before the closure is freed.
+    struct Unhook(IdbOpenDbRequest);
+    impl Drop for Unhook {
+        fn drop(&mut self) {
+            self.0.set_onupgradeneeded(None);
+        }
+    }
     let upgrading = req.clone();
     let mut upgrade = Some(upgrade);
     let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
@@ -98,9 +106,9 @@ pub async fn open(
         },
     );
     req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-    let opened = Req::of(req.clone().unchecked_into()).value().await;
-    req.set_onupgradeneeded(None);
-    drop(on_upgrade);
+    // Declared after the closure, so dropped before it.
+    let _unhook = Unhook(req.clone());
+    let opened = Req::of(req.unchecked_into()).value().await;
     Ok(opened?
         .ok_or_else(|| JsValue::from_str("IndexedDB opened nothing"))?
         .unchecked_into())
@@ -154,20 +162,24 @@ impl Tx {
 
     /// Waits until it is durable (or failed). It commits on its own once its
     /// last request is done (web-sys marks an explicit `commit()`
-    /// deprecated); the first failed request's error is the one reported.
+    /// deprecated). A failure is reported at the abort, when the
+    /// transaction's error is the failed request's own (a quota error is
+    /// known by its name), not at the error event, before it is set.
     pub async fn commit(mut self) -> Result<(), JsValue> {
         self.write = false;
         let tx = &self.tx;
-        let done = fired(|ok, bad| {
-            tx.set_oncomplete(Some(ok));
-            tx.set_onerror(Some(bad));
-            tx.set_onabort(Some(bad));
+        let done = settled(|done| {
+            tx.set_oncomplete(Some(done));
+            tx.set_onabort(Some(done));
         });
-        JsFuture::from(done).await.map_err(|_| {
-            tx.error()
-                .map_or_else(|| "the transaction was aborted".into(), JsValue::from)
-        })?;
-        Ok(())
+        let event = JsFuture::from(done).await.unwrap_or_default();
+        let kind = js_sys::Reflect::get(&event, &"type".into()).unwrap_or_default();
+        if kind.as_string().as_deref() == Some("complete") {
+            return Ok(());
+        }
+        Err(tx
+            .error()
+            .map_or_else(|| "the transaction was aborted".into(), JsValue::from))
     }
 }
 

@@ -306,6 +306,26 @@ async fn an_unreadable_record_is_quarantined_without_failing_the_read() {
     );
 }
 
+/// A pull that brings an event whose stored copy no longer decodes stores
+/// the server's copy over it, and the page is not refused.
+#[wasm_bindgen_test]
+async fn a_pulled_event_replaces_its_stored_copy_that_no_longer_decodes() {
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(32);
+    // This device's own event (so the pull reads its stored copy first).
+    let own = store.node_id().await.unwrap();
+    let event = remote(&case, &own, 5, 0, &create("Sent, answer lost"));
+    put_behind(serde_json::json!({
+        "id": event.id, "aggregate_id": case, "synced": "?", "event": "{}",
+    }))
+    .await;
+    let got = store.receive(&[pulled(3, &event)], 3, None).await.unwrap();
+    assert_eq!(got.added, 1, "stored as new");
+    let (events, set_aside) = store.events_for(&case).await.unwrap();
+    assert_eq!(events, vec![event]);
+    assert!(set_aside.is_empty(), "nothing damaged is left");
+}
+
 /// An event made on another device, as the server would send it.
 fn remote(case: &str, node: &str, clock: u64, base: u64, data: &EventData) -> DomainEvent {
     DomainEvent::new(

@@ -825,7 +825,13 @@ impl EventStore {
         let mut stored: Vec<Option<EventRecord>> = Vec::with_capacity(good.len());
         for read in record_reads {
             stored.push(match read {
-                Some(read) => decoded(read).await?,
+                // A stored copy that no longer decodes is as good as absent:
+                // the server's copy is stored over it.
+                Some(read) => read
+                    .value()
+                    .await
+                    .map_err(err)?
+                    .and_then(|v| from_js(&v).ok()),
                 None => None,
             });
         }
@@ -1007,12 +1013,19 @@ impl EventStore {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.store(EVENTS).map_err(err)?;
         let mut kept = 0;
-        for record in list::<EventRecord>(events.all(None)).await? {
+        let (records, unreadable) =
+            sort_out(events.all(None).map_err(err)?.value().await.map_err(err)?);
+        for record in records {
             if casefile_core::device::kept_at_sign_out(record.kind()) {
                 kept += 1;
                 continue;
             }
             events.delete(&record.id.into()).map_err(err)?;
+        }
+        // Unreadable: nobody can tell whose work it was, and the next
+        // person must not read it.
+        for q in unreadable {
+            events.delete(&q.id.into()).map_err(err)?;
         }
         for name in [AGGREGATES, SNAPSHOTS, QUARANTINE] {
             tx.store(name).map_err(err)?.clear().map_err(err)?;
@@ -1108,13 +1121,16 @@ async fn purge_case(
     snapshots: &Store,
     case: &str,
 ) -> Result<usize, StoreError> {
-    let records: Vec<EventRecord> = list(
-        events
-            .index(INDEX_AGGREGATE)
-            .map_err(err)?
-            .all(&only(case.into())?),
-    )
-    .await?;
+    let read = events
+        .index(INDEX_AGGREGATE)
+        .map_err(err)?
+        .all(&only(case.into())?)
+        .map_err(err)?;
+    let (records, unreadable) = sort_out(read.value().await.map_err(err)?);
+    // What no longer reads goes with the case: it cannot be shown anyway.
+    for q in unreadable {
+        events.delete(&q.id.into()).map_err(err)?;
+    }
     let plan =
         casefile_core::sync::access::purge(records.iter().map(|r| (r.id.as_str(), r.kind())));
     for id in plan.delete {
