@@ -295,12 +295,22 @@ fn Decide(event: DomainEvent) -> impl IntoView {
     let keep_mine = RwSignal::new(BTreeSet::<&'static str>::new());
     let (failed, set_failed) = signal(None::<String>);
     let event = StoredValue::new(event);
-    if let Some(engine) = sync.get_value() {
-        let parked = event.get_value();
-        leptos::task::spawn_local(async move {
-            set_rows.set(Some(engine.conflict_sides(&parked).await))
-        });
-    }
+    let status = use_sync_status();
+    Effect::new(move |_| {
+        // Read again after every sync: "theirs" is the server's case as
+        // this device has it now. Only a change redraws (and the choices
+        // made are kept apart from the rows).
+        status.revision.track();
+        if let Some(engine) = sync.get_value() {
+            let parked = event.get_value();
+            leptos::task::spawn_local(async move {
+                let sides = Some(engine.conflict_sides(&parked).await);
+                if rows.with_untracked(|now| *now != sides) {
+                    set_rows.set(sides);
+                }
+            });
+        }
+    });
     let settle = move |data: Option<EventData>| {
         let Some(engine) = sync.get_value() else {
             return;
@@ -349,8 +359,10 @@ fn Decide(event: DomainEvent) -> impl IntoView {
                                     <fieldset class="keep">
                                         <legend class="sr-only">{format!("Keep for {field}")}</legend>
                                         <label><input type="radio" name=name.clone() value="mine"
+                                            prop:checked=move || keep_mine.with(|k| k.contains(field))
                                             on:change=move |_| keep_mine.update(|k| { k.insert(field); })/>" Mine"</label>
-                                        <label><input type="radio" name=name value="theirs" checked
+                                        <label><input type="radio" name=name value="theirs"
+                                            prop:checked=move || !keep_mine.with(|k| k.contains(field))
                                             on:change=move |_| keep_mine.update(|k| { k.remove(field); })/>" Theirs"</label>
                                     </fieldset>
                                 </td>

@@ -364,15 +364,19 @@ test("a manual conflict is shown side by side, field by field, and the choice re
     // Keep mine for the status, from the keyboard.
     await status.getByLabel("Mine").focus();
     await loser.keyboard.press("Space");
-    // Before Apply, the other device writes and this one receives it: the
-    // refresh that follows keeps the choice made (it once drew the table
-    // anew, back on Theirs).
+    // Before Apply, the other device changes the status again and this one
+    // receives it: "theirs" shows the server's case now, and the choice
+    // made stays made (a refresh once drew the table anew, back on Theirs,
+    // and "theirs" was never read again).
     const winner = loser === a ? b : a;
     const held = () => countRecords(loser, "casefile-events:sam", "events");
     const before = await held();
-    await createCase(winner, server, "Meanwhile elsewhere");
+    await winner.goto(`${server.url}/cases/${id}`);
+    await winner.locator("h1", { hasText: "Contested case" }).waitFor();
+    await winner.getByTestId("set-status").selectOption("open");
     await until(async () => (await held()) > before, "the other device's write received");
-    await until(async () => (await loser.getByTestId("sync-problem").count()) === 1 && (await table.count()) === 1, "one conflict on screen");
+    await until(async () => (await status.locator("td.theirs").innerText()) === "Open", "theirs read again");
+    assert.equal(await loser.getByTestId("sync-problem").count(), 1, "one conflict on screen");
     assert.equal(await status.getByLabel("Mine").isChecked(), true, "the choice survives a sync");
     await loser.getByRole("button", { name: "Apply my choices" }).click();
     await table.waitFor({ state: "detached" });
