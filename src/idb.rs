@@ -69,6 +69,14 @@ impl Req {
     }
 }
 
+/// The page's IndexedDB.
+fn factory() -> Result<web_sys::IdbFactory, JsValue> {
+    web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .indexed_db()?
+        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))
+}
+
 /// Opens `name` at `version`; `upgrade(old version, db, its transaction)`
 /// runs when the stored version is older. An error from it aborts the
 /// upgrade, and the open fails.
@@ -77,11 +85,7 @@ pub async fn open(
     version: u32,
     upgrade: impl FnOnce(u32, &IdbDatabase, &IdbTransaction) -> Result<(), JsValue> + 'static,
 ) -> Result<IdbDatabase, JsValue> {
-    let factory = web_sys::window()
-        .ok_or_else(|| JsValue::from_str("no window"))?
-        .indexed_db()?
-        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
-    let req: IdbOpenDbRequest = factory.open_with_u32(name, version)?;
+    let req: IdbOpenDbRequest = factory()?.open_with_u32(name, version)?;
     /// Takes the upgrade handler off the request however `open` ends (a
     /// future dropped early included), before the closure is freed.
     struct Unhook(IdbOpenDbRequest);
@@ -116,11 +120,7 @@ pub async fn open(
 
 /// Deletes the database `name`; done when the browser says so.
 pub async fn delete(name: &str) -> Result<(), JsValue> {
-    let factory = web_sys::window()
-        .ok_or_else(|| JsValue::from_str("no window"))?
-        .indexed_db()?
-        .ok_or_else(|| JsValue::from_str("IndexedDB is not available"))?;
-    Req::of(factory.delete_database(name)?.unchecked_into())
+    Req::of(factory()?.delete_database(name)?.unchecked_into())
         .value()
         .await
         .map(drop)
@@ -192,16 +192,8 @@ impl Store {
         self.0.get(key).map(Req::of)
     }
 
-    /// Puts `value` (under `key` for a store without a key path).
-    pub fn put(&self, value: &JsValue, key: Option<&JsValue>) -> Result<Req, JsValue> {
-        match key {
-            Some(key) => self.0.put_with_key(value, key),
-            None => self.0.put(value),
-        }
-        .map(Req::of)
-    }
-
-    /// Puts without waiting: the commit reports a failure.
+    /// Puts `value` (under `key` for a store without a key path) without
+    /// waiting: the commit reports a failure.
     pub fn put_now(&self, value: &JsValue, key: Option<&JsValue>) -> Result<(), JsValue> {
         match key {
             Some(key) => self.0.put_with_key(value, key),
