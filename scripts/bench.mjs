@@ -61,7 +61,7 @@ try {
   const storeResults = await store
     .waitForFunction(() => window.__store_results, null, { timeout: 900_000, polling: 1000 })
     .then((h) => h.jsonValue());
-  console.log(`\nEvent store on IndexedDB, Chromium ${browser.version()}, median of 3 runs; time (lower is better)\n`);
+  console.log(`\nEvent store on IndexedDB, Chromium ${browser.version()}, median of 3 runs (15 for the replay and the scan); time (lower is better)\n`);
   console.log("| workload | casefile EventStore (wasm) | plain IndexedDB from JS | ours ÷ plain |");
   console.log("|---|---:|---:|---:|");
   for (const r of storeResults) {

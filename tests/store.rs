@@ -398,6 +398,45 @@ async fn receive_stores_remote_events_follows_the_clock_and_settles_own_ones() {
     );
 }
 
+/// An append issues its writes on what its tab last saw of the clock and
+/// the case's known version, and checks them in the same transaction: when
+/// another tab has moved both since (here by a pull), the append is made
+/// again from the stored values, never stamped behind what it has seen.
+#[wasm_bindgen_test]
+async fn an_append_after_another_tab_moved_the_clock_is_stamped_and_based_on_the_stored_values() {
+    let name = "casefile-test-hint";
+    let (a, b) = (
+        EventStore::open_named(name).await.unwrap(),
+        EventStore::open_named(name).await.unwrap(),
+    );
+    let case = case_id(12);
+    let mine = a.append(&case, &create("Mine")).await.unwrap();
+    let second = a.append(&case, &retitle("Second")).await.unwrap();
+    assert_eq!((second.clock, second.base_version), (mine.clock + 1, 0));
+    // The other tab pulls: the server has my creation and their update,
+    // stamped far ahead.
+    let theirs = remote(&case, "other-device", 500, 1, &retitle("Theirs"));
+    b.receive(&[pulled(1, &mine), pulled(2, &theirs)], 2, None)
+        .await
+        .unwrap();
+    let after = a.append(&case, &retitle("After")).await.unwrap();
+    assert!(
+        after.clock > 500,
+        "stamped behind a seen event: {}",
+        after.clock
+    );
+    assert_eq!(
+        after.base_version, 2,
+        "based on the version the pull brought"
+    );
+    // And this tab's next append follows on from it.
+    let next = a.append(&case, &retitle("Next")).await.unwrap();
+    assert_eq!((next.clock, next.base_version), (after.clock + 1, 2));
+    assert_eq!(b.clock().await.unwrap().value(), next.clock);
+    let (events, _) = b.events_for(&case).await.unwrap();
+    assert_eq!(events.len(), 5, "the aborted attempt left nothing behind");
+}
+
 /// A new log skips the read of events it cannot hold yet (another device's,
 /// past the highest seq it received): a case's history fetched for a grant
 /// (cursor unmoved) and then met again in the next page is not added twice.

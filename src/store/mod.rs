@@ -292,6 +292,39 @@ pub struct EventStore {
     db: IdbDatabase,
     /// This device's id, once read.
     node: std::cell::OnceCell<String>,
+    /// The clock and known versions this tab last read or wrote, for
+    /// [`append_on_hint`](Self::append_on_hint).
+    hint: std::cell::RefCell<Option<AppendHint>>,
+}
+
+/// What an append needs from the store (the clock; the known server
+/// version of each case it writes to), as this tab last saw it. Only a
+/// guess: another tab, or a pull, may have moved either since, and the
+/// append that uses it checks it in its own transaction.
+#[derive(Debug, Clone, Default)]
+struct AppendHint {
+    clock: u64,
+    /// A few cases' known versions, the most recently written last. A short
+    /// list scanned in order: appends go to a handful of cases at a time,
+    /// and a map would add its code to the first load.
+    known: Vec<(String, u64)>,
+}
+
+impl AppendHint {
+    /// How many cases it keeps.
+    const CASES: usize = 16;
+
+    fn known(&self, case: &str) -> Option<u64> {
+        self.known.iter().find(|(c, _)| c == case).map(|(_, v)| *v)
+    }
+
+    fn remember(&mut self, case: &str, version: u64) {
+        self.known.retain(|(c, _)| c != case);
+        if self.known.len() == Self::CASES {
+            self.known.remove(0);
+        }
+        self.known.push((case.to_string(), version));
+    }
 }
 
 impl EventStore {
@@ -313,6 +346,7 @@ impl EventStore {
         let store = EventStore {
             db,
             node: std::cell::OnceCell::new(),
+            hint: std::cell::RefCell::default(),
         };
         let id = store.node_id().await?;
         let _ = store.node.set(id);
@@ -442,6 +476,13 @@ impl EventStore {
     /// its case's known version by [`known_after_push`] (so give a case's
     /// answers in version order).
     pub async fn commit(&self, ops: &[StoreOp]) -> Result<Vec<DomainEvent>, StoreError> {
+        let appends_only = ops.iter().all(|op| matches!(op, StoreOp::Append { .. }));
+        if !appends_only {
+            // A mark may move a case's known version.
+            self.hint.take();
+        } else if let Some(made) = self.append_on_hint(ops).await? {
+            return Ok(made);
+        }
         let node_id = self.node_id().await?;
         let tx = self.write(&[EVENTS, META, AGGREGATES])?;
         let meta = tx.store(META).map_err(err)?;
@@ -473,6 +514,7 @@ impl EventStore {
             }
         };
         let mut appended = Vec::new();
+        let mut bases = Vec::new();
         for op in ops {
             match op {
                 StoreOp::Append {
@@ -486,19 +528,10 @@ impl EventStore {
                             clock.insert(LamportClock::at(read(&meta, META_CLOCK).await? as u64))
                         }
                     };
-                    let header = EventHeader {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        aggregate_id: case.clone(),
-                        node_id: node_id.clone(),
-                        clock: clock.tick(),
-                        base_version: read(&aggregates, case).await? as u64,
-                        timestamp: now,
-                    };
-                    let mut event = DomainEvent::new(header, data);
-                    if caused_by.is_some() {
-                        event.causation_id = caused_by.clone();
-                        event = event.seal();
-                    }
+                    let tick = clock.tick();
+                    let base = read(&aggregates, case).await? as u64;
+                    bases.push((case.as_str(), base));
+                    let event = new_event(&node_id, (case, data, caused_by), tick, base, now);
                     // Issued together, not awaited: the commit reports any
                     // failure (a failed request aborts the whole transaction).
                     appended.push(EventRecord::of(&event));
@@ -529,7 +562,92 @@ impl EventStore {
             put_js(&meta, META_CLOCK, (clock.value() as f64).into())?;
         }
         tx.commit().await.map_err(err)?;
+        if let (true, Some(clock)) = (appends_only, clock) {
+            let mut hint = AppendHint {
+                clock: clock.value(),
+                known: Vec::new(),
+            };
+            for (case, base) in bases {
+                hint.remember(case, base);
+            }
+            self.hint.replace(Some(hint));
+        }
         Ok(made)
+    }
+
+    /// Appends on what this tab last saw of the clock and the cases' known
+    /// versions (issue 18: an append beside a plain put), without waiting
+    /// for a read first: the writes are issued at once, behind reads of
+    /// the stored values in the same transaction (requests run in order,
+    /// so the reads see the store as it was before the writes). If any
+    /// stored value differs from the hint (another tab appended, a pull
+    /// moved a version), the transaction is aborted, nothing of it lands,
+    /// and `None` sends the caller to the reading path. So every event is
+    /// stamped and based exactly as if read first.
+    ///
+    /// `None` too when the hint does not cover every case of `ops`.
+    async fn append_on_hint(
+        &self,
+        ops: &[StoreOp],
+    ) -> Result<Option<Vec<DomainEvent>>, StoreError> {
+        let Some(hint) = self.hint.borrow().clone() else {
+            return Ok(None);
+        };
+        let mut appends = Vec::with_capacity(ops.len());
+        let mut bases = Vec::with_capacity(ops.len());
+        for op in ops {
+            let StoreOp::Append {
+                case,
+                data,
+                caused_by,
+            } = op
+            else {
+                return Ok(None);
+            };
+            let Some(base) = hint.known(case) else {
+                return Ok(None);
+            };
+            appends.push((case.as_str(), data, caused_by));
+            bases.push((case.as_str(), base));
+        }
+        let node_id = self.node_id().await?;
+        let tx = self.write(&[EVENTS, META, AGGREGATES])?;
+        let meta = tx.store(META).map_err(err)?;
+        let aggregates = tx.store(AGGREGATES).map_err(err)?;
+        let stored_clock = meta.get(&META_CLOCK.into()).map_err(err)?;
+        let mut stored_bases = Vec::new();
+        for (i, (case, base)) in bases.iter().enumerate() {
+            if !bases[..i].iter().any(|(c, _)| c == case) {
+                stored_bases.push((aggregates.get(&(*case).into()).map_err(err)?, *base));
+            }
+        }
+        let mut clock = LamportClock::at(hint.clock);
+        let now = js_sys::Date::now() as u64;
+        let made: Vec<DomainEvent> = appends
+            .into_iter()
+            .zip(&bases)
+            .map(|(append, (_, base))| new_event(&node_id, append, clock.tick(), *base, now))
+            .collect();
+        let records: Vec<EventRecord> = made.iter().map(EventRecord::of).collect();
+        fire_records(&tx.store(EVENTS).map_err(err)?, &records)?;
+        put_js(&meta, META_CLOCK, (clock.value() as f64).into())?;
+        let mut as_hinted = stored_clock.number().await.map_err(err)? as u64 == hint.clock;
+        for (stored, base) in stored_bases {
+            as_hinted &= stored.number().await.map_err(err)? as u64 == base;
+        }
+        if !as_hinted {
+            // Dropped unfinished: aborted.
+            self.hint.take();
+            return Ok(None);
+        }
+        if let Err(e) = tx.commit().await {
+            self.hint.take();
+            return Err(err(e));
+        }
+        if let Some(hint) = self.hint.borrow_mut().as_mut() {
+            hint.clock = clock.value();
+        }
+        Ok(Some(made))
     }
 
     /// Records, by index `index` in `range` (all when `None`).
@@ -726,6 +844,8 @@ impl EventStore {
         access: Option<AccessPage<'_>>,
         last: bool,
     ) -> Result<Received, StoreError> {
+        // It moves the clock and known versions.
+        self.hint.take();
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.store(EVENTS).map_err(err)?;
         let meta = tx.store(META).map_err(err)?;
@@ -1273,4 +1393,29 @@ fn fold_case(
         .map(|(r, e)| with_server_version(r, e))
         .collect();
     replay_from(snapshot, &live).map(|view| LocalCase { view, pending })
+}
+
+/// The sealed event an append makes: about `case`, stamped `clock` on this
+/// device, based on `base`, at `now`.
+fn new_event(
+    node_id: &str,
+    (case, data, caused_by): (&str, &EventData, &Option<String>),
+    clock: u64,
+    base: u64,
+    now: u64,
+) -> DomainEvent {
+    let header = EventHeader {
+        id: uuid::Uuid::new_v4().to_string(),
+        aggregate_id: case.to_string(),
+        node_id: node_id.to_string(),
+        clock,
+        base_version: base,
+        timestamp: now,
+    };
+    let mut event = DomainEvent::new(header, data);
+    if caused_by.is_some() {
+        event.causation_id = caused_by.clone();
+        event = event.seal();
+    }
+    event
 }

@@ -7,7 +7,6 @@ use crate::api::{CaseStatus, Priority};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::fmt::Write;
 
 /// What kind of thing an event changes. Notes belong to their case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -582,45 +581,38 @@ impl DomainEvent {
 
     /// The canonical encoding: every field but the checksum, as JSON with
     /// object keys sorted at every depth and no whitespace.
+    ///
+    /// Written by serde_json straight into one buffer (no string per
+    /// field): every read of a stored event encodes it again to verify it
+    /// (issue 18: the replay of a case).
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(256);
-        out.push('{');
-        let mut first = true;
-        let mut field = |name: &str, write: &mut dyn FnMut(&mut String)| {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            write_json_str(name, &mut out);
-            out.push(':');
-            write(&mut out);
+        let canonical = Canonical {
+            aggregate_id: &self.aggregate_id,
+            aggregate_type: self.aggregate_type,
+            base_version: self.base_version,
+            causation_id: &self.causation_id,
+            clock: self.clock,
+            correlation_id: &self.correlation_id,
+            data: Sorted(&self.data),
+            event_type: self.event_type,
+            id: &self.id,
+            node_id: &self.node_id,
+            timestamp: self.timestamp,
+            version: self.version,
         };
-        // Fields in alphabetical order, like the keys inside `data`.
-        field("aggregate_id", &mut |o| {
-            write_json_str(&self.aggregate_id, o)
-        });
-        field("aggregate_type", &mut |o| write_json_str("case", o));
-        field("base_version", &mut |o| push_num(o, self.base_version));
-        field("causation_id", &mut |o| write_opt(o, &self.causation_id));
-        field("clock", &mut |o| push_num(o, self.clock));
-        field("correlation_id", &mut |o| {
-            write_opt(o, &self.correlation_id)
-        });
-        field("data", &mut |o| write_canonical(&self.data, o));
-        field("event_type", &mut |o| {
-            write_json_str(self.event_type.as_str(), o)
-        });
-        field("id", &mut |o| write_json_str(&self.id, o));
-        field("node_id", &mut |o| write_json_str(&self.node_id, o));
-        field("timestamp", &mut |o| push_num(o, self.timestamp));
-        field("version", &mut |o| push_num(o, self.version));
-        out.push('}');
-        out.into_bytes()
+        let mut out = Vec::with_capacity(384);
+        serde_json::to_writer(&mut out, &canonical).expect("an event in memory always encodes");
+        out
+    }
+
+    /// BLAKE3 of [`canonical_bytes`](Self::canonical_bytes).
+    fn digest(&self) -> blake3::Hash {
+        blake3::hash(&self.canonical_bytes())
     }
 
     /// BLAKE3 of [`canonical_bytes`](Self::canonical_bytes), hex.
     pub fn compute_checksum(&self) -> String {
-        blake3::hash(&self.canonical_bytes()).to_hex().to_string()
+        self.digest().to_hex().to_string()
     }
 
     /// Sets the checksum; call after the last field changed.
@@ -631,60 +623,61 @@ impl DomainEvent {
 
     /// Whether the stored checksum matches the contents.
     pub fn verify(&self) -> Result<(), EventError> {
-        let computed = self.compute_checksum();
-        if computed == self.checksum {
+        let computed = self.digest().to_hex();
+        if computed.as_str() == self.checksum {
             Ok(())
         } else {
             Err(EventError::Checksum {
                 stored: self.checksum.clone(),
-                computed,
+                computed: computed.to_string(),
             })
         }
     }
 }
 
-fn push_num(out: &mut String, n: u64) {
-    let _ = write!(out, "{n}");
+/// An event's fields but the checksum, in alphabetical order: serialized
+/// compactly, the canonical encoding.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    aggregate_id: &'a str,
+    aggregate_type: AggregateType,
+    base_version: u64,
+    causation_id: &'a Option<String>,
+    clock: u64,
+    correlation_id: &'a Option<String>,
+    data: Sorted<'a>,
+    event_type: EventType,
+    id: &'a str,
+    node_id: &'a str,
+    timestamp: u64,
+    version: u64,
 }
 
-fn write_opt(out: &mut String, v: &Option<String>) {
-    match v {
-        Some(s) => write_json_str(s, out),
-        None => out.push_str("null"),
-    }
-}
+/// A JSON value serialized with its object keys sorted at every depth,
+/// whatever order they came in.
+struct Sorted<'a>(&'a Value);
 
-fn write_json_str(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("strings always encode"));
-}
-
-/// JSON with sorted object keys at every depth, whatever order they came in.
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = s.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    out.serialize_entry(k, &Sorted(&map[k]))?;
                 }
-                write_json_str(k, out);
-                out.push(':');
-                write_canonical(&map[k], out);
+                out.end()
             }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            Value::Array(items) => {
+                let mut out = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
                 }
-                write_canonical(item, out);
+                out.end()
             }
-            out.push(']');
+            leaf => leaf.serialize(s),
         }
-        other => out.push_str(&other.to_string()),
     }
 }
