@@ -119,6 +119,15 @@ struct Inner {
     channel: Option<web_sys::BroadcastChannel>,
     /// The case list's rows.
     cases: RefCell<cases::CaseList>,
+    /// The catch-up page asked for ahead (core's `Io::Pull::ahead`).
+    ahead: RefCell<Option<Ahead>>,
+}
+
+/// A pull page whose request went out while the page before it was stored:
+/// the path it asked for, and the answer to come.
+struct Ahead {
+    path: String,
+    answer: futures_channel::oneshot::Receiver<Result<PullResponse, FetchError>>,
 }
 
 /// The driver: one per tab. Cheap to clone.
@@ -174,6 +183,7 @@ impl SyncEngine {
             client,
             channel: tabs::channel(),
             cases: RefCell::new(Default::default()),
+            ahead: RefCell::default(),
         }));
         engine.read_counts().await;
         if let (Ok(store), Some(user)) = (&engine.0.store, crate::session::owner()) {
@@ -528,7 +538,7 @@ impl SyncEngine {
                     .unwrap_or_else(|e| Input::ReadFailed(e.to_string())),
             ),
             Io::Push { batch, key } => Some(self.push(&batch, &key).await),
-            Io::Pull { limit } => Some(self.pull(store, limit).await),
+            Io::Pull { limit, ahead } => Some(self.pull(store, limit, ahead).await),
             Io::Commit(ops) => match store.commit(&ops).await {
                 Ok(_) => None,
                 Err(e) => Some(Input::Committed(Err(e.to_string()))),
@@ -611,8 +621,32 @@ impl SyncEngine {
         }
     }
 
-    /// Pulls one page and stores it.
-    async fn pull(&self, store: &EventStore, limit: usize) -> Input {
+    /// The pull page at `path`: the answer to the request made ahead for
+    /// it, if one was (one asked for another path is dropped), else a new
+    /// request.
+    async fn fetch_page(&self, path: &str) -> Result<PullResponse, FetchError> {
+        let ahead = self.0.ahead.take();
+        if let Some(ahead) = ahead.filter(|a| a.path == path) {
+            if let Ok(answer) = ahead.answer.await {
+                return answer;
+            }
+        }
+        http::get_json(path).await
+    }
+
+    /// Asks for the page at `path` now, for the next [`Self::fetch_page`].
+    fn fetch_ahead(&self, path: String) {
+        let (send, answer) = futures_channel::oneshot::channel();
+        let asked = path.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = send.send(http::get_json(&asked).await);
+        });
+        self.0.ahead.replace(Some(Ahead { path, answer }));
+    }
+
+    /// Pulls one page and stores it; with `ahead`, asks for the next page
+    /// (if there is one) while this one is stored.
+    async fn pull(&self, store: &EventStore, limit: usize, ahead: bool) -> Input {
         let cursors = async {
             Ok::<_, crate::store::StoreError>((store.cursor().await?, store.access_cursor().await?))
         };
@@ -625,16 +659,21 @@ impl SyncEngine {
                 }
             }
         };
-        let path =
-            format!("/api/v1/events?after={after}&access_after={access_after}&limit={limit}");
+        let path = |after: i64, access_after: i64| {
+            format!("/api/v1/events?after={after}&access_after={access_after}&limit={limit}")
+        };
         let failed = |e: FetchError| Input::PullFailed {
             network: matches!(e, FetchError::Network { .. }),
             message: e.to_string(),
         };
-        let page: PullResponse = match http::get_json(&path).await {
+        let page = match self.fetch_page(&path(after, access_after)).await {
             Ok(p) => p,
             Err(e) => return failed(e),
         };
+        if ahead && page.has_more {
+            // Where the store's cursors will be once this page is in.
+            self.fetch_ahead(path(page.next_cursor, page.access_cursor));
+        }
         // Granted cases come from their first event (core::sync::access):
         // the pull brought only what was readable then. They are fetched
         // and stored (cursors unmoved) before the page that moves the

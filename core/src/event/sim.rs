@@ -458,7 +458,7 @@ impl Device {
                         w.replay(server, online, (false, false), now);
                     }
                 }
-                Io::Pull { limit } => {
+                Io::Pull { limit, .. } => {
                     let after = self.store.cursor;
                     let answer = if self.online {
                         let page = server.page(after, limit);

@@ -213,6 +213,12 @@ pub enum Io {
     Pull {
         /// The page size.
         limit: usize,
+        /// Whether the page after this one may be fetched while this one
+        /// is stored (a first catch-up, pulling page after page): its
+        /// request goes out at once, and the next `Pull` uses its answer
+        /// if it asks for the same page (the store's cursor did not move
+        /// otherwise), else drops it.
+        ahead: bool,
     },
     /// Apply these operations in one transaction.
     Commit(Vec<StoreOp>),
@@ -625,7 +631,10 @@ impl SyncMachine {
         } else {
             PULL_PAGE
         };
-        self.out.push_back(Io::Pull { limit });
+        self.out.push_back(Io::Pull {
+            limit,
+            ahead: self.filling,
+        });
     }
 
     fn commit(&mut self, ops: Vec<StoreOp>) {

@@ -766,16 +766,18 @@ fn a_revoked_case_drops_its_queries_and_cached_answers_and_says_what_was_refused
 }
 
 /// A new device's first catch-up asks for the server's largest page (fewer
-/// round trips and store transactions) and says how far it has come; once
-/// it has the log, pulls go back to the usual page.
+/// round trips and store transactions), fetches each next page while it
+/// stores one, and says how far it has come; once it has the log, pulls go
+/// back to the usual page, one at a time.
 #[test]
-fn a_first_catch_up_pulls_the_largest_pages_then_the_usual_ones() {
+fn a_first_catch_up_pulls_the_largest_pages_ahead_then_the_usual_ones() {
     let mut store = MemStore::new("device-a");
     let mut m = started(&mut store);
-    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0) else {
+    let (Some(Io::Pull { limit, ahead }), _) = run_to_network(&mut m, &mut store, T0) else {
         panic!("a new device pulls first");
     };
     assert_eq!(limit, CATCH_UP_PAGE);
+    assert!(ahead, "the next page is fetched while this one is stored");
     let page = |next_cursor, has_more| Input::Pulled {
         next_cursor,
         has_more,
@@ -788,19 +790,21 @@ fn a_first_catch_up_pulls_the_largest_pages_then_the_usual_ones() {
     assert_eq!(m.figures().catching_up, None, "nothing heard yet");
     m.handle(T0 + 1, page(1_000, true));
     assert_eq!(m.figures().catching_up, Some(50), "half the log is here");
-    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 1) else {
+    let (Some(Io::Pull { limit, ahead }), _) = run_to_network(&mut m, &mut store, T0 + 1) else {
         panic!("more to come: the next page");
     };
-    assert_eq!(limit, CATCH_UP_PAGE, "still catching up");
+    assert_eq!((limit, ahead), (CATCH_UP_PAGE, true), "still catching up");
     m.handle(T0 + 2, page(2_000, false));
     assert!(!m.filling());
     assert_eq!(m.figures().catching_up, None, "done");
     m.handle(T0 + 3, Input::Trigger(Trigger::Appended));
     m.handle_timeout(T0 + 60_000);
-    let (Some(Io::Pull { limit }), _) = run_to_network(&mut m, &mut store, T0 + 60_000) else {
+    let (Some(Io::Pull { limit, ahead }), _) = run_to_network(&mut m, &mut store, T0 + 60_000)
+    else {
         panic!("a later pull");
     };
     assert_eq!(limit, PULL_PAGE);
+    assert!(!ahead, "a later pull fetches nothing it may not need");
 }
 
 #[test]
