@@ -307,8 +307,10 @@ pub struct QueueStats {
     pub user: Option<String>,
 }
 
-/// From the worker to every page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// From the worker to every page: JSON with its kind under `type` (the
+/// worker writes it by hand, `sw/src/codec.rs`; pages read it with
+/// [`ToPage::from_json`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToPage {
     /// A failed write was queued (the page got `202 {"queued": id}`).
@@ -360,6 +362,53 @@ pub enum ToPage {
         #[serde(default)]
         user: Option<String>,
     },
+}
+
+#[cfg(feature = "std")]
+impl ToPage {
+    /// A message as the worker posts it. Read field by field rather than
+    /// by serde's derive for an internally tagged enum, which buffers every
+    /// message in serde's generic `Content` first: that code was the app's
+    /// largest single item (issue 18, `scripts/size-report.sh --why`).
+    pub fn from_json(v: &serde_json::Value) -> Result<ToPage, String> {
+        fn field<T: serde::de::DeserializeOwned>(
+            v: &serde_json::Value,
+            name: &str,
+        ) -> Result<T, String> {
+            T::deserialize(v.get(name).unwrap_or(&serde_json::Value::Null))
+                .map_err(|e| format!("{name}: {e}"))
+        }
+        Ok(match v.get("type").and_then(serde_json::Value::as_str) {
+            Some("queued") => ToPage::Queued {
+                id: field(v, "id")?,
+            },
+            Some("synced") => ToPage::Synced {
+                id: field(v, "id")?,
+                url: field(v, "url")?,
+                status: field(v, "status")?,
+                body: field(v, "body")?,
+            },
+            Some("retry_scheduled") => ToPage::RetryScheduled {
+                id: field(v, "id")?,
+                at: field(v, "at")?,
+            },
+            Some("dead_lettered") => ToPage::DeadLettered {
+                letter: field(v, "letter")?,
+            },
+            Some("discarded") => ToPage::Discarded {
+                letter: field(v, "letter")?,
+            },
+            Some("stats") => ToPage::Stats {
+                stats: field(v, "stats")?,
+            },
+            Some("listing") => ToPage::Listing {
+                queued: field(v, "queued")?,
+                dead: field(v, "dead")?,
+                user: field(v, "user")?,
+            },
+            other => return Err(format!("not a worker message: type {other:?}")),
+        })
+    }
 }
 
 /// One replay at a time: a trigger while one runs makes it look once more
@@ -772,9 +821,87 @@ mod tests {
         };
         let text = serde_json::to_string(&m).unwrap();
         assert!(text.starts_with(r#"{"type":"synced""#), "{text}");
-        assert_eq!(serde_json::from_str::<ToPage>(&text).unwrap(), m);
         let w: ToWorker = serde_json::from_str(r#"{"type":"retry","id":"q9"}"#).unwrap();
         assert_eq!(w, ToWorker::Retry { id: "q9".into() });
         assert!(serde_json::from_str::<ToWorker>(r#"{"type":"explode"}"#).is_err());
+    }
+
+    /// Every kind of worker message reads back as written (the worker
+    /// writes the same JSON by hand); a message of an unknown kind, or
+    /// with a field missing or of the wrong type, is refused by name.
+    #[test]
+    fn every_worker_message_reads_back_from_its_json() {
+        let request = StoredRequest {
+            id: "q1".into(),
+            method: "POST".into(),
+            url: "/api/v1/events".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: "{}".into(),
+            idempotency_key: "k1".into(),
+            enqueued_at: 5,
+            attempts: 2,
+            next_attempt_at: 9,
+            last_error: Some("503".into()),
+            last_status: Some(503),
+            user: Some("sam".into()),
+        };
+        let letter = DeadLetter {
+            request: request.clone(),
+            reason: "refused".into(),
+            status: Some(422),
+            excerpt: "{}".into(),
+            dead_at: 11,
+        };
+        let stats = QueueStats {
+            queued: 1,
+            dead: 2,
+            next_attempt_at: Some(3),
+            replaying: true,
+            unreadable: 4,
+            sign_in: 5,
+            user: Some("sam".into()),
+        };
+        let all = [
+            ToPage::Queued { id: "q1".into() },
+            ToPage::Synced {
+                id: "q1".into(),
+                url: "/api/v1/events".into(),
+                status: 200,
+                body: "{}".into(),
+            },
+            ToPage::RetryScheduled {
+                id: "q1".into(),
+                at: 1_790_000_000_000,
+            },
+            ToPage::DeadLettered {
+                letter: Box::new(letter.clone()),
+            },
+            ToPage::Discarded {
+                letter: Box::new(letter.clone()),
+            },
+            ToPage::Stats { stats },
+            ToPage::Listing {
+                queued: vec![request],
+                dead: vec![letter],
+                user: None,
+            },
+        ];
+        for m in all {
+            let json = serde_json::to_value(&m).unwrap();
+            assert_eq!(ToPage::from_json(&json), Ok(m));
+        }
+        let no_user = serde_json::json!({"type": "listing", "queued": [], "dead": []});
+        assert!(matches!(
+            ToPage::from_json(&no_user),
+            Ok(ToPage::Listing { user: None, .. })
+        ));
+        let unknown = serde_json::json!({"type": "explode", "id": "q1"});
+        assert!(ToPage::from_json(&unknown).unwrap_err().contains("explode"));
+        let wrong = serde_json::json!({"type": "synced", "id": "q1", "url": "/", "status": "ok", "body": ""});
+        assert!(ToPage::from_json(&wrong)
+            .unwrap_err()
+            .starts_with("status:"));
+        let missing = serde_json::json!({"type": "queued"});
+        assert!(ToPage::from_json(&missing).unwrap_err().starts_with("id:"));
     }
 }

@@ -81,7 +81,10 @@ pub fn listen(engine: &SyncEngine) {
                     .and_then(|t| t.as_string())
                     .unwrap_or_default(),
             };
-            let Ok(message) = serde_json::from_str::<ToPage>(&text) else {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|v| ToPage::from_json(&v));
+            let Ok(message) = message else {
                 leptos::logging::warn!("ignored a malformed worker message: {text}");
                 return;
             };
