@@ -306,6 +306,33 @@ async fn an_unreadable_record_is_quarantined_without_failing_the_read() {
     );
 }
 
+/// A damaged record whose id is not text (so not the key the store
+/// deletes by) is set aside once, and then gone: it does not come back on
+/// every read, each time sending the pull back to the start.
+#[wasm_bindgen_test]
+async fn a_record_with_an_id_that_is_not_text_is_set_aside_once() {
+    let store = EventStore::open().await.unwrap();
+    let case = case_id(33);
+    put_behind(serde_json::json!({
+        "id": 42, "aggregate_id": case, "synced": 0, "event": "{}",
+    }))
+    .await;
+    let (_, set_aside) = store.events_for(&case).await.unwrap();
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0].id, "42", "shown as its JSON");
+    // The pull has gone back to the start once; it moves on from here.
+    let first = remote(&case, "other-device", 1, 0, &create("From the server"));
+    store.receive(&[pulled(7, &first)], 7, None).await.unwrap();
+    let (events, set_aside) = store.events_for(&case).await.unwrap();
+    assert_eq!(events, vec![first]);
+    assert!(set_aside.is_empty(), "set aside again: {set_aside:?}");
+    assert_eq!(
+        store.cursor().await.unwrap(),
+        7,
+        "the pull was sent back again"
+    );
+}
+
 /// A pull that brings an event whose stored copy no longer decodes stores
 /// the server's copy over it, and the page is not refused.
 #[wasm_bindgen_test]

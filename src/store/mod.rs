@@ -200,6 +200,17 @@ pub struct Quarantined {
     pub reason: String,
     /// The record as it was, JSON.
     pub record: String,
+    /// The record's key as stored, when its `id` is not text (a damaged
+    /// record): what deletes it. Not kept in the quarantine store.
+    #[serde(skip)]
+    pub key: Option<JsValue>,
+}
+
+impl Quarantined {
+    /// The key the record is stored under in the events store.
+    fn stored_key(&self) -> JsValue {
+        self.key.clone().unwrap_or_else(|| self.id.as_str().into())
+    }
 }
 
 /// Something the store could not do. The kind comes from the browser's
@@ -553,7 +564,7 @@ impl EventStore {
                         }
                     }
                     record.set_tracking(&tracking);
-                    fire_record(&events, record)?;
+                    fire_records(&events, std::slice::from_ref(&record))?;
                 }
             }
         }
@@ -675,6 +686,7 @@ impl EventStore {
                     id: record.id.clone(),
                     reason: damage.to_string(),
                     record: serde_json::to_string(&record).unwrap_or_default(),
+                    key: None,
                 }),
             }
         }
@@ -691,7 +703,7 @@ impl EventStore {
                 quarantine
                     .put_now(&to_js(q).map_err(err)?, None)
                     .map_err(err)?;
-                events.delete(&q.id.as_str().into()).map_err(err)?;
+                events.delete(&q.stored_key()).map_err(err)?;
             }
             tx.commit().await.map_err(err)?;
         }
@@ -877,6 +889,7 @@ impl EventStore {
                     id: event.id.clone(),
                     reason: format!("pulled from the server: {e}"),
                     record: serde_json::to_string(event).unwrap_or_default(),
+                    key: None,
                 };
                 // Issued, not awaited: the commit reports a failure.
                 quarantine
@@ -1145,7 +1158,7 @@ impl EventStore {
         // Unreadable: nobody can tell whose work it was, and the next
         // person must not read it.
         for q in unreadable {
-            events.delete(&q.id.into()).map_err(err)?;
+            events.delete(&q.stored_key()).map_err(err)?;
         }
         for name in [AGGREGATES, SNAPSHOTS, QUARANTINE] {
             tx.store(name).map_err(err)?.clear().map_err(err)?;
@@ -1249,7 +1262,7 @@ async fn purge_case(
     let (records, unreadable) = sort_out(read.value().await.map_err(err)?);
     // What no longer reads goes with the case: it cannot be shown anyway.
     for q in unreadable {
-        events.delete(&q.id.into()).map_err(err)?;
+        events.delete(&q.stored_key()).map_err(err)?;
     }
     let plan =
         casefile_core::sync::access::purge(records.iter().map(|r| (r.id.as_str(), r.kind())));
@@ -1264,7 +1277,7 @@ async fn purge_case(
         let mut tracking = record.tracking();
         if tracking.apply(change, now) {
             record.set_tracking(&tracking);
-            fire_record(events, record)?;
+            fire_records(events, std::slice::from_ref(&record))?;
         }
     }
     for store in [aggregates, snapshots] {
@@ -1291,16 +1304,28 @@ fn sort_out(array: Option<JsValue>) -> Records {
     for item in js_sys::Array::from(&array).iter() {
         match from_js::<EventRecord>(&item) {
             Ok(record) => out.0.push(record),
-            Err(why) => out.1.push(Quarantined {
-                id: js_sys::Reflect::get(&item, &"id".into())
-                    .ok()
-                    .and_then(|id| id.as_string())
-                    .unwrap_or_default(),
-                reason: why.as_string().unwrap_or_default(),
-                record: js_sys::JSON::stringify(&item)
-                    .map(String::from)
-                    .unwrap_or_default(),
-            }),
+            Err(why) => {
+                let key = js_sys::Reflect::get(&item, &"id".into()).unwrap_or_default();
+                // An id that is not text is shown as its JSON, and the
+                // record is deleted by the key itself.
+                let (id, key) = match key.as_string() {
+                    Some(id) => (id, None),
+                    None => (
+                        js_sys::JSON::stringify(&key)
+                            .map(String::from)
+                            .unwrap_or_default(),
+                        Some(key),
+                    ),
+                };
+                out.1.push(Quarantined {
+                    id,
+                    reason: why.as_string().unwrap_or_default(),
+                    record: js_sys::JSON::stringify(&item)
+                        .map(String::from)
+                        .unwrap_or_default(),
+                    key,
+                })
+            }
         }
     }
     out
@@ -1360,13 +1385,6 @@ async fn get_num(store: &Store, key: &str) -> Result<f64, StoreError> {
 /// reports any failure (a failed request aborts the whole transaction).
 fn put_js(store: &Store, key: &str, value: JsValue) -> Result<(), StoreError> {
     store.put_now(&value, Some(&key.into())).map_err(err)
-}
-
-/// Puts an event record without waiting, like [`put_js`].
-fn fire_record(store: &Store, record: EventRecord) -> Result<(), StoreError> {
-    store
-        .put_now(&to_js(&record).map_err(err)?, None)
-        .map_err(err)
 }
 
 /// Puts event records without waiting, like [`put_js`]: made JS objects in
