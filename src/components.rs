@@ -2,9 +2,9 @@
 
 use crate::format::{now_ms, relative_time};
 use crate::http::FetchError;
-use crate::online::use_online;
+use crate::online::{use_online, Online};
 use crate::query::UseQueryReturn;
-use casefile_core::api::{CaseStatus, Priority};
+use casefile_core::api::{CaseStatus, Priority, SessionInfo};
 use casefile_core::query::DataSource;
 use casefile_core::strategy::Reach;
 use leptos::prelude::*;
@@ -42,16 +42,42 @@ const MAIN_LINKS: [(&str, &str, bool); 5] = [
 /// The top bar of a start painted before the signed-in app has loaded
 /// ([`crate::peek`]): the same bar, with plain links and nothing that
 /// needs the app's state.
+///
+/// It has the user row and the online pill of the signed-in bar, so the
+/// list below does not move when the app replaces it (at phone width the
+/// bar wraps onto rows of its own). It is inert: "Sign out" in it does
+/// nothing, as nothing in the peek does.
 #[component]
-pub fn PeekHeader() -> impl IntoView {
+pub fn PeekHeader(
+    /// Who is signed in, as this browser kept it.
+    who: Option<SessionInfo>,
+) -> impl IntoView {
+    // The browser's state now: the peek is gone long before it changes.
+    provide_context(Online(signal(window().navigator().on_line()).0));
     view! {
         <header class="topbar">
             <Brand/>
             <nav class="mainnav" aria-label="Main">
-                {MAIN_LINKS.map(|(href, label, _)| view! { <a href=href>{label}</a> })}
+                // It is painted on the case list only.
+                {MAIN_LINKS.map(|(href, label, _)| {
+                    let current = (href == "/cases").then_some("page");
+                    view! { <a href=href aria-current=current>{label}</a> }
+                })}
             </nav>
+            {who.map(|s| view! {
+                <span class="user">
+                    <span>{user_label(&s)}</span>
+                    <button class="btn-link">"Sign out"</button>
+                </span>
+            })}
+            <NetIndicator/>
         </header>
     }
+}
+
+/// How the bar names the signed-in person.
+fn user_label(s: &SessionInfo) -> String {
+    format!("{} · {}", s.display_name, s.role.as_str())
 }
 
 /// The top bar while nobody is signed in: every address shows the sign-in
@@ -450,7 +476,7 @@ fn UserMenu() -> impl IntoView {
         Some(s) => view! {
             <span class="user" data-testid="user-menu">
                 <KeepPeople/>
-                <span>{format!("{} · {}", s.display_name, s.role.as_str())}</span>
+                <span>{user_label(&s)}</span>
                 {move || session.1.get().then(|| view! {
                     <a href="/sign-in" class="ended" data-testid="session-ended">"Sign in again"</a>
                 })}

@@ -71,21 +71,23 @@ pub fn show(user: &str) -> bool {
     let Some(text) = storage().and_then(|s| s.get_item(KEY).ok().flatten()) else {
         return false;
     };
-    let Some((rows, shown, matches)) = serde_json::from_str::<Peek>(&text).ok().and_then(|p| {
-        let (shown, matches) = (p.shown, p.matches);
-        Some((p.rows_for(user)?, shown, matches))
+    let Some((rows, matches)) = serde_json::from_str::<Peek>(&text).ok().and_then(|p| {
+        let matches = p.matches;
+        Some((p.rows_for(user)?, matches))
     }) else {
         return false;
     };
+    let who = crate::session::kept().filter(|s| s.user == user);
     let Some(body) = document().body() else {
         return false;
     };
     let handle = leptos::mount::mount_to(body, move || {
-        let count = format!("Showing {shown} of {matches} cases");
+        // The rows it has (a page's first few), not the page it was.
+        let count = format!("Showing {} of {matches} cases", rows.len());
         let ignore = Callback::new(|_: String| {});
         view! {
             <div class="peek" inert aria-busy="true">
-                <PeekHeader/>
+                <PeekHeader who/>
                 <main class="content">
                     <CasesHead q=Signal::stored(String::new()) on_q=ignore on_status=ignore on_priority=ignore on_sort=ignore/>
                     <div class="case-list">

@@ -214,7 +214,8 @@ fn keep(info: Option<&SessionInfo>) {
     };
 }
 
-fn kept() -> Option<SessionInfo> {
+/// The session this browser kept, while it has not expired.
+pub fn kept() -> Option<SessionInfo> {
     let text = window().local_storage().ok()??.get_item(KEPT).ok()??;
     let info: SessionInfo = serde_json::from_str(&text).ok()?;
     (info.expires_at as f64 > js_sys::Date::now()).then_some(info)

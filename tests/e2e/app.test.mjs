@@ -248,19 +248,28 @@ test("a repeat visit to the list paints the rows last shown before the rest of t
       await held;
       await route.continue();
     });
+    // On a phone, where the top bar wraps onto rows of its own.
+    await page.setViewportSize({ width: 390, height: 844 });
     await page.reload({ waitUntil: "commit" });
     const peek = page.locator(".peek");
     await peek.locator("table.cases tbody tr").first().waitFor();
     assert.deepEqual(await peek.locator("td.col-title a").allInnerTexts(), shown.slice(0, 20));
-    await peek.getByText(/^Showing 50 of 60 cases$/).waitFor();
+    await peek.getByText(/^Showing 20 of 60 cases$/).waitFor();
+    await peek.locator("header .user").getByText("Sam Supervisor · supervisor").waitFor();
+    assert.equal(await peek.locator('nav a[aria-current="page"]').innerText(), "Cases");
     assert.equal(await peek.getAttribute("inert"), "", "inert while the app loads");
     await until(async () => asked === 1, "the chunk asked for");
     assert.equal(await page.locator("main#main").count(), 0, "the app itself is not there yet");
+    const peekTop = (await peek.locator("table.cases").boundingBox()).y;
     await page.screenshot({ path: path.join(OUTPUT, "list-peek.png") });
     release();
     await page.locator("main#main table.cases tbody tr").first().waitFor();
     await page.getByTestId("list-timing").waitFor();
     assert.equal(await peek.count(), 0, "the app replaced it");
+    const appTop = (await page.locator("main#main table.cases").boundingBox()).y;
+    assert.ok(Math.abs(appTop - peekTop) <= 2, `the rows stay where they were: ${peekTop} → ${appTop}`);
+    await page.screenshot({ path: path.join(OUTPUT, "list-after-peek.png") });
+    await page.setViewportSize({ width: 1280, height: 720 });
     await context.unroute(/\/app-[0-9a-f]{16}\/split_signed_in\.wasm$/);
 
     // A kept list that is not this user's (or does not read) is not shown.
