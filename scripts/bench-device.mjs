@@ -67,6 +67,50 @@ async function events(page, user) {
   }, user);
 }
 
+/** The ceiling of a copy's store writes: plain IndexedDB putting the same
+ * event records (read back from the user's log) into a new database with
+ * the same indexes, a transaction per 1,000, as the first catch-up's pages
+ * are. Resolves to seconds. */
+async function plainCeiling(page, user) {
+  return page.evaluate(async (user) => {
+    const open = (name, upgrade) =>
+      new Promise((resolve, reject) => {
+        const req = indexedDB.open(name);
+        if (upgrade) req.onupgradeneeded = () => upgrade(req.result);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const done = (tx) =>
+      new Promise((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+    const log = await open(`casefile-events:${user}`);
+    const records = await new Promise((resolve, reject) => {
+      const req = log.transaction("events").objectStore("events").getAll();
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    log.close();
+    const name = `plain-ceiling-${Date.now()}`;
+    const db = await open(name, (db) => {
+      const events = db.createObjectStore("events", { keyPath: "id" });
+      for (const f of ["aggregate_id", "synced"]) events.createIndex(f, f);
+      events.createIndex("aggregate_stamp", ["aggregate_id", "clock", "node_id"]);
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < records.length; i += 1_000) {
+      const tx = db.transaction("events", "readwrite");
+      for (const r of records.slice(i, i + 1_000)) tx.objectStore("events").put(r);
+      await done(tx);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    db.close();
+    indexedDB.deleteDatabase(name);
+    return seconds;
+  }, user);
+}
+
 /** How many events the server's pull gives `context`'s user. */
 async function readable(context, url) {
   // Both cursors move, as the app's pull moves them: `has_more` also
@@ -115,6 +159,8 @@ try {
   const sam = await device(browser, server, "sam");
   console.log(row(`every case, ${sam.seconds.toFixed(1)} s (${Math.round(sam.want / sam.seconds)} ev/s)`, await measure(sam.page, "sam")));
   console.log(`  (the same pull from Node alone, no device: ${sam.pulled.toFixed(1)} s)`);
+  const ceiling = await plainCeiling(sam.page, "sam");
+  console.log(`  (plain IndexedDB putting the same ${sam.want.toLocaleString("en-US")} records, 1,000 a transaction: ${ceiling.toFixed(1)} s)`);
   await sam.context.close();
   const casey = await device(browser, server, "casey");
   console.log(row(`what Casey may read, ${casey.seconds.toFixed(1)} s`, await measure(casey.page, "casey")));
