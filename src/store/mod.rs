@@ -574,10 +574,11 @@ impl EventStore {
         }
         tx.commit().await.map_err(err)?;
         if let (true, Some(clock)) = (appends_only, clock) {
-            let mut hint = AppendHint {
-                clock: clock.value(),
-                known: Vec::new(),
-            };
+            // Added to what the hint knows (each entry is checked against
+            // the store when used): someone editing two cases in turn gets
+            // the quick path for both.
+            let mut hint = self.hint.take().unwrap_or_default();
+            hint.clock = clock.value();
             for (case, base) in bases {
                 hint.remember(case, base);
             }
