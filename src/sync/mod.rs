@@ -675,9 +675,11 @@ impl SyncEngine {
             Ok(p) => p,
             Err(e) => return failed(e),
         };
-        if ahead && page.has_more {
-            // Where the store's cursors will be once this page is in.
-            self.fetch_ahead(path(page.next_cursor, page.access_cursor));
+        if let Some((after, access_after)) = ahead
+            .then(|| casefile_core::sync::receive::next_page(&page))
+            .flatten()
+        {
+            self.fetch_ahead(path(after, access_after));
         }
         // Granted cases come from their first event (core::sync::access):
         // the pull brought only what was readable then. They are fetched

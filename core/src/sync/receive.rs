@@ -113,6 +113,17 @@ pub fn cursor_after(stored: i64, from: i64, to: i64) -> i64 {
     }
 }
 
+/// The cursors (the pull's, the access one) the next page of a pull starts
+/// from, once `page` is stored: what may be asked for ahead while it is
+/// (`Io::Pull::ahead`). `None` when there is no next page. The store's
+/// cursors land there unless a rewind moved them meanwhile
+/// ([`cursor_after`]); then the next pull asks for another page, and the
+/// one asked for ahead is dropped.
+pub fn next_page(page: &crate::api::PullResponse) -> Option<(i64, i64)> {
+    page.has_more
+        .then_some((page.next_cursor, page.access_cursor))
+}
+
 /// Whether a pulled event may be in the store already, so that its record
 /// must be read before the page is merged: this device's own events (sent,
 /// and the answer perhaps lost), and any event at or below the highest seq
@@ -189,6 +200,23 @@ mod tests {
             version,
             stored: None,
         }
+    }
+
+    #[test]
+    fn the_next_page_starts_where_this_page_leaves_both_cursors() {
+        let page = |has_more| crate::api::PullResponse {
+            events: Vec::new(),
+            next_cursor: 1_000,
+            has_more,
+            granted: Vec::new(),
+            revoked: Vec::new(),
+            access_cursor: 7,
+            log_end: 2_000,
+        };
+        assert_eq!(next_page(&page(true)), Some((1_000, 7)));
+        assert_eq!(next_page(&page(false)), None, "the log's end: nothing more");
+        // What the store holds after the page, without a rewind.
+        assert_eq!(cursor_after(0, 0, 1_000), 1_000);
     }
 
     #[test]
