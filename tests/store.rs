@@ -868,3 +868,37 @@ async fn a_log_kept_at_sign_out_holds_only_the_persons_unsent_work() {
     assert_eq!(store.clock().await.unwrap().value(), clock, "stamps go on");
     assert_eq!(store.node_id().await.unwrap(), node);
 }
+
+#[wasm_bindgen_test]
+async fn a_page_pulled_before_a_sign_out_is_not_stored_after_it() {
+    let store = EventStore::open_named("casefile-test-late-page")
+        .await
+        .unwrap();
+    let (team_case, mine) = (case_id(60), case_id(61));
+    let unsent = store
+        .append(&mine, &create("Her unsent case"))
+        .await
+        .unwrap();
+    // The sync loop had this page in hand when the person signed out: the
+    // sign-out cuts the log first, then the loop stores the page.
+    let late = remote(&team_case, "other-device", 10, 1, &create("A team case"));
+    assert_eq!(store.keep_only_unsent().await.unwrap(), 1);
+    let stored = store
+        .receive_from(&[pulled(1, &late)], 0, 1, None, true)
+        .await;
+    assert_eq!(stored.unwrap_err(), casefile::store::StoreError::SignedOut);
+    assert!(
+        store.records_for(&team_case).await.unwrap().0.is_empty(),
+        "nothing of the team's cases is left on the device"
+    );
+    assert_eq!(store.cursor().await.unwrap(), 0, "the cursors stay cut");
+    assert!(!store.filled().await.unwrap());
+    assert_eq!(store.unsynced().await.unwrap(), vec![unsent]);
+    // Her next sign-in opens the log again: pulls are stored.
+    store.reopen().await.unwrap();
+    store
+        .receive_from(&[pulled(1, &late)], 0, 1, None, true)
+        .await
+        .unwrap();
+    assert_eq!(store.records_for(&team_case).await.unwrap().0.len(), 1);
+}

@@ -224,6 +224,10 @@ pub enum StoreError {
     /// Anything else the browser's IndexedDB reported.
     #[error("The local event store failed: {0}")]
     Failed(String),
+    /// A sign-out cut this log to the person's unsent work: what was pulled
+    /// for them is not stored (see [`EventStore::keep_only_unsent`]).
+    #[error("You signed out on this device: what was downloaded for you was not kept.")]
+    SignedOut,
 }
 
 impl StoreError {
@@ -342,11 +346,25 @@ impl EventStore {
     /// Opens (creating or upgrading) the signed-in user's store (core's
     /// `device::events_db`: each user's log, clock and node id are their
     /// own) and makes sure it has a node id.
+    /// A log a sign-out closed ([`keep_only_unsent`](Self::keep_only_unsent))
+    /// is open again: the user's own page is running.
     pub async fn open() -> Result<EventStore, StoreError> {
-        match crate::session::owner() {
+        let store = match crate::session::owner() {
             Some(user) => Self::open_named(&casefile_core::device::events_db(&user)).await,
             None => Self::open_named(DB_NAME).await,
-        }
+        }?;
+        store.reopen().await?;
+        Ok(store)
+    }
+
+    /// Opens a log a sign-out closed: pulled pages are stored again.
+    pub async fn reopen(&self) -> Result<(), StoreError> {
+        let tx = self.write(&[META])?;
+        tx.store(META)
+            .map_err(err)?
+            .delete(&META_CLOSED.into())
+            .map_err(err)?;
+        tx.commit().await.map_err(err)
     }
 
     /// Opens the store in the database `name` (tests use their own).
@@ -865,10 +883,17 @@ impl EventStore {
         let aggregates = tx.store(AGGREGATES).map_err(err)?;
         let snapshots = tx.store(SNAPSHOTS).map_err(err)?;
         let quarantine = tx.store(QUARANTINE).map_err(err)?;
-        // The three meta reads go at once (one round trip, not three); no
-        // other transaction writes them before this one ends.
-        let [clock, upto, stored_cursor] =
-            [META_CLOCK, META_RECEIVED_UPTO, META_CURSOR].map(|key| meta.get(&key.into()));
+        // The meta reads go at once (one round trip, not four); no other
+        // transaction writes them before this one ends.
+        let [clock, upto, stored_cursor, closed] =
+            [META_CLOCK, META_RECEIVED_UPTO, META_CURSOR, META_CLOSED]
+                .map(|key| meta.get(&key.into()));
+        // A page that was on its way when a sign-out cut the log is not
+        // stored (dropping `tx` aborts it): the cut ran first, or runs
+        // after this transaction and removes what it stored.
+        if closed.map_err(err)?.number().await.map_err(err)? > 0.0 {
+            return Err(StoreError::SignedOut);
+        }
         let mut clock = LamportClock::at(clock.map_err(err)?.number().await.map_err(err)? as u64);
         let upto = upto
             .map_err(err)?
@@ -1142,7 +1167,9 @@ impl EventStore {
     /// [`kept_at_sign_out`](casefile_core::device::kept_at_sign_out) does
     /// not keep goes, with every snapshot, known version and quarantined
     /// record, and both pull cursors go back to 0. The clock and node id
-    /// stay (the kept changes carry them). Returns how many events stayed.
+    /// stay (the kept changes carry them). The log is closed: a pulled page
+    /// still on its way is not stored until the user's page opens it again
+    /// ([`reopen`](Self::reopen)). Returns how many events stayed.
     pub async fn keep_only_unsent(&self) -> Result<usize, StoreError> {
         let tx = self.write(&[EVENTS, META, AGGREGATES, SNAPSHOTS, QUARANTINE])?;
         let events = tx.store(EVENTS).map_err(err)?;
@@ -1174,6 +1201,7 @@ impl EventStore {
         ] {
             put_js(&meta, key, 0.0.into())?;
         }
+        put_js(&meta, META_CLOSED, 1.0.into())?;
         tx.commit().await.map_err(err)?;
         Ok(kept)
     }

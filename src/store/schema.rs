@@ -52,6 +52,11 @@ pub const META_FILLED: &str = "filled";
 pub const META_RECEIVED_UPTO: &str = "received_upto";
 /// Key of the access cursor (the server's access changes seen) in [`META`].
 pub const META_ACCESS_CURSOR: &str = "access_cursor";
+/// Key of the mark (1) that a sign-out cut this log to the person's unsent
+/// work, in [`META`]: nothing pulled is stored until the user's own page
+/// opens the log again (a page that was on its way when the sign-out began
+/// must not land after the cut).
+pub const META_CLOSED: &str = "closed";
 
 /// `synced` of an event waiting to be pushed.
 pub const PENDING: u8 = 0;
