@@ -118,6 +118,18 @@ pub async fn open(
         .unchecked_into())
 }
 
+/// The names of this origin's databases (`indexedDB.databases()`; an
+/// error where the browser has no such call).
+pub async fn names() -> Result<Vec<String>, JsValue> {
+    let factory = factory()?;
+    let call: Function = js_sys::Reflect::get(&factory, &"databases".into())?.dyn_into()?;
+    let list = JsFuture::from(Promise::from(call.call0(&factory)?)).await?;
+    Ok(Array::from(&list)
+        .iter()
+        .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
+        .collect())
+}
+
 /// Deletes the database `name`; done when the browser says so.
 pub async fn delete(name: &str) -> Result<(), JsValue> {
     Req::of(factory()?.delete_database(name)?.unchecked_into())

@@ -101,6 +101,8 @@ pub async fn start_signed_in() {
     });
     peek::hide();
     format::warm_up();
+    // What every user of the device once shared goes (nothing unsent in it).
+    leptos::task::spawn_local(storage::drop_shared_stores(&casefile_core::device::SHARED));
     // The other pages' chunks, once the first screen has had its turn.
     leptos::prelude::set_timeout(
         || leptos::task::spawn_local(split::preload_pages()),

@@ -71,6 +71,44 @@ fn set_marker_cookie(user: &str, node: Option<&str>) {
     }
 }
 
+/// Deletes the stores every user of this device shared before each had
+/// their own (`stores`: core's `device::SHARED`, by database name), as
+/// core's `device::drop_shared` says: a log that holds changes not on the
+/// server stays, and the console says so.
+pub async fn drop_shared_stores(stores: &[(&str, casefile_core::device::Shared)]) {
+    use casefile_core::device::{drop_shared, kept_at_sign_out, Shared};
+    let Ok(names) = crate::idb::names().await else {
+        return;
+    };
+    for &(name, store) in stores {
+        if !names.iter().any(|n| n == name) {
+            continue;
+        }
+        let unsent = match store {
+            Shared::Log => match crate::store::EventStore::open_named(name).await {
+                Ok(log) => {
+                    let kinds: Vec<_> = casefile_core::sync::SyncKind::ALL
+                        .into_iter()
+                        .filter(|k| kept_at_sign_out(*k))
+                        .collect();
+                    let n = log.count_of(&kinds).await.ok();
+                    log.close();
+                    n
+                }
+                Err(_) => None,
+            },
+            Shared::QueryCache => None,
+        };
+        if !drop_shared(store, unsent) {
+            leptos::logging::warn!(
+                "{name} (from before each user had their own) holds unsent changes: kept"
+            );
+        } else if let Err(e) = crate::idb::delete(name).await {
+            leptos::logging::warn!("could not delete {name}: {e:?}");
+        }
+    }
+}
+
 /// The storage facts, as last read.
 pub fn facts() -> RwSignal<Facts> {
     FACTS.with(|f| *f)

@@ -902,3 +902,56 @@ async fn a_page_pulled_before_a_sign_out_is_not_stored_after_it() {
         .unwrap();
     assert_eq!(store.records_for(&team_case).await.unwrap().0.len(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn the_stores_users_once_shared_are_deleted_unless_unsent_work_is_in_them() {
+    use casefile_core::device::Shared;
+    let (log, kept_log, cache) = (
+        "casefile-test-shared-log",
+        "casefile-test-shared-log-unsent",
+        "casefile-test-shared-cache",
+    );
+    // A log of cases the server has, one holding an unsent change, and a
+    // saved query cache, as a device used before per-user stores holds.
+    let store = EventStore::open_named(log).await.unwrap();
+    let theirs = remote(&case_id(70), "other-device", 3, 1, &create("A team case"));
+    store
+        .receive_from(&[pulled(1, &theirs)], 0, 1, None, true)
+        .await
+        .unwrap();
+    store.close();
+    let store = EventStore::open_named(kept_log).await.unwrap();
+    let unsent = store.append(&case_id(71), &create("Unsent")).await.unwrap();
+    store.close();
+    let made = casefile::idb::open(cache, 1, |_, db, _| {
+        db.create_object_store("entries").map(drop)
+    })
+    .await
+    .unwrap();
+    made.close();
+    let names = casefile::idb::names().await.unwrap();
+    assert!([log, kept_log, cache]
+        .iter()
+        .all(|n| names.iter().any(|m| m == n)));
+
+    casefile::storage::drop_shared_stores(&[
+        (log, Shared::Log),
+        (kept_log, Shared::Log),
+        (cache, Shared::QueryCache),
+    ])
+    .await;
+    let names = casefile::idb::names().await.unwrap();
+    assert!(!names.iter().any(|n| n == log), "the team's cases are gone");
+    assert!(
+        !names.iter().any(|n| n == cache),
+        "the cached answers are gone"
+    );
+    let store = EventStore::open_named(kept_log).await.unwrap();
+    assert_eq!(
+        store.unsynced().await.unwrap(),
+        vec![unsent],
+        "unsent work stays"
+    );
+    store.close();
+    casefile::idb::delete(kept_log).await.unwrap();
+}

@@ -27,6 +27,34 @@ pub fn holds_user_data(cache_name: &str) -> bool {
     cache_name.starts_with("casefile-runtime")
 }
 
+/// A store every user of a device shared before each had their own (issue
+/// 14): a device used then may still hold one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// The event log (`casefile-events`).
+    Log,
+    /// The saved query cache (`casefile-query-cache`).
+    QueryCache,
+}
+
+/// The shared stores by their database names.
+pub const SHARED: [(&str, Shared); 2] = [
+    ("casefile-events", Shared::Log),
+    ("casefile-query-cache", Shared::QueryCache),
+];
+
+/// Whether a shared store is deleted. The query cache is: it holds answers
+/// anyone at the device could read. The log is too, unless it holds
+/// changes that are not on the server (`unsent`, counted as
+/// [`kept_at_sign_out`] counts them; `None`: it could not be read): nobody
+/// owns them, and they are not lost.
+pub fn drop_shared(store: Shared, unsent: Option<usize>) -> bool {
+    match store {
+        Shared::QueryCache => true,
+        Shared::Log => unsent == Some(0),
+    }
+}
+
 /// What the person chose for their unsent changes at sign-out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unsent {
@@ -277,6 +305,20 @@ mod tests {
             .unwrap()
             .starts_with("2 changes wait"));
         assert_eq!(export_name("sam", 7), "casefile-unsent-sam-7.json");
+    }
+
+    #[test]
+    fn the_stores_users_once_shared_go_unless_unsent_work_is_in_them() {
+        assert!(drop_shared(Shared::QueryCache, None));
+        assert!(drop_shared(Shared::Log, Some(0)));
+        assert!(!drop_shared(Shared::Log, Some(2)), "unsent work stays");
+        assert!(!drop_shared(Shared::Log, None), "unread: kept");
+        for (name, _) in SHARED {
+            assert!(
+                name != events_db("sam") && name != query_db("sam"),
+                "never a user's own"
+            );
+        }
     }
 
     #[test]

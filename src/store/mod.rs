@@ -382,6 +382,11 @@ impl EventStore {
         Ok(store)
     }
 
+    /// Closes the database connection (so it can be deleted).
+    pub fn close(self) {
+        self.db.close();
+    }
+
     fn write(&self, stores: &[&str]) -> Result<Tx, StoreError> {
         idb::transaction(&self.db, stores, true).map_err(err)
     }

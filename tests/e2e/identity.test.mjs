@@ -253,6 +253,50 @@ test("a log wiped behind the app's back is reported, not shown as an empty devic
   }
 });
 
+test("the stores every user of a device shared before each had their own are deleted at the next sign-in", async () => {
+  const server = await startServer({ seed: 0 });
+  const context = signedOut(await browser.newContext());
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/sign-in`);
+    // What a device used before per-user stores holds: the shared log, as
+    // schema 1 made it, with a team case the server has, and the shared
+    // saved query cache.
+    await page.evaluate(async () => {
+      const open = (name, upgrade) =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open(name, 1);
+          req.onupgradeneeded = () => upgrade(req.result);
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+      const log = await open("casefile-events", (db) => {
+        const events = db.createObjectStore("events", { keyPath: "id" });
+        for (const f of ["aggregate_id", "synced", "event_type", "timestamp"]) events.createIndex(f, f);
+        events.createIndex("stamp", ["clock", "node_id"]);
+        db.createObjectStore("meta");
+        db.createObjectStore("aggregates");
+        db.createObjectStore("quarantine", { keyPath: "id" });
+      });
+      await new Promise((resolve, reject) => {
+        const tx = log.transaction("events", "readwrite");
+        tx.objectStore("events").put({ id: "e-old", aggregate_id: "c-old", event_type: "case.created", timestamp: 1, clock: 1, node_id: "old", synced: 1, event: "{}" });
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      });
+      log.close();
+      (await open("casefile-query-cache", (db) => db.createObjectStore("entries"))).close();
+    });
+    await signInAs(page, server, "casey");
+    const shared = () => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).filter((n) => n === "casefile-events" || n === "casefile-query-cache"));
+    await until(async () => (await shared()).length === 0, "the shared stores deleted");
+    assert.ok((await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name))).includes("casefile-events:casey"), "her own log is there");
+  } finally {
+    await context.close();
+    await server.dispose();
+  }
+});
+
 test("a session that ends keeps the person's work: after a reload her cases are still there, a change waits, and signing in again sends it once", async () => {
   const { server, context, page } = await caseyOnANewBrowser({ faults: true });
   const problems = watchProblems(page);
