@@ -2,13 +2,22 @@
 //!
 //! A first visit downloads only what its first screen needs: the sign-in
 //! form ([`crate::app::SignedOutApp`]). The signed-in app ([`signed_in`]),
-//! and in it the pages a first screen seldom is (a case, the case form, the
-//! Sync center, the Performance page), are split points: built with the
-//! `split` feature (`scripts/post_build.py` does, then runs the splitter),
-//! each is its own `.wasm` beside the main one, fetched and linked the first
-//! time it is called, and precached by the service worker with the rest of
-//! the build, so every page works offline from a cold start. Without the
-//! feature (tests, `cargo check`) a split point is an ordinary async call.
+//! and in it the pages a first screen seldom is, are split points: built
+//! with the `split` feature (`scripts/post_build.py` does, then runs the
+//! splitter), each chunk is its own `.wasm` beside the main one, fetched and
+//! linked the first time it is called, and precached by the service worker
+//! with the rest of the build, so every page works offline from a cold
+//! start. Without the feature (tests, `cargo check`) a split point is an
+//! ordinary async call.
+//!
+//! The pages go in two chunks, by what is used together: a case's page
+//! with the case form (`case_pages`), and the Sync center with the
+//! Performance page (`tools`). A chunk of its own per page cost more than it
+//! saved (issue 18, `scripts/size-report.sh`): every split boundary keeps
+//! the optimiser from inlining and removing code across it, and the five
+//! page chunks made 21 shared chunks; all files came to 672.9 KB gzip
+//! against 650.8 KB in two, and a page first opened downloads 71–76 KB
+//! instead of 29–65 KB.
 //!
 //! A chunk that fails to load is not remembered as failed: the loader
 //! starts again on the next call. A page tries twice, then says what
@@ -97,34 +106,32 @@ macro_rules! lazy_page {
 
 lazy_page!(
     /// `/cases/:id`.
-    CaseDetailRoute => CaseDetail, case_detail, preload_case_detail in case_detail
+    CaseDetailRoute => CaseDetail, case_detail, preload_case_detail in case_pages
 );
 lazy_page!(
     /// `/cases/new`: the case form, shared with [`EditCaseRoute`].
-    NewCaseRoute => NewCase, new_case, preload_new_case in case_form
+    NewCaseRoute => NewCase, new_case, preload_new_case in case_pages
 );
 lazy_page!(
     /// `/cases/:id/edit`.
-    EditCaseRoute => EditCase, edit_case, preload_edit_case in case_form
+    EditCaseRoute => EditCase, edit_case, preload_edit_case in case_pages
 );
 lazy_page!(
     /// `/sync`.
-    SyncRoute => SyncCenter, sync_center, preload_sync_center in sync_center
+    SyncRoute => SyncCenter, sync_center, preload_sync_center in tools
 );
 lazy_page!(
     /// `/performance`.
-    PerformanceRoute => PerformancePage, performance, preload_performance in performance
+    PerformanceRoute => PerformancePage, performance, preload_performance in tools
 );
 
-/// Loads every page's chunk, one after another, without showing any: run
+/// Loads both pages' chunks, one after the other, without showing any: run
 /// once the first screen is up, so a later page opens at once. A chunk that
 /// fails here is loaded again when its page is opened.
 pub async fn preload_pages() {
     let _ = async {
         preload_case_detail().await?;
-        preload_new_case().await?;
-        preload_sync_center().await?;
-        preload_performance().await
+        preload_sync_center().await
     }
     .await;
 }

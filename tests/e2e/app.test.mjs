@@ -190,9 +190,10 @@ test("a page's chunk that fails to load is fetched again, and a page that cannot
     await page.goto(`${server.url}/cases`);
     await page.locator("table.cases td.col-title a").first().waitFor();
 
-    // The Sync center's chunk: the first request fails, the page asks again.
+    // The Sync center's chunk (shared with the Performance page): the
+    // first request fails, the page asks again.
     const asked = [];
-    await context.route(/\/app-[0-9a-f]{16}\/split_sync_center\.wasm$/, (route) => {
+    await context.route(/\/app-[0-9a-f]{16}\/split_tools\.wasm$/, (route) => {
       asked.push(route.request().url());
       return asked.length === 1 ? route.abort("internetdisconnected") : route.continue();
     });
@@ -200,10 +201,11 @@ test("a page's chunk that fails to load is fetched again, and a page that cannot
     await page.getByRole("heading", { name: "Sync center" }).waitFor();
     assert.equal(asked.length, 2, "fetched once more after the failure");
 
-    // The case form's chunk cannot be had at all: the page says so in words
-    // (the app goes on running), and loads once it can.
+    // The case pages' chunk (the case form's) cannot be had at all: the
+    // page says so in words (the app goes on running), and loads once it
+    // can.
     let dropping = true;
-    await context.route(/\/app-[0-9a-f]{16}\/split_case_form\.wasm$/, (route) =>
+    await context.route(/\/app-[0-9a-f]{16}\/split_case_pages\.wasm$/, (route) =>
       dropping ? route.abort("internetdisconnected") : route.continue(),
     );
     await page.getByRole("link", { name: "New case" }).click();
