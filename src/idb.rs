@@ -113,9 +113,17 @@ pub async fn open(
     // Declared after the closure, so dropped before it.
     let _unhook = Unhook(req.clone());
     let opened = Req::of(req.unchecked_into()).value().await;
-    Ok(opened?
+    let db: IdbDatabase = opened?
         .ok_or_else(|| JsValue::from_str("IndexedDB opened nothing"))?
-        .unchecked_into())
+        .unchecked_into();
+    // A page opening a newer version (after an update) or deleting the
+    // database (a purge at start) waits until every connection closes: this
+    // one closes at once, and its later requests fail with an error its page
+    // reports, instead of the other page waiting with nothing on screen.
+    let closing = db.clone();
+    let on_change = Closure::once_into_js(move || closing.close());
+    db.set_onversionchange(Some(on_change.unchecked_ref()));
+    Ok(db)
 }
 
 /// The names of this origin's databases (`indexedDB.databases()`; an

@@ -955,3 +955,34 @@ async fn the_stores_users_once_shared_are_deleted_unless_unsent_work_is_in_them(
     store.close();
     casefile::idb::delete(kept_log).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn an_open_connection_gives_way_to_a_newer_version() {
+    use casefile::idb;
+    use futures_util::future::{select, Either};
+    let name = format!("casefile-test-newer-{}", js_sys::Date::now());
+    // An old tab's connection, as a page of the previous version holds it.
+    let old = idb::open(&name, 1, |_, db, _| db.create_object_store("s").map(drop))
+        .await
+        .unwrap();
+    // The updated app opens a newer version: it must not wait for the old
+    // tab to go (it would show nothing meanwhile).
+    let newer = idb::open(&name, 2, |_, _, _| Ok(()));
+    let give_up = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |done, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&done, 5_000)
+            .unwrap();
+    }));
+    let db = match select(Box::pin(newer), Box::pin(give_up)).await {
+        Either::Left((opened, _)) => opened.unwrap(),
+        Either::Right(_) => panic!("the newer version waited for the old connection"),
+    };
+    assert_eq!(db.version(), 2.0);
+    assert!(
+        idb::transaction(&old, &["s"], false).is_err(),
+        "the old connection is closed"
+    );
+    db.close();
+    idb::delete(&name).await.unwrap();
+}
