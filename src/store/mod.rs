@@ -731,7 +731,7 @@ impl EventStore {
             }
             tx.commit().await.map_err(err)?;
         }
-        good.sort_by_key(|(_, e)| e.stamp());
+        let good = casefile_core::event::in_stamp_order(good, |(_, e)| e.stamp_key());
         Ok((good, bad))
     }
 

@@ -376,7 +376,7 @@ impl SyncEngine {
                 });
             }
         }
-        changes.sort_by_key(|c| c.event.stamp());
+        let changes = casefile_core::event::in_stamp_order(changes, |c| c.event.stamp_key());
         Ok(casefile_core::device::Export {
             user: user.to_string(),
             exported_at: now(),

@@ -16,8 +16,8 @@ mod sync;
 mod tests;
 
 pub use clock::{
-    clock_acceptable, projected_time, LamportClock, Stamp, MAX_CLOCK, MAX_CLOCK_LEAD,
-    MAX_TIME_SKEW_MS,
+    clock_acceptable, in_stamp_order, projected_time, stamp_order, LamportClock, Stamp, MAX_CLOCK,
+    MAX_CLOCK_LEAD, MAX_TIME_SKEW_MS,
 };
 pub use conflict::{
     case_at_version, detect_conflicts, field_label, field_text, overlap, patch_text, resolution,

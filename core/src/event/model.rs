@@ -497,6 +497,14 @@ impl DomainEvent {
         .seal()
     }
 
+    /// Its stamp's parts, borrowed: the key of [`in_stamp_order`]
+    /// (ordered as [`Stamp`] is).
+    ///
+    /// [`in_stamp_order`]: super::in_stamp_order
+    pub fn stamp_key(&self) -> (u64, &str) {
+        (self.clock, &self.node_id)
+    }
+
     /// This event's place in the total order.
     pub fn stamp(&self) -> Stamp {
         Stamp {

@@ -33,14 +33,15 @@ pub fn hold_back(
     pending: Vec<DomainEvent>,
     elsewhere: &[DomainEvent],
 ) -> (Vec<DomainEvent>, usize) {
-    let (mut send, held): (Vec<DomainEvent>, Vec<DomainEvent>) =
-        pending.into_iter().partition(|e| {
-            !elsewhere
-                .iter()
-                .any(|o| o.aggregate_id == e.aggregate_id && o.stamp() < e.stamp())
-        });
-    send.sort_by_key(DomainEvent::stamp);
-    (send, held.len())
+    let (send, held): (Vec<DomainEvent>, Vec<DomainEvent>) = pending.into_iter().partition(|e| {
+        !elsewhere
+            .iter()
+            .any(|o| o.aggregate_id == e.aggregate_id && o.stamp() < e.stamp())
+    });
+    (
+        super::in_stamp_order(send, DomainEvent::stamp_key),
+        held.len(),
+    )
 }
 
 /// What the push answer `response` means for the events `sent`, given this
@@ -61,8 +62,7 @@ pub fn read_answer(
     elsewhere: &[DomainEvent],
 ) -> Vec<LocalAction> {
     let mut actions = read_response(sent, response);
-    let mut order: Vec<usize> = (0..sent.len()).collect();
-    order.sort_by_key(|&i| sent[i].stamp());
+    let order = super::stamp_order(sent, |e| e.stamp_key());
     for (pos, &i) in order.iter().enumerate() {
         let event = sent[i];
         let LocalAction::Reject { id, reason } = &actions[i] else {

@@ -92,9 +92,7 @@ fn fold<'a>(
     start: Option<CaseView>,
     events: impl IntoIterator<Item = &'a DomainEvent>,
 ) -> Option<CaseView> {
-    let mut sorted: Vec<&DomainEvent> = events.into_iter().collect();
-    sorted.sort_by_key(|e| e.stamp());
-    sorted
+    super::in_stamp_order(events.into_iter().collect(), |e| e.stamp_key())
         .into_iter()
         .fold(start, |state, event| match event.typed_data() {
             Ok(data) => apply(state, event, &data),

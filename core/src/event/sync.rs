@@ -34,8 +34,7 @@ pub fn next_batch_within(
     max_events: usize,
     max_bytes: usize,
 ) -> Vec<&DomainEvent> {
-    let mut ordered: Vec<&DomainEvent> = unsynced.iter().collect();
-    ordered.sort_by_key(|e| e.stamp());
+    let ordered = super::in_stamp_order(unsynced.iter().collect(), |e| e.stamp_key());
     let mut batch = Vec::new();
     let mut bytes = 2; // the surrounding brackets
     for event in ordered {
