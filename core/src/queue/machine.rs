@@ -334,12 +334,9 @@ impl Queue {
     }
 
     /// Every entry and dead letter of `user` goes (their sign-out with
-    /// "Discard"), and every one from before the queue knew users: those
-    /// went with whoever was signed in ([`Self::mine`]), so they were shown
-    /// to this person as theirs, and must not pass to the next one. The
-    /// pages hear the figures.
+    /// "Discard"); the pages hear the figures.
     pub fn forget(&mut self, user: &str) -> Effects {
-        let theirs = |e: &StoredRequest| e.user.as_deref().is_none_or(|u| u == user);
+        let theirs = |e: &StoredRequest| e.user.as_deref() == Some(user);
         let mut ops: Vec<QueueOp> = self
             .queued
             .iter()
