@@ -119,9 +119,14 @@ pub async fn open(
     // A page opening a newer version (after an update) or deleting the
     // database (a purge at start) waits until every connection closes: this
     // one closes at once, and its later requests fail with an error its page
-    // reports, instead of the other page waiting with nothing on screen.
-    let closing = db.clone();
-    let on_change = Closure::once_into_js(move || closing.close());
+    // reports, instead of the other page waiting with nothing on screen. The
+    // handler closes the event's own database and holds nothing, so a
+    // connection nobody uses any more is still freed.
+    let on_change = Closure::once_into_js(|event: web_sys::Event| {
+        if let Some(db) = event.target() {
+            db.unchecked_into::<IdbDatabase>().close();
+        }
+    });
     db.set_onversionchange(Some(on_change.unchecked_ref()));
     Ok(db)
 }

@@ -14,10 +14,10 @@
 //! with the case form (`case_pages`), and the Sync center with the
 //! Performance page (`tools`). A chunk of its own per page cost more than it
 //! saved (issue 18, `scripts/size-report.sh`): every split boundary keeps
-//! the optimiser from inlining and removing code across it, and the five
-//! page chunks made 21 shared chunks; all files came to 672.9 KB gzip
-//! against 650.8 KB in two, and a page first opened downloads 71–76 KB
-//! instead of 29–65 KB.
+//! the optimiser from inlining and removing code across it, and the four
+//! page chunks with `signed_in` made 21 shared chunks; all files came to
+//! 672.9 KB gzip against 650.7 KB in two, and a page first opened downloads
+//! 71–76 KB instead of 29–65 KB.
 //!
 //! A chunk that fails to load is not remembered as failed: the loader
 //! starts again on the next call. A page tries twice, then says what
@@ -127,13 +127,11 @@ lazy_page!(
 
 /// Loads both pages' chunks, one after the other, without showing any: run
 /// once the first screen is up, so a later page opens at once. A chunk that
-/// fails here is loaded again when its page is opened.
+/// fails here is loaded again when its page is opened; the other is still
+/// loaded.
 pub async fn preload_pages() {
-    let _ = async {
-        preload_case_detail().await?;
-        preload_sync_center().await
-    }
-    .await;
+    let _ = preload_case_detail().await;
+    let _ = preload_sync_center().await;
 }
 
 /// What a page that could not load shows: why, and a way to try again.

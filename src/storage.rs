@@ -72,39 +72,52 @@ fn set_marker_cookie(user: &str, node: Option<&str>) {
 }
 
 /// Deletes the stores every user of this device shared before each had
-/// their own (`stores`: core's `device::SHARED`, by database name), as
-/// core's `device::drop_shared` says: a log that holds changes not on the
-/// server stays, and the console says so.
+/// their own (`stores`: core's `device::SHARED`, by database name), or cuts
+/// the log to its unsent changes, as core's `device::shared_plan` says.
+/// Where the browser cannot list its databases, the query cache is deleted
+/// all the same (deleting one that is not there does nothing); a log is
+/// not opened, as that would make one.
 pub async fn drop_shared_stores(stores: &[(&str, casefile_core::device::Shared)]) {
-    use casefile_core::device::{drop_shared, kept_at_sign_out, Shared};
-    let Ok(names) = crate::idb::names().await else {
-        return;
-    };
+    use casefile_core::device::{kept_at_sign_out, shared_plan, Shared, SharedPlan};
+    let names = crate::idb::names().await.ok();
+    let kinds: Vec<_> = casefile_core::sync::SyncKind::ALL
+        .into_iter()
+        .filter(|k| kept_at_sign_out(*k))
+        .collect();
     for &(name, store) in stores {
-        if !names.iter().any(|n| n == name) {
-            continue;
+        match names.as_ref().map(|n| n.iter().any(|n| n == name)) {
+            Some(false) => continue,
+            None if store == Shared::Log => continue,
+            _ => {}
         }
-        let unsent = match store {
-            Shared::Log => match crate::store::EventStore::open_named(name).await {
-                Ok(log) => {
-                    let kinds: Vec<_> = casefile_core::sync::SyncKind::ALL
-                        .into_iter()
-                        .filter(|k| kept_at_sign_out(*k))
-                        .collect();
-                    let n = log.count_of(&kinds).await.ok();
-                    log.close();
-                    n
-                }
-                Err(_) => None,
-            },
+        let log = match store {
+            Shared::Log => crate::store::EventStore::open_named(name).await.ok(),
             Shared::QueryCache => None,
         };
-        if !drop_shared(store, unsent) {
-            leptos::logging::warn!(
-                "{name} (from before each user had their own) holds unsent changes: kept"
-            );
-        } else if let Err(e) = crate::idb::delete(name).await {
-            leptos::logging::warn!("could not delete {name}: {e:?}");
+        let kept = match &log {
+            Some(log) => log.count_of(&kinds).await.ok(),
+            None => None,
+        };
+        let done = match (shared_plan(store, kept), log) {
+            (SharedPlan::KeepOnlyUnsent, Some(log)) => {
+                let cut = log.keep_only_unsent().await.map_err(|e| e.to_string());
+                log.close();
+                cut.map(|n| leptos::logging::warn!("{name} (from before each user had their own) holds {n} unsent changes: kept, the rest removed"))
+            }
+            (plan, log) => {
+                if let Some(log) = log {
+                    log.close();
+                }
+                match plan {
+                    SharedPlan::Delete => {
+                        crate::idb::delete(name).await.map_err(|e| format!("{e:?}"))
+                    }
+                    _ => Err("it could not be read".to_string()),
+                }
+            }
+        };
+        if let Err(e) = done {
+            leptos::logging::warn!("{name} (from before each user had their own) is left: {e}");
         }
     }
 }

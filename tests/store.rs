@@ -922,6 +922,17 @@ async fn the_stores_users_once_shared_are_deleted_unless_unsent_work_is_in_them(
     store.close();
     let store = EventStore::open_named(kept_log).await.unwrap();
     let unsent = store.append(&case_id(71), &create("Unsent")).await.unwrap();
+    let team = remote(
+        &case_id(72),
+        "other-device",
+        3,
+        1,
+        &create("Another team case"),
+    );
+    store
+        .receive_from(&[pulled(1, &team)], 0, 1, None, true)
+        .await
+        .unwrap();
     store.close();
     let made = casefile::idb::open(cache, 1, |_, db, _| {
         db.create_object_store("entries").map(drop)
@@ -951,6 +962,10 @@ async fn the_stores_users_once_shared_are_deleted_unless_unsent_work_is_in_them(
         store.unsynced().await.unwrap(),
         vec![unsent],
         "unsent work stays"
+    );
+    assert!(
+        store.records_for(&case_id(72)).await.unwrap().0.is_empty(),
+        "the team's cases beside it go"
     );
     store.close();
     casefile::idb::delete(kept_log).await.unwrap();

@@ -43,15 +43,28 @@ pub const SHARED: [(&str, Shared); 2] = [
     ("casefile-query-cache", Shared::QueryCache),
 ];
 
-/// Whether a shared store is deleted. The query cache is: it holds answers
-/// anyone at the device could read. The log is too, unless it holds
-/// changes that are not on the server (`unsent`, counted as
-/// [`kept_at_sign_out`] counts them; `None`: it could not be read): nobody
-/// owns them, and they are not lost.
-pub fn drop_shared(store: Shared, unsent: Option<usize>) -> bool {
-    match store {
-        Shared::QueryCache => true,
-        Shared::Log => unsent == Some(0),
+/// What becomes of a shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedPlan {
+    /// Deleted.
+    Delete,
+    /// Cut to the changes that are not on the server, as a sign-out that
+    /// keeps them cuts a log ([`kept_at_sign_out`]): nobody owns them, and
+    /// they are not lost; the team's cases go.
+    KeepOnlyUnsent,
+    /// Left as it is: it could not be read.
+    Leave,
+}
+
+/// What becomes of a shared store. The query cache is deleted: it holds
+/// answers anyone at the device could read. The log is deleted when it
+/// holds nothing [`kept_at_sign_out`] keeps (`kept`: how many such events;
+/// `None`: it could not be read), else cut to them.
+pub fn shared_plan(store: Shared, kept: Option<usize>) -> SharedPlan {
+    match (store, kept) {
+        (Shared::QueryCache, _) | (Shared::Log, Some(0)) => SharedPlan::Delete,
+        (Shared::Log, Some(_)) => SharedPlan::KeepOnlyUnsent,
+        (Shared::Log, None) => SharedPlan::Leave,
     }
 }
 
@@ -309,10 +322,15 @@ mod tests {
 
     #[test]
     fn the_stores_users_once_shared_go_unless_unsent_work_is_in_them() {
-        assert!(drop_shared(Shared::QueryCache, None));
-        assert!(drop_shared(Shared::Log, Some(0)));
-        assert!(!drop_shared(Shared::Log, Some(2)), "unsent work stays");
-        assert!(!drop_shared(Shared::Log, None), "unread: kept");
+        use SharedPlan::*;
+        assert_eq!(shared_plan(Shared::QueryCache, None), Delete);
+        assert_eq!(shared_plan(Shared::Log, Some(0)), Delete);
+        assert_eq!(
+            shared_plan(Shared::Log, Some(2)),
+            KeepOnlyUnsent,
+            "unsent work stays, the team's cases go"
+        );
+        assert_eq!(shared_plan(Shared::Log, None), Leave, "unread: left");
         for (name, _) in SHARED {
             assert!(
                 name != events_db("sam") && name != query_db("sam"),

@@ -35,8 +35,14 @@ fn said(e: JsValue) -> String {
     crate::store::StoreError::from(e).to_string()
 }
 
-/// The store in a read-write transaction of the user's database.
+/// The store in a read-write transaction of the user's database. Refused
+/// once this page's user is no longer the one kept signed in (a sign-out
+/// began, here or in another tab): a save then would make the database
+/// again after the sign-out's purge deleted it.
 async fn readwrite() -> Result<(Tx, idb::Store), String> {
+    if crate::session::owner().is_some() && crate::session::kept_user() != crate::session::owner() {
+        return Err("signed out: the saved query cache is not written".into());
+    }
     let name = db_name();
     let db = idb::open(&name, u32::from(DB_VERSION), |_old, db, _tx| {
         if !db.object_store_names().contains(STORE) {

@@ -353,7 +353,11 @@ impl EventStore {
             Some(user) => Self::open_named(&casefile_core::device::events_db(&user)).await,
             None => Self::open_named(DB_NAME).await,
         }?;
-        store.reopen().await?;
+        // Best effort: a log that stays closed refuses pulls (saying so),
+        // and the page still writes and reads.
+        if let Err(e) = store.reopen().await {
+            leptos::logging::error!("the log could not be opened for pulls again: {e}");
+        }
         Ok(store)
     }
 
@@ -1222,8 +1226,13 @@ impl EventStore {
         Ok(record.and_then(|r| serde_json::from_str(&r.json).ok()))
     }
 
+    /// Not once a sign-out closed the log: the case's events were read
+    /// before the cut, and a snapshot of them would be left after it.
     async fn save_snapshot(&self, aggregate_id: &str, s: &Snapshot) -> Result<(), StoreError> {
-        let tx = self.write(&[SNAPSHOTS])?;
+        let tx = self.write(&[SNAPSHOTS, META])?;
+        if get_num(&tx.store(META).map_err(err)?, META_CLOSED).await? > 0.0 {
+            return Ok(());
+        }
         let store = tx.store(SNAPSHOTS).map_err(err)?;
         let record = SnapshotRecord {
             json: serde_json::to_string(s).map_err(err)?,

@@ -233,7 +233,7 @@ test("a log wiped behind the app's back is reported, not shown as an empty devic
     assert.equal(await page.getByTestId("storage-lost").count(), 0, "nothing lost yet");
     // Something outside the app deletes the log and local storage with it
     // (as an eviction of the origin's storage would; cookies stay); the
-    // log goes once this page lets go of it.
+    // page's connection to the log closes as the deletion asks.
     await page.evaluate(() => {
       localStorage.clear();
       void indexedDB.deleteDatabase("casefile-events:casey");
