@@ -119,15 +119,10 @@ pub async fn open(
     // A page opening a newer version (after an update) or deleting the
     // database (a purge at start) waits until every connection closes: this
     // one closes at once, and its later requests fail with an error its page
-    // reports, instead of the other page waiting with nothing on screen. The
-    // handler closes the event's own database and holds nothing, so a
-    // connection nobody uses any more is still freed.
-    let on_change = Closure::once_into_js(|event: web_sys::Event| {
-        if let Some(db) = event.target() {
-            db.unchecked_into::<IdbDatabase>().close();
-        }
-    });
-    db.set_onversionchange(Some(on_change.unchecked_ref()));
+    // reports, instead of the other page waiting with nothing on screen. One
+    // handler serves every connection (it closes the event's own database),
+    // so a connection nobody uses any more is still freed.
+    CLOSE_ON_CHANGE.with(|close| db.set_onversionchange(Some(close)));
     Ok(db)
 }
 
@@ -141,6 +136,17 @@ pub async fn names() -> Result<Vec<String>, JsValue> {
         .iter()
         .filter_map(|d| js_sys::Reflect::get(&d, &"name".into()).ok()?.as_string())
         .collect())
+}
+
+thread_local! {
+    /// `versionchange` handler of every connection: closes it.
+    static CLOSE_ON_CHANGE: Function = Closure::<dyn Fn(web_sys::Event)>::new(|event: web_sys::Event| {
+        if let Some(db) = event.target() {
+            db.unchecked_into::<IdbDatabase>().close();
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
 }
 
 /// Deletes the database `name`; done when the browser says so.

@@ -41,6 +41,23 @@ pub fn kept_user() -> Option<String> {
     kept().map(|i| i.user)
 }
 
+/// Whether this page's user left since it started: the session the browser
+/// keeps (as stored, expired or not) is gone, or someone else's (a sign-out
+/// or another sign-in, here or in another tab). `false` where local storage
+/// cannot be read, or nobody owns the page.
+pub fn owner_left() -> bool {
+    let (Some(owner), Some(storage)) = (owner(), storage()) else {
+        return false;
+    };
+    match storage.get_item(KEPT) {
+        Ok(Some(text)) => {
+            serde_json::from_str::<SessionInfo>(&text).is_ok_and(|info| info.user != owner)
+        }
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
 fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }

@@ -20,7 +20,8 @@
 //! 71–76 KB instead of 29–65 KB.
 //!
 //! A chunk that fails to load is not remembered as failed: the loader
-//! starts again on the next call. A page tries twice, then says what
+//! starts again on the next call. Opening a page, the router's preload
+//! asks for its chunk, then the page asks twice more before it says what
 //! happened and offers to try again.
 #![allow(improper_ctypes, improper_ctypes_definitions)]
 

@@ -94,6 +94,17 @@ pub async fn drop_shared_stores(stores: &[(&str, casefile_core::device::Shared)]
             Shared::Log => crate::store::EventStore::open_named(name).await.ok(),
             Shared::QueryCache => None,
         };
+        // A log cut at an earlier start: nothing more to do.
+        let cut_before = match &log {
+            Some(log) => log.closed().await.unwrap_or(false),
+            None => false,
+        };
+        if cut_before {
+            if let Some(log) = log {
+                log.close();
+            }
+            continue;
+        }
         let kept = match &log {
             Some(log) => log.count_of(&kinds).await.ok(),
             None => None,

@@ -933,6 +933,7 @@ async fn the_stores_users_once_shared_are_deleted_unless_unsent_work_is_in_them(
         .receive_from(&[pulled(1, &team)], 0, 1, None, true)
         .await
         .unwrap();
+    assert_eq!(store.records_for(&case_id(72)).await.unwrap().0.len(), 1);
     store.close();
     let made = casefile::idb::open(cache, 1, |_, db, _| {
         db.create_object_store("entries").map(drop)

@@ -40,7 +40,7 @@ fn said(e: JsValue) -> String {
 /// began, here or in another tab): a save then would make the database
 /// again after the sign-out's purge deleted it.
 async fn readwrite() -> Result<(Tx, idb::Store), String> {
-    if crate::session::owner().is_some() && crate::session::kept_user() != crate::session::owner() {
+    if crate::session::owner_left() {
         return Err("signed out: the saved query cache is not written".into());
     }
     let name = db_name();
@@ -54,6 +54,9 @@ async fn readwrite() -> Result<(Tx, idb::Store), String> {
     .map_err(|e| format!("cannot open {name}: {}", said(e)))?;
     let tx = idb::transaction(&db, &[STORE], true).map_err(said)?;
     let store = tx.store(STORE).map_err(said)?;
+    // Closed once its transaction is done (one connection per use; an open
+    // one would hold up a sign-out's deletion of the database).
+    db.close();
     Ok((tx, store))
 }
 

@@ -361,6 +361,12 @@ impl EventStore {
         Ok(store)
     }
 
+    /// Whether a sign-out closed this log ([`keep_only_unsent`](Self::keep_only_unsent)).
+    pub async fn closed(&self) -> Result<bool, StoreError> {
+        let (_tx, meta) = self.read(META)?;
+        Ok(get_num(&meta, META_CLOSED).await? > 0.0)
+    }
+
     /// Opens a log a sign-out closed: pulled pages are stored again.
     pub async fn reopen(&self) -> Result<(), StoreError> {
         let tx = self.write(&[META])?;
