@@ -625,15 +625,15 @@ impl SyncEngine {
     /// it, if one was and it is a page, else a new request. An answer
     /// asked for another path is dropped, and so is a failed one (the
     /// network may be back; the failure is the new request's to report).
-    /// Once a sign-out has begun (nobody is kept signed in) nothing asked
-    /// ahead is stored: the new request meets the ended session.
+    /// Once this page's user has left (a sign-out began: `session::owner_left`)
+    /// nothing asked ahead is stored: the new request meets the ended session.
     async fn fetch_page(&self, path: &str) -> Result<PullResponse, FetchError> {
-        let signed_in = crate::session::kept_user()
-            .is_some_and(|u| crate::session::owner().as_deref() == Some(u.as_str()));
         let ahead = self.0.ahead.take();
-        if let Some(ahead) = ahead.filter(|a| signed_in && a.path == path) {
+        if let Some(ahead) = ahead.filter(|a| a.path == path) {
             if let Ok(Ok(page)) = ahead.answer.await {
-                return Ok(page);
+                if !crate::session::owner_left() {
+                    return Ok(page);
+                }
             }
         }
         http::get_json(path).await
